@@ -1,0 +1,34 @@
+package domain
+
+import "time"
+
+// EventKind names a domain event.
+type EventKind string
+
+// Domain events: presence transitions and first reports, which drive the
+// chain, the webhook and metrics.
+const (
+	EventOnline       EventKind = "online"
+	EventDisconnected EventKind = "disconnected"
+	EventOffline      EventKind = "offline"
+	// EventShortTermInfo: a machine's type-2 content was stored because it is
+	// new or changed (chain: set machine info).
+	EventShortTermInfo EventKind = "short_term_info"
+	// EventBandwidthInfo: a machine's type-4 content was stored because it is
+	// new or changed (chain: set bandwidth info).
+	EventBandwidthInfo EventKind = "bandwidth_info"
+)
+
+// Event is something that happened to a machine, published after it is stored.
+type Event struct {
+	Kind        EventKind
+	Key         MachineKey
+	StakingType StakingType
+	NodeID      string
+	At          time.Time
+	// Previous is the state before the transition (presence events only).
+	Previous State
+	// ShortTerm or Bandwidth carry the stored content of an info event.
+	ShortTerm *ShortTermInfo
+	Bandwidth *BandwidthInfo
+}

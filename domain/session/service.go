@@ -1,0 +1,186 @@
+// Package session holds the use cases of one node's connections: going online
+// (claiming a machine cluster-wide), storing reports, and disconnecting. It is
+// the domain's application layer, so it may use the ports.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// ReportAppender stores one report durably before returning (the group-commit
+// batcher in production, the store itself in simple setups).
+type ReportAppender interface {
+	Append(ctx context.Context, r domain.Report) error
+}
+
+// Config tunes the service; zero fields take the defaults below.
+type Config struct {
+	// NodeID names this node in connection documents and the nodes lease.
+	NodeID string
+	// NodeAddr and Version describe this node in its lease record.
+	NodeAddr, Version string
+	// NodeExpiry is how old a node's lease may be before its claims are stale.
+	NodeExpiry time.Duration
+	// TouchInterval is how often at most last_report_time is written per machine
+	// when the reported content does not change.
+	TouchInterval time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultNodeExpiry    = 15 * time.Second
+	DefaultTouchInterval = time.Minute
+)
+
+// Service runs the connection use cases of one node.
+type Service struct {
+	cfg     Config
+	store   ports.Store
+	reports ReportAppender
+	clock   ports.Clock
+	events  ports.EventSink
+	// OnError observes failures that no caller can be told about (an event
+	// that could not be published); it must be set before use if wanted.
+	OnError func(op string, err error)
+
+	bootID    string
+	startedAt time.Time
+	seq       atomic.Uint64
+	mu        sync.Mutex
+	live      map[string]*Session
+}
+
+// NewService wires the use cases to their ports.
+func NewService(cfg Config, store ports.Store, reports ReportAppender, clock ports.Clock, events ports.EventSink) (*Service, error) {
+	if cfg.NodeID == "" {
+		return nil, errors.New("session service: node id is empty")
+	}
+	if cfg.NodeExpiry <= 0 {
+		cfg.NodeExpiry = DefaultNodeExpiry
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = DefaultTouchInterval
+	}
+	var nonce [4]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, fmt.Errorf("session service: boot id: %w", err)
+	}
+	return &Service{
+		cfg: cfg, store: store, reports: reports, clock: clock, events: events,
+		bootID:    hex.EncodeToString(nonce[:]),
+		startedAt: clock.Now(),
+		live:      map[string]*Session{},
+	}, nil
+}
+
+// NodeID is the id this node claims machines under.
+func (s *Service) NodeID() string { return s.cfg.NodeID }
+
+// Live counts this node's open sessions (anonymous or bound).
+func (s *Service) Live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live)
+}
+
+// Open starts a session for a new connection from clientIP. The caller owns
+// the session and must Close it when the connection ends.
+func (s *Service) Open(clientIP string) *Session {
+	ss := &Session{
+		svc:      s,
+		connID:   fmt.Sprintf("%s-%s-%d", s.cfg.NodeID, s.bootID, s.seq.Add(1)),
+		clientIP: clientIP,
+	}
+	s.mu.Lock()
+	s.live[ss.connID] = ss
+	s.mu.Unlock()
+	return ss
+}
+
+func (s *Service) isLive(connID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.live[connID]
+	return ok
+}
+
+// RenewLease writes this node's record with a fresh heartbeat; while it is
+// fresh, other nodes treat this node's claims as live.
+func (s *Service) RenewLease(ctx context.Context) error {
+	n := ports.Node{ID: s.cfg.NodeID, Addr: s.cfg.NodeAddr, Version: s.cfg.Version, StartedAt: s.startedAt, HeartbeatAt: s.clock.Now()}
+	if err := s.store.UpsertNode(ctx, n); err != nil {
+		return fmt.Errorf("renew lease of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
+	}
+	return nil
+}
+
+// ReleaseLease removes this node's record at the end of a drain.
+func (s *Service) ReleaseLease(ctx context.Context) error {
+	if err := s.store.DeleteNode(ctx, s.cfg.NodeID); err != nil {
+		return fmt.Errorf("release lease of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
+	}
+	return nil
+}
+
+// claim inserts the connection document, taking over a stale holder once.
+func (s *Service) claim(ctx context.Context, c ports.Connection) error {
+	for range 3 {
+		err := s.store.InsertConnection(ctx, c)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, domain.ErrMachineHeld) {
+			return fmt.Errorf("claim %s: %w: %w", c.Key, domain.ErrStore, err)
+		}
+		holder, err := s.store.GetConnection(ctx, c.Key)
+		if errors.Is(err, domain.ErrNotFound) {
+			continue // the holder left between our insert and read
+		}
+		if err != nil {
+			return fmt.Errorf("claim %s: read holder: %w: %w", c.Key, domain.ErrStore, err)
+		}
+		stale, err := s.stale(ctx, holder)
+		if err != nil {
+			return fmt.Errorf("claim %s: %w: %w", c.Key, domain.ErrStore, err)
+		}
+		if !stale {
+			return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)
+		}
+		if _, err := s.store.DeleteConnection(ctx, c.Key, holder.ConnID); err != nil {
+			return fmt.Errorf("claim %s: remove stale holder %s: %w: %w", c.Key, holder.ConnID, domain.ErrStore, err)
+		}
+	}
+	return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)
+}
+
+// stale tells whether a claim's connection is gone: closed on this node, or
+// held by a node whose lease expired or vanished.
+func (s *Service) stale(ctx context.Context, holder ports.Connection) (bool, error) {
+	if holder.NodeID == s.cfg.NodeID {
+		return !s.isLive(holder.ConnID), nil
+	}
+	node, err := s.store.GetNode(ctx, holder.NodeID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read node %s: %w", holder.NodeID, err)
+	}
+	return s.clock.Now().Sub(node.HeartbeatAt) > s.cfg.NodeExpiry, nil
+}
+
+func (s *Service) publish(ctx context.Context, e domain.Event) {
+	if err := s.events.Publish(ctx, e); err != nil && s.OnError != nil {
+		s.OnError("publish "+string(e.Kind), fmt.Errorf("machine %s: %w", e.Key, err))
+	}
+}

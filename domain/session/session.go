@@ -1,0 +1,145 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// Session is one connection's use of the node. It is not safe for concurrent
+// use: the connection's reader goroutine owns it.
+type Session struct {
+	svc      *Service
+	connID   string
+	clientIP string
+
+	bound   bool
+	key     domain.MachineKey
+	staking domain.StakingType
+	// shortTerm and bandwidth are the contents machine_info holds, so that it
+	// is rewritten only when they change.
+	shortTerm  *domain.ShortTermInfo
+	bandwidth  *domain.BandwidthInfo
+	lastTouch  time.Time
+	lastReport time.Time
+}
+
+// ConnID identifies this connection in machine_connection.
+func (ss *Session) ConnID() string { return ss.connID }
+
+// Machine returns the bound machine, if any.
+func (ss *Session) Machine() (domain.MachineKey, bool) { return ss.key, ss.bound }
+
+// Online binds the session to req.Key, cluster-wide: a key held by another
+// live connection is refused with domain.ErrMachineHeld.
+func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
+	if ss.bound {
+		return fmt.Errorf("online %s: %w", req.Key, domain.ErrAlreadyBound)
+	}
+	if err := req.Key.Validate(); err != nil {
+		return fmt.Errorf("online: %w", err)
+	}
+	if err := req.StakingType.Validate(); err != nil {
+		return fmt.Errorf("online %s: %w", req.Key, err)
+	}
+	s := ss.svc
+	now := s.clock.Now()
+	err := s.claim(ctx, ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now})
+	if err != nil {
+		return err
+	}
+	prev, _, err := s.store.MarkOnline(ctx, req.Key, req.StakingType, s.cfg.NodeID, now)
+	if err != nil {
+		// Give the claim back: the machine is not online if we cannot say so.
+		_, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), req.Key, ss.connID)
+		return fmt.Errorf("online %s: %w: %w", req.Key, domain.ErrStore, err)
+	}
+	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
+	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
+	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
+	return nil
+}
+
+// ReportShortTerm stores a type-2 report; nil means it is durable.
+func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInfo) error {
+	info.ClientIP = ss.clientIP
+	return ss.report(ctx, "short-term", info.Validate, domain.Report{ShortTerm: &info},
+		func() bool { return ss.shortTerm != nil && ss.shortTerm.SameReport(info) },
+		func(at time.Time) error { return ss.svc.store.SetShortTermInfo(ctx, ss.key, info, at) },
+		func(e *domain.Event) { ss.shortTerm = &info; e.Kind, e.ShortTerm = domain.EventShortTermInfo, &info })
+}
+
+// ReportBandwidth stores a type-4 report; nil means it is durable.
+func (ss *Session) ReportBandwidth(ctx context.Context, info domain.BandwidthInfo) error {
+	info.ClientIP = ss.clientIP
+	return ss.report(ctx, "bandwidth", info.Validate, domain.Report{Bandwidth: &info},
+		func() bool { return ss.bandwidth != nil && ss.bandwidth.SameReport(info) },
+		func(at time.Time) error { return ss.svc.store.SetBandwidthInfo(ctx, ss.key, info, at) },
+		func(e *domain.Event) { ss.bandwidth = &info; e.Kind, e.Bandwidth = domain.EventBandwidthInfo, &info })
+}
+
+// report is the shared path of both info kinds: validate, append to the time
+// series, then copy the content into machine_info only if it changed, else
+// refresh last_report_time at most once per TouchInterval.
+func (ss *Session) report(ctx context.Context, kind string, validate func() error, r domain.Report,
+	unchanged func() bool, store func(time.Time) error, stored func(*domain.Event)) error {
+	if !ss.bound {
+		return fmt.Errorf("%s report: %w", kind, domain.ErrNotOnline)
+	}
+	if err := validate(); err != nil {
+		return fmt.Errorf("%s report of %s: %w", kind, ss.key, err)
+	}
+	s := ss.svc
+	now := s.clock.Now()
+	r.Key, r.Timestamp = ss.key, now
+	if err := s.reports.Append(ctx, r); err != nil {
+		return err
+	}
+	ss.lastReport = now
+	switch {
+	case !unchanged():
+		if err := store(now); err != nil {
+			return fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
+		}
+		ss.lastTouch = now
+		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
+		stored(&e)
+		s.publish(ctx, e)
+	case now.Sub(ss.lastTouch) >= s.cfg.TouchInterval:
+		if err := s.store.TouchLastReport(ctx, ss.key, now); err != nil {
+			return fmt.Errorf("last report time of %s: %w: %w", ss.key, domain.ErrStore, err)
+		}
+		ss.lastTouch = now
+	}
+	return nil
+}
+
+// Close ends the session: the claim is released and the machine marked
+// disconnected (the grace period towards offline starts). A claim already
+// taken over by another connection is left alone.
+func (ss *Session) Close(ctx context.Context) error {
+	s := ss.svc
+	s.mu.Lock()
+	delete(s.live, ss.connID)
+	s.mu.Unlock()
+	if !ss.bound {
+		return nil
+	}
+	ss.bound = false
+	deleted, err := s.store.DeleteConnection(ctx, ss.key, ss.connID)
+	if err != nil {
+		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
+	}
+	if !deleted {
+		return nil
+	}
+	now := s.clock.Now()
+	if err := s.store.MarkDisconnected(ctx, ss.key, now, ss.lastReport); err != nil {
+		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
+	}
+	s.publish(ctx, domain.Event{Kind: domain.EventDisconnected, Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateOnline})
+	return nil
+}

@@ -1,0 +1,106 @@
+// Package ports declares what the core needs from the outside world (store,
+// clock, event sink) as interfaces, so adapters can be swapped and faked.
+package ports
+
+import (
+	"context"
+	"time"
+
+	"ddn/domain"
+)
+
+// Connection is a live connection's claim on a machine (machine_connection).
+type Connection struct {
+	Key      domain.MachineKey
+	NodeID   string
+	ConnID   string
+	ClientIP string
+	AddTime  time.Time
+}
+
+// Node is a ddn node's membership record and lease (nodes).
+type Node struct {
+	ID          string
+	Addr        string
+	Version     string
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
+// ConnectionStore keeps the cluster-wide claims of live connections on machines.
+type ConnectionStore interface {
+	// InsertConnection claims c.Key for c.ConnID; an error matching
+	// domain.ErrMachineHeld means another connection holds the key.
+	InsertConnection(ctx context.Context, c Connection) error
+	// GetConnection returns the claim on key, or an error matching domain.ErrNotFound.
+	GetConnection(ctx context.Context, key domain.MachineKey) (Connection, error)
+	// DeleteConnection removes the claim on key only if connID still holds it,
+	// and reports whether it did.
+	DeleteConnection(ctx context.Context, key domain.MachineKey, connID string) (bool, error)
+	// ListConnections lists the claims of one node, or of all nodes when nodeID is "".
+	ListConnections(ctx context.Context, nodeID string) ([]Connection, error)
+}
+
+// NodeStore keeps node leases, which decide whether a node's claims are live.
+type NodeStore interface {
+	// UpsertNode writes the node's record, renewing its lease.
+	UpsertNode(ctx context.Context, n Node) error
+	// GetNode returns a node, or an error matching domain.ErrNotFound.
+	GetNode(ctx context.Context, id string) (Node, error)
+	// ListNodes lists every node record, dead or alive.
+	ListNodes(ctx context.Context) ([]Node, error)
+	// DeleteNode removes a node's record (its lease is released).
+	DeleteNode(ctx context.Context, id string) error
+}
+
+// MachineFilter narrows ListMachines; zero fields match everything.
+type MachineFilter struct {
+	Project string
+	State   domain.State
+	// Limit caps the result; 0 means no cap.
+	Limit int
+}
+
+// MachineStore keeps the latest state and content of every machine (machine_info).
+type MachineStore interface {
+	// GetMachine returns a machine, or an error matching domain.ErrNotFound.
+	GetMachine(ctx context.Context, key domain.MachineKey) (domain.Machine, error)
+	// MarkOnline records that key went online on nodeID at `at` (state online,
+	// last_online_time, stakingtype; register_time when new) and returns the
+	// record as it was before, with found=false for a machine never seen.
+	MarkOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (prev domain.Machine, found bool, err error)
+	// MarkDisconnected records state disconnected and last_disconnect_time; a
+	// non-zero lastReport is written as last_report_time too.
+	MarkDisconnected(ctx context.Context, key domain.MachineKey, at, lastReport time.Time) error
+	// SetShortTermInfo replaces the machine's deeplink_st content and last_report_time.
+	SetShortTermInfo(ctx context.Context, key domain.MachineKey, info domain.ShortTermInfo, reportAt time.Time) error
+	// SetBandwidthInfo replaces the machine's deeplink_bw content and last_report_time.
+	SetBandwidthInfo(ctx context.Context, key domain.MachineKey, info domain.BandwidthInfo, reportAt time.Time) error
+	// TouchLastReport writes last_report_time only.
+	TouchLastReport(ctx context.Context, key domain.MachineKey, at time.Time) error
+	// ListMachines lists machines ordered by key.
+	ListMachines(ctx context.Context, f MachineFilter) ([]domain.Machine, error)
+}
+
+// ReportStore keeps the append-only time series of reports (machine_tm).
+type ReportStore interface {
+	// AppendReports stores a batch; when it returns nil every report is durable.
+	AppendReports(ctx context.Context, rs []domain.Report) error
+	// ListReports returns key's reports with from <= timestamp < to, newest
+	// first, at most limit (0: no cap). Zero from/to are open ends.
+	ListReports(ctx context.Context, key domain.MachineKey, from, to time.Time, limit int) ([]domain.Report, error)
+	// PruneReports deletes reports older than before and says how many went.
+	PruneReports(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Store is everything the node keeps; one adapter (Mongo, or the in-memory fake) implements it.
+type Store interface {
+	ConnectionStore
+	NodeStore
+	MachineStore
+	ReportStore
+	// Ping reports whether the store answers (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close(ctx context.Context) error
+}
