@@ -1,0 +1,107 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// GetMachine implements ports.MachineStore.
+func (s *Store) GetMachine(ctx context.Context, key domain.MachineKey) (domain.Machine, error) {
+	var d machineDoc
+	if err := s.machines.FindOne(ctx, keyFilter(key)).Decode(&d); err != nil {
+		return domain.Machine{}, notFound(err, "machine", key)
+	}
+	return d.domain(), nil
+}
+
+// MarkOnline implements ports.MachineStore: one findAndModify that upserts
+// and returns the document as it was.
+func (s *Store) MarkOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (domain.Machine, bool, error) {
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "stakingtype", Value: int64(st)}, {Key: "state", Value: string(domain.StateOnline)},
+			{Key: "node_id", Value: nodeID}, {Key: "last_online_time", Value: at},
+		}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "register_time", Value: at}}},
+	}
+	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before)
+	var d machineDoc
+	err := s.machines.FindOneAndUpdate(ctx, keyFilter(key), update, opts).Decode(&d)
+	if mongo.IsDuplicateKeyError(err) {
+		// Two upserts raced to create the document; the second one updates it.
+		err = s.machines.FindOneAndUpdate(ctx, keyFilter(key), update, opts).Decode(&d)
+	}
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return domain.Machine{}, false, nil
+	case err != nil:
+		return domain.Machine{}, false, fmt.Errorf("mongo: mark %s online: %w", key, err)
+	}
+	return d.domain(), true, nil
+}
+
+// MarkDisconnected implements ports.MachineStore.
+func (s *Store) MarkDisconnected(ctx context.Context, key domain.MachineKey, at, lastReport time.Time) error {
+	set := bson.D{{Key: "state", Value: string(domain.StateDisconnected)}, {Key: "last_disconnect_time", Value: at}}
+	if !lastReport.IsZero() {
+		set = append(set, bson.E{Key: "last_report_time", Value: lastReport})
+	}
+	return s.set(ctx, "mark disconnected", key, set)
+}
+
+// SetShortTermInfo implements ports.MachineStore.
+func (s *Store) SetShortTermInfo(ctx context.Context, key domain.MachineKey, info domain.ShortTermInfo, reportAt time.Time) error {
+	return s.set(ctx, "set short-term info", key, bson.D{{Key: "deeplink_st", Value: shortTermOf(info)}, {Key: "last_report_time", Value: reportAt}})
+}
+
+// SetBandwidthInfo implements ports.MachineStore.
+func (s *Store) SetBandwidthInfo(ctx context.Context, key domain.MachineKey, info domain.BandwidthInfo, reportAt time.Time) error {
+	return s.set(ctx, "set bandwidth info", key, bson.D{{Key: "deeplink_bw", Value: bandwidthOf(info)}, {Key: "last_report_time", Value: reportAt}})
+}
+
+// TouchLastReport implements ports.MachineStore.
+func (s *Store) TouchLastReport(ctx context.Context, key domain.MachineKey, at time.Time) error {
+	return s.set(ctx, "touch last report", key, bson.D{{Key: "last_report_time", Value: at}})
+}
+
+// set updates one machine by key, creating it if missing.
+func (s *Store) set(ctx context.Context, op string, key domain.MachineKey, fields bson.D) error {
+	_, err := s.machines.UpdateOne(ctx, keyFilter(key), bson.D{{Key: "$set", Value: fields}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongo: %s %s: %w", op, key, err)
+	}
+	return nil
+}
+
+// ListMachines implements ports.MachineStore.
+func (s *Store) ListMachines(ctx context.Context, f ports.MachineFilter) ([]domain.Machine, error) {
+	filter := bson.D{}
+	if f.Project != "" {
+		filter = append(filter, bson.E{Key: "project", Value: f.Project})
+	}
+	if f.State != "" {
+		filter = append(filter, bson.E{Key: "state", Value: string(f.State)})
+	}
+	opts := options.Find().SetSort(keySort(""))
+	if f.Limit > 0 {
+		opts.SetLimit(int64(f.Limit))
+	}
+	var docs []machineDoc
+	if err := s.findAll(ctx, s.machines, filter, opts, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: list machines: %w", err)
+	}
+	out := make([]domain.Machine, len(docs))
+	for i, d := range docs {
+		out[i] = d.domain()
+	}
+	return out, nil
+}

@@ -1,0 +1,299 @@
+// Package mongo implements the store port over MongoDB (7.0+ for time series)
+// or any server speaking its wire protocol, such as the embedded store.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.uber.org/zap"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// Collection names of the original node (machine_info, machine_connection,
+// machine_tm) and of ddn's additions.
+const (
+	collMachines    = "machine_info"
+	collConnections = "machine_connection"
+	collReports     = "machine_tm"
+	collNodes       = "nodes"
+)
+
+// Options configure the adapter.
+type Options struct {
+	URI string
+	// Database defaults to the original node's "health_monitoring".
+	Database string
+	// ExpireAfter is machine_tm's expireAfterSeconds (MongoDB.ExpireTime); 0 keeps reports.
+	ExpireAfter time.Duration
+	// OpTimeout bounds every operation; default 10s.
+	OpTimeout time.Duration
+	// Logger is injected; nil discards.
+	Logger *zap.Logger
+}
+
+// Store is ports.Store over MongoDB.
+type Store struct {
+	client      *mongo.Client
+	machines    *mongo.Collection
+	connections *mongo.Collection
+	reports     *mongo.Collection
+	nodes       *mongo.Collection
+	timeSeries  bool
+	log         *zap.Logger
+}
+
+var _ ports.Store = (*Store)(nil)
+
+// Open connects, checks the server answers, and ensures collections and indexes.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Database == "" {
+		o.Database = "health_monitoring"
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(o.URI).
+		SetTimeout(o.OpTimeout).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect: %w", err)
+	}
+	db := client.Database(o.Database)
+	s := &Store{
+		client:      client,
+		machines:    db.Collection(collMachines),
+		connections: db.Collection(collConnections),
+		reports:     db.Collection(collReports),
+		nodes:       db.Collection(collNodes),
+		log:         o.Logger,
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := s.ensure(ctx, db, o.ExpireAfter); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// TimeSeries tells whether machine_tm is a real time-series collection (false:
+// the plain fallback, expired by the node's retention job only).
+func (s *Store) TimeSeries() bool { return s.timeSeries }
+
+// Ping implements ports.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("mongo: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements ports.Store.
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("mongo: disconnect: %w", err)
+	}
+	return nil
+}
+
+// ensure creates machine_tm and the indexes the node's queries rely on.
+func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Duration) error {
+	specs, err := db.ListCollectionSpecifications(ctx, bson.D{{Key: "name", Value: collReports}})
+	if err != nil {
+		return fmt.Errorf("mongo: list collections: %w", err)
+	}
+	switch {
+	case len(specs) > 0:
+		s.timeSeries = specs[0].Type == "timeseries"
+	default:
+		ts := options.CreateCollection().SetTimeSeriesOptions(options.TimeSeries().
+			SetTimeField("timestamp").SetMetaField("machine").SetGranularity("minutes"))
+		if expire > 0 {
+			ts.SetExpireAfterSeconds(int64(expire / time.Second))
+		}
+		err := db.CreateCollection(ctx, collReports, ts)
+		switch {
+		case err == nil:
+			s.timeSeries = true
+		case isNamespaceExists(err):
+			s.timeSeries = false // created concurrently by another node; checked again on next start
+		default:
+			s.log.Warn("the server refused a time-series machine_tm; using a plain collection expired by the retention job",
+				zap.Error(err))
+			if err := db.CreateCollection(ctx, collReports); err != nil && !isNamespaceExists(err) {
+				return fmt.Errorf("mongo: create %s: %w", collReports, err)
+			}
+		}
+	}
+	unique := options.Index().SetUnique(true)
+	indexes := []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
+		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "state", Value: 1}}}},
+		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
+		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}}}},
+	}
+	if !s.timeSeries {
+		indexes = append(indexes, struct {
+			coll  *mongo.Collection
+			model mongo.IndexModel
+		}{s.reports, mongo.IndexModel{Keys: bson.D{{Key: "machine.machine_id", Value: 1}, {Key: "machine.project", Value: 1},
+			{Key: "machine.container_id", Value: 1}, {Key: "timestamp", Value: 1}}}})
+	}
+	for _, ix := range indexes {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
+			if isIndexConflict(err) {
+				// An index on these keys exists under another name or options
+				// (a database of the original node): use it as it is.
+				s.log.Warn("existing index kept", zap.String("collection", ix.coll.Name()), zap.Error(err))
+				continue
+			}
+			return fmt.Errorf("mongo: index on %s: %w", ix.coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+func isNamespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 48
+}
+
+func isIndexConflict(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 85 || ce.Code == 86)
+}
+
+// InsertConnection implements ports.ConnectionStore.
+func (s *Store) InsertConnection(ctx context.Context, c ports.Connection) error {
+	_, err := s.connections.InsertOne(ctx, connectionDoc{Key: keyOf(c.Key), AddTime: c.AddTime, NodeID: c.NodeID, ConnID: c.ConnID, ClientIP: c.ClientIP})
+	if mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("mongo: insert connection %s: %w", c.Key, domain.ErrMachineHeld)
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: insert connection %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+// GetConnection implements ports.ConnectionStore.
+func (s *Store) GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error) {
+	var d connectionDoc
+	if err := s.connections.FindOne(ctx, keyFilter(key)).Decode(&d); err != nil {
+		return ports.Connection{}, notFound(err, "connection", key)
+	}
+	return d.domain(), nil
+}
+
+func (d connectionDoc) domain() ports.Connection {
+	return ports.Connection{Key: d.Key.domain(), NodeID: d.NodeID, ConnID: d.ConnID, ClientIP: d.ClientIP, AddTime: utc(d.AddTime)}
+}
+
+// DeleteConnection implements ports.ConnectionStore.
+func (s *Store) DeleteConnection(ctx context.Context, key domain.MachineKey, connID string) (bool, error) {
+	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), bson.E{Key: "conn_id", Value: connID}))
+	if err != nil {
+		return false, fmt.Errorf("mongo: delete connection %s: %w", key, err)
+	}
+	return res.DeletedCount == 1, nil
+}
+
+// ListConnections implements ports.ConnectionStore.
+func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]ports.Connection, error) {
+	filter := bson.D{}
+	if nodeID != "" {
+		filter = bson.D{{Key: "node_id", Value: nodeID}}
+	}
+	var docs []connectionDoc
+	if err := s.findAll(ctx, s.connections, filter, options.Find().SetSort(keySort("")), &docs); err != nil {
+		return nil, fmt.Errorf("mongo: list connections of %q: %w", nodeID, err)
+	}
+	out := make([]ports.Connection, len(docs))
+	for i, d := range docs {
+		out[i] = d.domain()
+	}
+	return out, nil
+}
+
+// UpsertNode implements ports.NodeStore.
+func (s *Store) UpsertNode(ctx context.Context, n ports.Node) error {
+	_, err := s.nodes.ReplaceOne(ctx, bson.D{{Key: "_id", Value: n.ID}},
+		nodeDoc{ID: n.ID, Addr: n.Addr, Version: n.Version, StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt},
+		options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongo: upsert node %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// GetNode implements ports.NodeStore.
+func (s *Store) GetNode(ctx context.Context, id string) (ports.Node, error) {
+	var d nodeDoc
+	if err := s.nodes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return ports.Node{}, notFound(err, "node", id)
+	}
+	return d.domain(), nil
+}
+
+func (d nodeDoc) domain() ports.Node {
+	return ports.Node{ID: d.ID, Addr: d.Addr, Version: d.Version, StartedAt: utc(d.StartedAt), HeartbeatAt: utc(d.HeartbeatAt)}
+}
+
+// ListNodes implements ports.NodeStore.
+func (s *Store) ListNodes(ctx context.Context) ([]ports.Node, error) {
+	var docs []nodeDoc
+	if err := s.findAll(ctx, s.nodes, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), &docs); err != nil {
+		return nil, fmt.Errorf("mongo: list nodes: %w", err)
+	}
+	out := make([]ports.Node, len(docs))
+	for i, d := range docs {
+		out[i] = d.domain()
+	}
+	return out, nil
+}
+
+// DeleteNode implements ports.NodeStore.
+func (s *Store) DeleteNode(ctx context.Context, id string) error {
+	if _, err := s.nodes.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return fmt.Errorf("mongo: delete node %s: %w", id, err)
+	}
+	return nil
+}
+
+// findAll decodes every document of a query into out.
+func (s *Store) findAll(ctx context.Context, c *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder, out any) error {
+	cur, err := c.Find(ctx, filter, opts)
+	if err != nil {
+		return err
+	}
+	return cur.All(ctx, out)
+}
+
+// keySort orders by machine key; prefix addresses a nested key ("machine.").
+func keySort(prefix string) bson.D {
+	return bson.D{{Key: prefix + "project", Value: 1}, {Key: prefix + "machine_id", Value: 1}, {Key: prefix + "container_id", Value: 1}}
+}
+
+func notFound(err error, what string, id any) error {
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("mongo: %s %v: %w", what, id, domain.ErrNotFound)
+	}
+	return fmt.Errorf("mongo: find %s %v: %w", what, id, err)
+}

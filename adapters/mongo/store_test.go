@@ -1,0 +1,231 @@
+package mongo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ddn/adapters/embedded"
+	"ddn/adapters/mongo"
+	"ddn/domain"
+	"ddn/ports"
+	"ddn/ports/storetest"
+)
+
+// embeddedURI is one embedded store shared by the whole test binary; every
+// test gets a database of its own.
+var embeddedURI string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ddn-mongo-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv, err := embedded.Start(context.Background(), embedded.Options{Dir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	embeddedURI = srv.URI()
+	code := m.Run()
+	_ = srv.Close()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var dbSeq atomic.Int64
+
+func freshDatabase() string { return fmt.Sprintf("ddn_test_%d_%d", os.Getpid(), dbSeq.Add(1)) }
+
+func open(t *testing.T, uri, db string) *mongo.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: db, ExpireAfter: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(ctx) })
+	return s
+}
+
+func TestContractOnEmbeddedStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) ports.Store { return open(t, embeddedURI, freshDatabase()) })
+}
+
+func TestContractOnMongoDB(t *testing.T) {
+	uri := os.Getenv("DDN_TEST_MONGODB_URI")
+	if uri == "" {
+		t.Skip("DDN_TEST_MONGODB_URI is not set: no real MongoDB to test against")
+	}
+	storetest.Run(t, func(t *testing.T) ports.Store {
+		db := freshDatabase()
+		s := open(t, uri, db)
+		if !s.TimeSeries() {
+			t.Error("MongoDB 7 must get a time-series machine_tm")
+		}
+		t.Cleanup(func() { dropDatabase(t, uri, db) })
+		return s
+	})
+}
+
+func rawDatabase(t *testing.T, uri, db string) *driver.Database {
+	t.Helper()
+	c, err := driver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(db)
+}
+
+func dropDatabase(t *testing.T, uri, db string) {
+	if err := rawDatabase(t, uri, db).Drop(context.Background()); err != nil {
+		t.Logf("drop %s: %v", db, err)
+	}
+}
+
+func TestTimeSeriesFallbackOnEmbeddedStore(t *testing.T) {
+	ctx := context.Background()
+	db := freshDatabase()
+	s := open(t, embeddedURI, db)
+	if s.TimeSeries() {
+		t.Fatal("the embedded store cannot hold time series; want the plain fallback")
+	}
+	cur, err := rawDatabase(t, embeddedURI, db).Collection("machine_tm").Indexes().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []struct {
+		Key bson.D `bson:"key"`
+	}
+	if err := cur.All(ctx, &idx); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ix := range idx {
+		var names []string
+		for _, e := range ix.Key {
+			names = append(names, e.Key)
+		}
+		if slices.Equal(names, []string{"machine.machine_id", "machine.project", "machine.container_id", "timestamp"}) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no (machine, timestamp) index on the fallback machine_tm: %v", idx)
+	}
+	open(t, embeddedURI, db) // opening an existing database again is fine
+}
+
+// TestReadsOriginalNodeDocuments seeds documents exactly as the original node
+// wrote them (int32 numbers, none of ddn's added fields) and reads them back.
+func TestReadsOriginalNodeDocuments(t *testing.T) {
+	ctx := context.Background()
+	db := freshDatabase()
+	raw := rawDatabase(t, embeddedURI, db)
+	reg := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	off := time.Date(2025, 3, 2, 9, 30, 0, 0, time.UTC)
+	seed := func(coll string, docs ...any) {
+		if _, err := raw.Collection(coll).InsertMany(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed("machine_info",
+		bson.D{{Key: "machine_id", Value: "gpu-1"}, {Key: "project", Value: "deeplink"}, {Key: "container_id", Value: ""},
+			{Key: "stakingtype", Value: int32(1)}, {Key: "register_time", Value: reg}, {Key: "last_offline_time", Value: off},
+			{Key: "deeplink_st", Value: bson.D{{Key: "gpu_names", Value: bson.A{"NVIDIA GeForce RTX 3080"}},
+				{Key: "gpu_memory_total", Value: bson.A{int32(10)}}, {Key: "memory_total", Value: int64(32)},
+				{Key: "cpu_type", Value: "Intel(R) Xeon(R) CPU"}, {Key: "cpu_rate", Value: int32(3000)}, {Key: "wallet", Value: "0x1"},
+				{Key: "client_ip", Value: "203.0.113.1"}, {Key: "calc_point", Value: 531.5}}}},
+		bson.D{{Key: "machine_id", Value: "bw-1"}, {Key: "project", Value: "deeplink_bw"}, {Key: "container_id", Value: "c9"},
+			{Key: "stakingtype", Value: int32(0)}, {Key: "register_time", Value: reg},
+			{Key: "deeplink_bw", Value: bson.D{{Key: "cpu_cores", Value: int32(2)}, {Key: "memory_total", Value: int32(4)},
+				{Key: "hdd", Value: int32(100)}, {Key: "bandwidth", Value: int32(20)}, {Key: "wallet", Value: "0x2"},
+				{Key: "client_ip", Value: "198.51.100.1"}, {Key: "region", Value: "Texas"}}}},
+	)
+	seed("machine_connection", bson.D{{Key: "machine_id", Value: "gpu-1"}, {Key: "project", Value: "deeplink"},
+		{Key: "container_id", Value: ""}, {Key: "add_time", Value: off}})
+	seed("machine_tm", bson.D{{Key: "timestamp", Value: off},
+		{Key: "machine", Value: bson.D{{Key: "machine_id", Value: "gpu-1"}, {Key: "project", Value: "deeplink"}, {Key: "container_id", Value: ""}}},
+		{Key: "deeplink_st", Value: bson.D{{Key: "gpu_names", Value: bson.A{"NVIDIA GeForce RTX 3080"}},
+			{Key: "gpu_memory_total", Value: bson.A{int32(10)}}, {Key: "memory_total", Value: int32(32)},
+			{Key: "cpu_type", Value: "Intel(R) Xeon(R) CPU"}, {Key: "cpu_rate", Value: int32(3000)}, {Key: "wallet", Value: "0x1"}}}})
+
+	s := open(t, embeddedURI, db) // ddn starts on the existing database
+	gpuKey := domain.MachineKey{MachineID: "gpu-1", Project: "deeplink"}
+	m, err := s.GetMachine(ctx, gpuKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.StakingType != domain.StakingLongTerm || !m.RegisterTime.Equal(reg) || !m.LastOfflineTime.Equal(off) ||
+		m.State != domain.StateUnknown || !m.LastOnlineTime.IsZero() || !m.LastReportTime.IsZero() || m.Bandwidth != nil {
+		t.Fatalf("machine = %+v", m)
+	}
+	st := m.ShortTerm
+	if st == nil || st.GPUNames[0] != "NVIDIA GeForce RTX 3080" || st.GPUMemoryTotal[0] != 10 || st.MemoryTotal != 32 ||
+		st.CPURate != 3000 || st.Wallet != "0x1" || st.ClientIP != "203.0.113.1" || st.CalcPoint != 531.5 {
+		t.Fatalf("deeplink_st = %+v", st)
+	}
+	ms, err := s.ListMachines(ctx, ports.MachineFilter{Project: "deeplink_bw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].Key.ContainerID != "c9" || ms[0].Bandwidth == nil ||
+		*ms[0].Bandwidth != (domain.BandwidthInfo{CPUCores: 2, MemoryTotal: 4, HDD: 100, Bandwidth: 20, Wallet: "0x2", ClientIP: "198.51.100.1", Region: "Texas"}) {
+		t.Fatalf("bandwidth machines = %+v", ms)
+	}
+	c, err := s.GetConnection(ctx, gpuKey)
+	if err != nil || !c.AddTime.Equal(off) || c.NodeID != "" || c.ConnID != "" {
+		t.Fatalf("connection = %+v, %v", c, err)
+	}
+	rs, err := s.ListReports(ctx, gpuKey, time.Time{}, time.Time{}, 0)
+	if err != nil || len(rs) != 1 || !rs[0].Timestamp.Equal(off) || rs[0].ShortTerm == nil || rs[0].ShortTerm.CPURate != 3000 {
+		t.Fatalf("reports = %+v, %v", rs, err)
+	}
+	// The original's connection document has no node: a ddn node treats it
+	// as stale and can take the machine over (see domain/session); going
+	// online again keeps the original fields.
+	if _, _, err := s.MarkOnline(ctx, gpuKey, domain.StakingLongTerm, "n1", off.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	m, err = s.GetMachine(ctx, gpuKey)
+	if err != nil || !m.RegisterTime.Equal(reg) || m.ShortTerm == nil || m.ShortTerm.CalcPoint != 531.5 || m.State != domain.StateOnline {
+		t.Fatalf("after online on an original document: %+v, %v", m, err)
+	}
+}
+
+func TestEmbeddedDataSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	key := domain.MachineKey{MachineID: "m", Project: "p"}
+	for round := range 2 {
+		srv, err := embedded.Start(ctx, embedded.Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := mongo.Open(ctx, mongo.Options{URI: srv.URI()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			if _, _, err := s.MarkOnline(ctx, key, 0, "n", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		} else if m, err := s.GetMachine(ctx, key); err != nil || m.State != domain.StateOnline {
+			t.Fatalf("after restart: %+v, %v", m, err)
+		}
+		_ = s.Close(ctx)
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

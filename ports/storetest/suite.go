@@ -1,0 +1,347 @@
+// Package storetest is the contract every ports.Store must honour. It runs
+// against the in-memory fake and against the Mongo adapter (on the embedded
+// store, and on a real MongoDB when one is configured), so they cannot drift.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+var (
+	t0   = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	keyA = domain.MachineKey{MachineID: "m-a", Project: "deeplink"}
+	keyB = domain.MachineKey{MachineID: "m-b", Project: "deeplink", ContainerID: "c-1"}
+	keyC = domain.MachineKey{MachineID: "m-a", Project: "other"}
+	gpu  = domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}, GPUMemoryTotal: []int64{24, 24},
+		MemoryTotal: 64, CPUType: "AMD Ryzen 9 7950X", CPURate: 4500, Wallet: "0xabc", ClientIP: "203.0.113.9",
+		CalcPoint: 1234.56, Longitude: 116.4, Latitude: 39.9, Region: "North China"}
+	bw = domain.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100.5, Wallet: "0xdef", ClientIP: "198.51.100.2", Region: "Texas"}
+)
+
+// Run runs the contract; open returns a fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) ports.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, ports.Store)
+	}{
+		{"ConnectionClaimIsUnique", connectionClaimIsUnique},
+		{"ConnectionDeleteNeedsHolder", connectionDeleteNeedsHolder},
+		{"ConnectionsListedByNode", connectionsListedByNode},
+		{"ConcurrentClaimsHaveOneWinner", concurrentClaimsHaveOneWinner},
+		{"NodesLeases", nodesLeases},
+		{"MarkOnlineUpsertsAndReturnsPrevious", markOnlineUpsertsAndReturnsPrevious},
+		{"MarkDisconnected", markDisconnected},
+		{"InfosRoundTrip", infosRoundTrip},
+		{"ListMachinesFiltersAndOrders", listMachinesFiltersAndOrders},
+		{"ReportsRoundTripNewestFirst", reportsRoundTripNewestFirst},
+		{"PruneReports", pruneReports},
+		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sameTime(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) }
+
+func conn(key domain.MachineKey, node, id string) ports.Connection {
+	return ports.Connection{Key: key, NodeID: node, ConnID: id, ClientIP: "192.0.2.1", AddTime: t0}
+}
+
+func connectionClaimIsUnique(t *testing.T, s ports.Store) {
+	must(t, s.InsertConnection(ctx, conn(keyA, "n1", "c1")))
+	if err := s.InsertConnection(ctx, conn(keyA, "n2", "c2")); !errors.Is(err, domain.ErrMachineHeld) {
+		t.Fatalf("second claim: want ErrMachineHeld, got %v", err)
+	}
+	// Another container or project is another machine.
+	must(t, s.InsertConnection(ctx, conn(domain.MachineKey{MachineID: "m-a", Project: "deeplink", ContainerID: "x"}, "n2", "c3")))
+	must(t, s.InsertConnection(ctx, conn(keyC, "n2", "c4")))
+	got, err := s.GetConnection(ctx, keyA)
+	must(t, err)
+	want := conn(keyA, "n1", "c1")
+	if got.Key != want.Key || got.NodeID != "n1" || got.ConnID != "c1" || got.ClientIP != want.ClientIP || !sameTime(got.AddTime, t0) {
+		t.Fatalf("GetConnection = %+v, want %+v", got, want)
+	}
+	if _, err := s.GetConnection(ctx, keyB); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown connection: want ErrNotFound, got %v", err)
+	}
+}
+
+func connectionDeleteNeedsHolder(t *testing.T, s ports.Store) {
+	must(t, s.InsertConnection(ctx, conn(keyA, "n1", "c1")))
+	deleted, err := s.DeleteConnection(ctx, keyA, "someone-else")
+	must(t, err)
+	if deleted {
+		t.Fatal("deleted a claim held by another connection")
+	}
+	deleted, err = s.DeleteConnection(ctx, keyA, "c1")
+	must(t, err)
+	if !deleted {
+		t.Fatal("holder could not delete its claim")
+	}
+	if deleted, _ := s.DeleteConnection(ctx, keyA, "c1"); deleted {
+		t.Fatal("deleted twice")
+	}
+	must(t, s.InsertConnection(ctx, conn(keyA, "n2", "c2"))) // free again
+}
+
+func connectionsListedByNode(t *testing.T, s ports.Store) {
+	must(t, s.InsertConnection(ctx, conn(keyB, "n1", "c1")))
+	must(t, s.InsertConnection(ctx, conn(keyA, "n1", "c2")))
+	must(t, s.InsertConnection(ctx, conn(keyC, "n2", "c3")))
+	ids := func(cs []ports.Connection) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.ConnID)
+		}
+		return out
+	}
+	n1, err := s.ListConnections(ctx, "n1")
+	must(t, err)
+	if got := ids(n1); !slices.Equal(got, []string{"c2", "c1"}) { // ordered by key: m-a before m-b
+		t.Fatalf("node n1 connections = %v", got)
+	}
+	all, err := s.ListConnections(ctx, "")
+	must(t, err)
+	if got := ids(all); !slices.Equal(got, []string{"c2", "c1", "c3"}) {
+		t.Fatalf("all connections = %v", got)
+	}
+}
+
+func concurrentClaimsHaveOneWinner(t *testing.T, s ports.Store) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, held := 0, 0
+	for i := range 20 {
+		wg.Go(func() {
+			err := s.InsertConnection(ctx, conn(keyA, "n", fmt.Sprint(i)))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, domain.ErrMachineHeld):
+				held++
+			default:
+				t.Errorf("claim %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || held != 19 {
+		t.Fatalf("wins = %d, held = %d; want 1 and 19", wins, held)
+	}
+}
+
+func nodesLeases(t *testing.T, s ports.Store) {
+	n := ports.Node{ID: "n1", Addr: "127.0.0.1:9521", Version: "v1", StartedAt: t0, HeartbeatAt: t0}
+	must(t, s.UpsertNode(ctx, n))
+	n.HeartbeatAt = t0.Add(5 * time.Second)
+	must(t, s.UpsertNode(ctx, n))
+	must(t, s.UpsertNode(ctx, ports.Node{ID: "n0", StartedAt: t0, HeartbeatAt: t0}))
+	got, err := s.GetNode(ctx, "n1")
+	must(t, err)
+	if got.ID != "n1" || got.Addr != n.Addr || got.Version != "v1" || !sameTime(got.StartedAt, t0) || !sameTime(got.HeartbeatAt, n.HeartbeatAt) {
+		t.Fatalf("GetNode = %+v", got)
+	}
+	all, err := s.ListNodes(ctx)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != "n0" || all[1].ID != "n1" {
+		t.Fatalf("ListNodes = %+v", all)
+	}
+	must(t, s.DeleteNode(ctx, "n1"))
+	if _, err := s.GetNode(ctx, "n1"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("deleted node: want ErrNotFound, got %v", err)
+	}
+}
+
+func markOnlineUpsertsAndReturnsPrevious(t *testing.T, s ports.Store) {
+	prev, found, err := s.MarkOnline(ctx, keyA, domain.StakingLongTerm, "n1", t0)
+	must(t, err)
+	if found || prev.State != domain.StateUnknown {
+		t.Fatalf("first online: found=%v prev=%+v", found, prev)
+	}
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	if m.Key != keyA || m.State != domain.StateOnline || m.NodeID != "n1" || m.StakingType != domain.StakingLongTerm ||
+		!sameTime(m.RegisterTime, t0) || !sameTime(m.LastOnlineTime, t0) {
+		t.Fatalf("after first online: %+v", m)
+	}
+	must(t, s.MarkDisconnected(ctx, keyA, t0.Add(time.Minute), time.Time{}))
+	later := t0.Add(2 * time.Minute)
+	prev, found, err = s.MarkOnline(ctx, keyA, domain.StakingFree, "n2", later)
+	must(t, err)
+	if !found || prev.State != domain.StateDisconnected || prev.NodeID != "n1" {
+		t.Fatalf("second online: found=%v prev=%+v", found, prev)
+	}
+	m, err = s.GetMachine(ctx, keyA)
+	must(t, err)
+	if !sameTime(m.RegisterTime, t0) || !sameTime(m.LastOnlineTime, later) || m.NodeID != "n2" || m.StakingType != domain.StakingFree {
+		t.Fatalf("register time must stay, the rest move: %+v", m)
+	}
+	if _, err := s.GetMachine(ctx, keyB); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown machine: want ErrNotFound, got %v", err)
+	}
+}
+
+func markDisconnected(t *testing.T, s ports.Store) {
+	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
+	must(t, err)
+	must(t, s.TouchLastReport(ctx, keyA, t0.Add(time.Second)))
+	must(t, s.MarkDisconnected(ctx, keyA, t0.Add(time.Minute), time.Time{}))
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	if m.State != domain.StateDisconnected || !sameTime(m.LastDisconnectTime, t0.Add(time.Minute)) || !sameTime(m.LastReportTime, t0.Add(time.Second)) {
+		t.Fatalf("zero last report must leave last_report_time alone: %+v", m)
+	}
+	must(t, s.MarkDisconnected(ctx, keyA, t0.Add(2*time.Minute), t0.Add(90*time.Second)))
+	m, err = s.GetMachine(ctx, keyA)
+	must(t, err)
+	if !sameTime(m.LastReportTime, t0.Add(90*time.Second)) || !sameTime(m.LastDisconnectTime, t0.Add(2*time.Minute)) {
+		t.Fatalf("after disconnect with last report: %+v", m)
+	}
+}
+
+func infosRoundTrip(t *testing.T, s ports.Store) {
+	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
+	must(t, err)
+	must(t, s.SetShortTermInfo(ctx, keyA, gpu, t0.Add(time.Second)))
+	must(t, s.SetBandwidthInfo(ctx, keyA, bw, t0.Add(2*time.Second)))
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	if m.ShortTerm == nil || !equalShortTerm(*m.ShortTerm, gpu) {
+		t.Fatalf("short-term info = %+v, want %+v", m.ShortTerm, gpu)
+	}
+	if m.Bandwidth == nil || *m.Bandwidth != bw {
+		t.Fatalf("bandwidth info = %+v, want %+v", m.Bandwidth, bw)
+	}
+	if !sameTime(m.LastReportTime, t0.Add(2*time.Second)) || m.State != domain.StateOnline {
+		t.Fatalf("machine = %+v", m)
+	}
+	changed := gpu
+	changed.GPUNames, changed.GPUMemoryTotal = []string{"NVIDIA H100"}, []int64{80}
+	must(t, s.SetShortTermInfo(ctx, keyA, changed, t0.Add(3*time.Second)))
+	m, err = s.GetMachine(ctx, keyA)
+	must(t, err)
+	if !equalShortTerm(*m.ShortTerm, changed) {
+		t.Fatalf("short-term info not replaced: %+v", m.ShortTerm)
+	}
+}
+
+func equalShortTerm(a, b domain.ShortTermInfo) bool {
+	return a.SameReport(b) && a.CalcPoint == b.CalcPoint && a.Longitude == b.Longitude && a.Latitude == b.Latitude && a.Region == b.Region
+}
+
+func listMachinesFiltersAndOrders(t *testing.T, s ports.Store) {
+	for _, k := range []domain.MachineKey{keyC, keyB, keyA} {
+		_, _, err := s.MarkOnline(ctx, k, 0, "n1", t0)
+		must(t, err)
+	}
+	must(t, s.MarkDisconnected(ctx, keyB, t0, time.Time{}))
+	keys := func(ms []domain.Machine) []domain.MachineKey {
+		out := []domain.MachineKey{}
+		for _, m := range ms {
+			out = append(out, m.Key)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		f    ports.MachineFilter
+		want []domain.MachineKey
+	}{
+		{ports.MachineFilter{}, []domain.MachineKey{keyA, keyB, keyC}},
+		{ports.MachineFilter{Project: "deeplink"}, []domain.MachineKey{keyA, keyB}},
+		{ports.MachineFilter{State: domain.StateOnline}, []domain.MachineKey{keyA, keyC}},
+		{ports.MachineFilter{Project: "deeplink", State: domain.StateDisconnected}, []domain.MachineKey{keyB}},
+		{ports.MachineFilter{Limit: 2}, []domain.MachineKey{keyA, keyB}},
+		{ports.MachineFilter{Project: "none"}, []domain.MachineKey{}},
+	} {
+		ms, err := s.ListMachines(ctx, tt.f)
+		must(t, err)
+		if got := keys(ms); !slices.Equal(got, tt.want) {
+			t.Errorf("ListMachines(%+v) = %v, want %v", tt.f, got, tt.want)
+		}
+	}
+}
+
+func reportsRoundTripNewestFirst(t *testing.T, s ports.Store) {
+	var batch []domain.Report
+	for i := range 5 {
+		g, b := gpu, bw
+		g.CPURate = int64(1000 + i)
+		batch = append(batch, domain.Report{Key: keyA, Timestamp: t0.Add(time.Duration(i) * time.Minute), ShortTerm: &g})
+		batch = append(batch, domain.Report{Key: keyB, Timestamp: t0.Add(time.Duration(i) * time.Minute), Bandwidth: &b})
+	}
+	must(t, s.AppendReports(ctx, batch))
+	must(t, s.AppendReports(ctx, nil))
+
+	all, err := s.ListReports(ctx, keyA, time.Time{}, time.Time{}, 0)
+	must(t, err)
+	if len(all) != 5 {
+		t.Fatalf("want 5 reports of %s, got %d", keyA, len(all))
+	}
+	for i, r := range all {
+		wantRate := int64(1004 - i)
+		if r.Key != keyA || r.Bandwidth != nil || r.ShortTerm == nil || r.ShortTerm.CPURate != wantRate ||
+			!sameTime(r.Timestamp, t0.Add(time.Duration(4-i)*time.Minute)) {
+			t.Fatalf("report %d = %+v (short-term %+v)", i, r, r.ShortTerm)
+		}
+	}
+	g := *all[0].ShortTerm
+	g.CPURate = gpu.CPURate
+	if !equalShortTerm(g, gpu) {
+		t.Fatalf("short-term body did not round-trip: %+v", all[0].ShortTerm)
+	}
+	window, err := s.ListReports(ctx, keyA, t0.Add(time.Minute), t0.Add(3*time.Minute), 0)
+	must(t, err)
+	if len(window) != 2 || !sameTime(window[0].Timestamp, t0.Add(2*time.Minute)) || !sameTime(window[1].Timestamp, t0.Add(time.Minute)) {
+		t.Fatalf("window [1m,3m) = %+v", window)
+	}
+	limited, err := s.ListReports(ctx, keyB, time.Time{}, time.Time{}, 2)
+	must(t, err)
+	if len(limited) != 2 || limited[0].Bandwidth == nil || *limited[0].Bandwidth != bw || !sameTime(limited[0].Timestamp, t0.Add(4*time.Minute)) {
+		t.Fatalf("limit 2 of %s = %+v", keyB, limited)
+	}
+	none, err := s.ListReports(ctx, keyC, time.Time{}, time.Time{}, 0)
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("reports of a machine that never reported: %+v", none)
+	}
+}
+
+func pruneReports(t *testing.T, s ports.Store) {
+	var batch []domain.Report
+	for i := range 4 {
+		b := bw
+		batch = append(batch, domain.Report{Key: keyB, Timestamp: t0.Add(time.Duration(i) * time.Hour), Bandwidth: &b})
+	}
+	must(t, s.AppendReports(ctx, batch))
+	n, err := s.PruneReports(ctx, t0.Add(2*time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("pruned %d, want 2", n)
+	}
+	left, err := s.ListReports(ctx, keyB, time.Time{}, time.Time{}, 0)
+	must(t, err)
+	if len(left) != 2 || !sameTime(left[1].Timestamp, t0.Add(2*time.Hour)) {
+		t.Fatalf("left after prune = %+v", left)
+	}
+}
