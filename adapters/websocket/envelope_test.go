@@ -1,0 +1,82 @@
+package websocket
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"ddn/domain"
+)
+
+var exampleFrame = []byte(`{"version":0,"timestamp":1732450000000,"id":0,"type":1,"pub_key":"","sign":"",` +
+	`"body":"eyJtYWNoaW5lX2lkIjoiMTIzNDU2Nzg5IiwicHJvamVjdCI6ImRlZXBsaW5rIiwiY29udGFpbmVyX2lkIjoiIiwic3Rha2luZ190eXBlIjowfQ=="}`)
+
+// FuzzDecodeRequest feeds arbitrary frames through the decoding path of a
+// request: nothing may panic, and every failure maps to a protocol code.
+func FuzzDecodeRequest(f *testing.F) {
+	gpu := `{"cpu_type":"x","cpu_rate":2500,"gpu_names":["a"],"gpu_memory_total":[8],"memory_total":16,"wallet":"w"}`
+	for _, seed := range []string{
+		string(exampleFrame),
+		`{"id":2,"type":2,"body":` + gpu + `}`,
+		`{"id":3,"type":4,"body":"` + base64.StdEncoding.EncodeToString([]byte(`{"cpu_cores":1,"memory_total":2,"hdd":50,"bandwidth":10,"wallet":"w"}`)) + `"}`,
+		`{"version":0,`, `[]`, `null`, `"str"`, `{"id":-1}`, `{"type":"1"}`, `{"body":"%%%"}`, `{"body":42}`,
+		`{"id":1e400}`, `{"type":1,"body":"e30="}`, "{\"type\":1,\"body\":\"\xff\xfe\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		req, err := decodeRequest(frame)
+		if err != nil {
+			if code, msg := describe(err); code == domain.CodeOK || code == domain.CodeInternal || msg == "" {
+				t.Fatalf("envelope error %v mapped to code %d %q", err, code, msg)
+			}
+			return
+		}
+		body, err := req.body()
+		if err != nil {
+			if code, _ := describe(err); code != domain.CodeParse && code != domain.CodeParameter {
+				t.Fatalf("body error %v mapped to code %d", err, code)
+			}
+			return
+		}
+		for _, v := range []any{&onlineBody{}, &shortTermBody{}, &bandwidthBody{}} {
+			if err := decodeBody(body, "fuzz", v); err != nil {
+				if code, _ := describe(err); code != domain.CodeParse && code != domain.CodeParameter {
+					t.Fatalf("body error %v mapped to code %d", err, code)
+				}
+			}
+		}
+		var ob onlineBody
+		if decodeBody(body, "online", &ob) == nil {
+			if r, err := ob.domain(); err == nil {
+				_ = r.Key.Validate()
+			}
+		}
+		out := appendResponse(nil, response{ID: req.ID, Type: req.Type, Message: string(frame), Body: body})
+		if len(out) == 0 || out[0] != '{' || out[len(out)-1] != '}' {
+			t.Fatalf("response is not an object: %s", out)
+		}
+	})
+}
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		req, err := decodeRequest(exampleFrame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := req.body()
+		var ob onlineBody
+		if err := decodeBody(body, "online", &ob); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeResponse(b *testing.B) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 256)
+	for b.Loop() {
+		buf = appendResponse(buf[:0], response{Timestamp: 1732450000012, ID: 42, Type: 2, Message: "add machine tm success"})
+	}
+}

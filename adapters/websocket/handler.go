@@ -1,0 +1,228 @@
+// Package websocket serves the machine agents' WebSocket protocol
+// (PROTOCOL.md) with coder/websocket: envelopes, heartbeats, limits, and the
+// mapping of the session use cases to result codes.
+package websocket
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"ddn/domain"
+	"ddn/domain/session"
+	"ddn/ports"
+)
+
+// Observer is told about connections and messages (the Prometheus adapter
+// implements it); it must not block.
+type Observer interface {
+	ConnectionOpened()
+	ConnectionClosed()
+	MessageHandled(msgType uint32, code domain.Code, took time.Duration)
+}
+
+// Options tune the handler; zero fields take the protocol defaults.
+type Options struct {
+	// HeartbeatTimeout closes a connection that sent no ping for this long (30s).
+	HeartbeatTimeout time.Duration
+	// MaxMessageBytes is the largest frame read; larger closes with 1009 (64 KiB).
+	MaxMessageBytes int64
+	// WriteTimeout bounds one write; a client that does not read is dropped (10s).
+	WriteTimeout time.Duration
+	// CloseTimeout bounds the session cleanup after a connection ends (10s).
+	CloseTimeout time.Duration
+	// OriginPatterns lists allowed browser origins; empty accepts any origin
+	// (agents are not browsers).
+	OriginPatterns []string
+	// ClientIP extracts the agent's address; default: the host of RemoteAddr.
+	ClientIP func(r *http.Request) string
+	Logger   *zap.Logger
+	Observer Observer
+	Clock    ports.Clock
+}
+
+// Handler serves GET /websocket.
+type Handler struct {
+	svc  *session.Service
+	opts Options
+
+	mu       sync.Mutex
+	draining bool
+	conns    map[*conn]struct{}
+	byKey    map[domain.MachineKey]*conn
+	closed   *sync.Cond
+}
+
+// NewHandler returns a handler running connections through svc.
+func NewHandler(svc *session.Service, o Options) *Handler {
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = 30 * time.Second
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 64 << 10
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = 10 * time.Second
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = remoteHost
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Clock == nil {
+		o.Clock = ports.SystemClock{}
+	}
+	h := &Handler{svc: svc, opts: o, conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}}
+	h.closed = sync.NewCond(&h.mu)
+	return h
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		http.Error(w, `{"code":9,"message":"node shutting down"}`, http.StatusServiceUnavailable)
+		return
+	}
+	c := &conn{h: h, log: h.opts.Logger}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
+		OriginPatterns:     h.opts.OriginPatterns,
+		OnPingReceived:     func(context.Context, []byte) bool { c.beat(); return true },
+	})
+	if err != nil {
+		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("remote", r.RemoteAddr))
+		return
+	}
+	ws.SetReadLimit(h.opts.MaxMessageBytes)
+	c.ws = ws
+	c.session = h.svc.Open(h.opts.ClientIP(r))
+	c.log = h.opts.Logger.With(zap.String("conn_id", c.session.ConnID()), zap.String("client_ip", h.opts.ClientIP(r)))
+	if !h.track(c) {
+		ws.Close(websocket.StatusGoingAway, "node shutting down")
+		h.closeSession(c)
+		return
+	}
+	h.opts.Observer.ConnectionOpened()
+	defer func() {
+		h.closeSession(c)
+		h.untrack(c)
+		h.opts.Observer.ConnectionClosed()
+	}()
+	c.serve(r.Context())
+}
+
+// closeSession releases the connection's machine with a bounded context of
+// its own: the request's context is gone by now.
+func (h *Handler) closeSession(c *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.CloseTimeout)
+	defer cancel()
+	if err := c.session.Close(ctx); err != nil {
+		c.log.Error("release machine on disconnect", zap.Error(err))
+	}
+}
+
+func (h *Handler) track(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	return true
+}
+
+func (h *Handler) untrack(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	if key := c.boundKey; key != (domain.MachineKey{}) && h.byKey[key] == c {
+		delete(h.byKey, key)
+	}
+	h.closed.Broadcast()
+}
+
+func (h *Handler) bind(c *conn, key domain.MachineKey) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.boundKey = key
+	h.byKey[key] = c
+}
+
+// Open counts the connections being served.
+func (h *Handler) Open() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Notify sends a type-3 notify with body to the connection bound to key on
+// this node, and reports whether there was one.
+func (h *Handler) Notify(ctx context.Context, key domain.MachineKey, body []byte) bool {
+	h.mu.Lock()
+	c := h.byKey[key]
+	h.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	return c.write(ctx, response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: typeNotify, Code: domain.CodeOK, Message: "notify", Body: body}) == nil
+}
+
+// Drain refuses new connections, closes every open one with 1001 (going
+// away) so agents reconnect elsewhere, and waits until each one's machine is
+// released. When ctx ends first, the remaining connections are cut.
+func (h *Handler) Drain(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	for c := range h.conns {
+		go c.ws.Close(websocket.StatusGoingAway, "node shutting down")
+	}
+	h.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for c := range h.conns {
+			_ = c.ws.CloseNow()
+		}
+		h.closed.Broadcast()
+	})
+	defer stop()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.conns) > 0 {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.closed.Wait()
+	}
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ConnectionOpened()                                 {}
+func (nopObserver) ConnectionClosed()                                 {}
+func (nopObserver) MessageHandled(uint32, domain.Code, time.Duration) {}
