@@ -358,7 +358,7 @@ func TestHeartbeat(t *testing.T) {
 		defer cancel()
 		readErr := make(chan error, 1)
 		go func() { _, _, err := c.c.Read(ctx); readErr <- err }() // the reader answers pongs
-		for range 10 {                                               // ~1s, over three timeouts
+		for range 10 {                                             // ~1s, over three timeouts
 			if err := c.c.Ping(ctx); err != nil {
 				t.Fatalf("ping: %v", err)
 			}

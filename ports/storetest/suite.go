@@ -60,7 +60,9 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func sameTime(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) }
+func sameTime(a, b time.Time) bool {
+	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
+}
 
 func conn(key domain.MachineKey, node, id string) ports.Connection {
 	return ports.Connection{Key: key, NodeID: node, ConnID: id, ClientIP: "192.0.2.1", AddTime: t0}

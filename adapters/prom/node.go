@@ -1,0 +1,82 @@
+package prom
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"ddn/domain"
+)
+
+// NodeMetrics are the node's own metrics; it observes connections, messages
+// (the WebSocket adapter's Observer) and report batches.
+type NodeMetrics struct {
+	registry    *prometheus.Registry
+	connections prometheus.Gauge
+	messages    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	batchSize   prometheus.Histogram
+	flush       prometheus.Histogram
+	flushErrors prometheus.Counter
+}
+
+// NewNodeMetrics registers the node's metrics, Go runtime and process collectors.
+func NewNodeMetrics() *NodeMetrics {
+	m := &NodeMetrics{
+		registry: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ddn_open_connections",
+			Help: "WebSocket connections this node holds open."}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_messages_total",
+			Help: "Messages answered, by message type and result code."}, []string{"type", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ddn_message_duration_seconds",
+			Help: "Time from reading a message to answering it.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"type"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ddn_report_batch_size",
+			Help: "Reports stored per batch insert.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		flush: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ddn_report_flush_duration_seconds",
+			Help: "Time to store one batch of reports.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ddn_report_flush_errors_total",
+			Help: "Batches of reports the store refused (none of them was acknowledged)."}),
+	}
+	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ConnectionOpened implements the WebSocket Observer.
+func (m *NodeMetrics) ConnectionOpened() { m.connections.Inc() }
+
+// ConnectionClosed implements the WebSocket Observer.
+func (m *NodeMetrics) ConnectionClosed() { m.connections.Dec() }
+
+// MessageHandled implements the WebSocket Observer.
+func (m *NodeMetrics) MessageHandled(msgType uint32, code domain.Code, took time.Duration) {
+	t := strconv.FormatUint(uint64(msgType), 10)
+	m.messages.WithLabelValues(t, strconv.FormatUint(uint64(code), 10)).Inc()
+	m.latency.WithLabelValues(t).Observe(took.Seconds())
+}
+
+// ObserveReportFlush records one batch insert of the report batcher.
+func (m *NodeMetrics) ObserveReportFlush(size int, took time.Duration, err error) {
+	m.batchSize.Observe(float64(size))
+	m.flush.Observe(took.Seconds())
+	if err != nil {
+		m.flushErrors.Inc()
+	}
+}
+
+// Handler serves the node's metrics (GET /metrics).
+func (m *NodeMetrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// FleetHandler serves the fleet (GET /metrics/prometheus), with the node's
+// open connection count beside it.
+func FleetHandler(fleet prometheus.Collector, node *NodeMetrics) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fleet, node.connections)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

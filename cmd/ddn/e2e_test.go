@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"ddn/adapters/embedded"
+	"ddn/adapters/mongo"
+	"ddn/domain"
+)
+
+// buildBinary builds cmd/ddn once per test binary, stamped with a version.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ddn")
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-test", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// node is a running ddn process.
+type node struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *strings.Builder
+	done chan error
+}
+
+// startNode runs the binary with no config file in dir and waits until it is ready.
+func startNode(t *testing.T, bin, dir, addr string) *node {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{cmd: cmd, addr: addr, logs: &strings.Builder{}, done: make(chan error, 1)}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			n.logs.WriteString(sc.Text() + "\n")
+		}
+	}()
+	go func() { <-copied; n.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("ddn logs:\n%s", n.logs.String())
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n
+			}
+		}
+		select {
+		case err := <-n.done:
+			t.Fatalf("ddn exited before it was ready: %v\n%s", err, n.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ddn not ready within 60s\n%s", n.logs.String())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (n *node) stop(t *testing.T) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-n.done:
+		if err != nil {
+			t.Fatalf("ddn exited with %v\n%s", err, n.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ddn did not drain within 30s")
+	}
+}
+
+type response struct {
+	ID      uint64 `json:"id"`
+	Type    uint32 `json:"type"`
+	Code    uint32 `json:"code"`
+	Message string `json:"message"`
+}
+
+func request(t *testing.T, ctx context.Context, c *websocket.Conn, id uint64, typ uint32, body string) response {
+	t.Helper()
+	msg := fmt.Sprintf(`{"version":0,"timestamp":%d,"id":%d,"type":%d,"pub_key":"","sign":"","body":%q}`,
+		time.Now().UnixMilli(), id, typ, base64.StdEncoding.EncodeToString([]byte(body)))
+	if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r response
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("response %s: %v", data, err)
+	}
+	return r
+}
+
+func metrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics/prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestBinaryPersistsAcrossRestart is the new user's path: the built binary,
+// no config, in an empty directory; an agent goes online and reports; after a
+// restart the machine and its report are still there.
+func TestBinaryPersistsAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	if out, err := exec.Command(bin, "-version").Output(); err != nil || strings.TrimSpace(string(out)) != "e2e-test" {
+		t.Fatalf("ddn -version = %q, %v", out, err)
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	n := startNode(t, bin, dir, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := `{"machine_id":"123456789","project":"deeplink","container_id":"","staking_type":0}`
+	if r := request(t, ctx, c, 1, 1, online); r.Code != 0 || r.Message != "machine online success" || r.ID != 1 || r.Type != 1 {
+		t.Fatalf("online answered %+v", r)
+	}
+	info := `{"cpu_type":"13th Gen Intel(R) Core(TM) i5-13400F","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],"memory_total":16,"wallet":"0xabc"}`
+	if r := request(t, ctx, c, 2, 2, info); r.Code != 0 {
+		t.Fatalf("report answered %+v", r)
+	}
+	if m := metrics(t, addr); !strings.Contains(m, `ddn_machine_online{container_id="",machine_id="123456789",project="deeplink"} 1`) {
+		t.Fatalf("machine not online in metrics:\n%s", m)
+	}
+	n.stop(t) // drains: the agent's connection is closed by the node
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("agent saw %v, want close 1001 going away", err)
+	}
+
+	n = startNode(t, bin, dir, addr)
+	if m := metrics(t, addr); !strings.Contains(m, `ddn_machine_online{container_id="",machine_id="123456789",project="deeplink"} 0`) {
+		t.Fatalf("machine not remembered after restart:\n%s", m)
+	}
+	n.stop(t)
+
+	// Read the data directory with the node's own adapters.
+	srv, err := embedded.Start(ctx, embedded.Options{Dir: filepath.Join(dir, "ddn-data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	st, err := mongo.Open(ctx, mongo.Options{URI: srv.URI()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	key := domain.MachineKey{MachineID: "123456789", Project: "deeplink"}
+	m, err := st.GetMachine(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != domain.StateDisconnected || m.ShortTerm == nil || m.ShortTerm.GPUNames[0] != "NVIDIA GeForce RTX 4060" || m.LastReportTime.IsZero() {
+		t.Fatalf("machine after restart = %+v", m)
+	}
+	rs, err := st.ListReports(ctx, key, time.Time{}, time.Time{}, 0)
+	if err != nil || len(rs) != 1 || rs[0].ShortTerm == nil || rs[0].ShortTerm.CPURate != 2500 {
+		t.Fatalf("reports after restart = %+v, %v", rs, err)
+	}
+}

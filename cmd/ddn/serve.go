@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"ddn/adapters/embedded"
+	"ddn/adapters/httpapi"
+	"ddn/adapters/memory"
+	"ddn/adapters/mongo"
+	"ddn/adapters/prom"
+	"ddn/adapters/websocket"
+	"ddn/config"
+	"ddn/domain/ingest"
+	"ddn/domain/session"
+	"ddn/ports"
+)
+
+// serve runs the node until ctx ends, then drains it.
+func serve(ctx context.Context, configPath string, stderr io.Writer) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg.LogLevel, cfg.LogFile, stderr)
+	if err != nil {
+		return fmt.Errorf("config: LogLevel: %w", err)
+	}
+	defer closeLog()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	log.Info("starting ddn", zap.String("version", version), zap.String("node_id", cfg.NodeID),
+		zap.String("addr", cfg.Addr), zap.String("store", cfg.StoreKind()), zap.Any("config", cfg.LogFields()))
+
+	// Background work that must stop before the store closes: the batcher,
+	// the lease and the retention job.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	defer func() { stopWork(); work.Wait() }()
+
+	store, closeStore, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	nodeMetrics := prom.NewNodeMetrics()
+	batcher := ingest.NewBatcher(store, cfg.ReportBatchSize, cfg.ReportBatchDelay)
+	batcher.OnFlush = nodeMetrics.ObserveReportFlush
+	batcherCtx, stopBatcher := context.WithCancel(workCtx)
+	batcherDone := make(chan struct{})
+	go func() { defer close(batcherDone); batcher.Run(batcherCtx) }()
+	defer func() { stopBatcher(); <-batcherDone }()
+
+	svc, err := session.NewService(session.Config{
+		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
+		NodeExpiry: cfg.NodeLeaseExpiry,
+	}, store, batcher, ports.SystemClock{}, logEvents{log})
+	if err != nil {
+		return err
+	}
+	svc.OnError = func(op string, err error) { log.Error(op, zap.Error(err)) }
+	if err := svc.RenewLease(ctx); err != nil {
+		return fmt.Errorf("register node: %w", err)
+	}
+	work.Go(func() { renewLease(workCtx, svc, cfg.NodeLeaseRenew, log) })
+	work.Go(func() {
+		retain(workCtx, store, time.Duration(cfg.MongoDB.ExpireTime)*time.Second, cfg.MongoDB.RetentionInterval, log)
+	})
+
+	ws := websocket.NewHandler(svc, websocket.Options{
+		HeartbeatTimeout: cfg.HeartbeatTimeout,
+		MaxMessageBytes:  cfg.MaxMessageBytes,
+		Logger:           log.Named("websocket"),
+		Observer:         nodeMetrics,
+	})
+	fleet := prom.NewFleetCollector(store, 10*time.Second, log.Named("prom"))
+	handler := httpapi.New(httpapi.Options{
+		WebSocket:    ws,
+		Ready:        store.Ping,
+		FleetMetrics: prom.FleetHandler(fleet, nodeMetrics),
+		NodeMetrics:  nodeMetrics.Handler(),
+		Version:      version,
+		NodeID:       cfg.NodeID,
+		Logger:       log.Named("http"),
+	})
+	srv := httpapi.NewServer(cfg.Addr, handler)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.Certificate.Cert != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.Certificate.Cert, cfg.Certificate.Key)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	log.Info("ddn is serving", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Certificate.Cert != ""))
+
+	select {
+	case <-ctx.Done():
+		log.Info("draining")
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := ws.Drain(drainCtx); err != nil {
+		log.Error("drain connections", zap.Error(err))
+	}
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Error("stop http server", zap.Error(err))
+	}
+	stopBatcher()
+	<-batcherDone
+	stopWork()
+	work.Wait()
+	if err := svc.ReleaseLease(drainCtx); err != nil {
+		log.Error("release lease", zap.Error(err))
+	}
+	log.Info("drained", zap.Int("open_connections", ws.Open()))
+	return nil
+}
+
+// openStore opens the configured store and returns how to close it.
+func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (ports.Store, func(), error) {
+	switch cfg.StoreKind() {
+	case "memory":
+		log.Warn("in-memory store selected (memory://): nothing persists, a restart forgets every machine and report")
+		return memory.NewStore(), func() {}, nil
+	case "embedded":
+		srv, err := embedded.Start(ctx, embedded.Options{Dir: cfg.DataDir, Logger: log.Named("embedded")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded store in %s: %w", cfg.DataDir, err)
+		}
+		log.Info("embedded store started (for trials and small fleets; use MongoDB 7 in production)",
+			zap.String("dir", cfg.DataDir), zap.String("uri", srv.URI()))
+		st, err := openMongo(ctx, cfg, srv.URI(), log)
+		if err != nil {
+			_ = srv.Close()
+			return nil, nil, err
+		}
+		return st, func() { closeMongo(st, log); _ = srv.Close() }, nil
+	default:
+		st, err := openMongo(ctx, cfg, cfg.MongoDB.URI, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { closeMongo(st, log) }, nil
+	}
+}
+
+func openMongo(ctx context.Context, cfg *config.Config, uri string, log *zap.Logger) (*mongo.Store, error) {
+	st, err := mongo.Open(ctx, mongo.Options{
+		URI: uri, Database: cfg.MongoDB.Database,
+		ExpireAfter: time.Duration(cfg.MongoDB.ExpireTime) * time.Second,
+		Logger:      log.Named("mongo"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+func closeMongo(st *mongo.Store, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := st.Close(ctx); err != nil {
+		log.Warn("close store", zap.Error(err))
+	}
+}
+
+// renewLease keeps this node's lease fresh until ctx ends.
+func renewLease(ctx context.Context, svc *session.Service, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := svc.RenewLease(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("renew node lease", zap.Error(err))
+			}
+		}
+	}
+}
+
+// retain deletes reports older than the retention period every interval
+// (data cleaning). On MongoDB the TTL index usually did it already, and the
+// delete finds nothing; on the embedded store it is the only expiry.
+func retain(ctx context.Context, store ports.ReportStore, keep, every time.Duration, log *zap.Logger) {
+	if keep <= 0 || every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := store.PruneReports(ctx, time.Now().Add(-keep))
+			if err != nil {
+				log.Error("retention: prune reports", zap.Error(err))
+				continue
+			}
+			log.Info("retention: pruned reports", zap.Int64("removed", n), zap.Duration("older_than", keep))
+		}
+	}
+}
+
+var _ http.Handler = (*websocket.Handler)(nil)

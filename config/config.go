@@ -1,0 +1,212 @@
+// Package config loads the node's configuration: the original node's JSON
+// file unchanged, DDN_<SECTION>_<KEY> environment overrides, defaults, and
+// validation that names the offending key in one line.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Contract is one contract the node calls on chain.
+type Contract struct {
+	AbiFile         string
+	ContractAddress string
+}
+
+// Config is everything the node can be told. Field names are the original
+// node's JSON keys; ddn's additions are new keys with defaults.
+type Config struct {
+	Addr     string
+	LogLevel string
+	LogFile  string
+	// NodeID names this node in the cluster; default hostname plus a random suffix.
+	NodeID string
+	// DataDir holds the embedded store when MongoDB.URI is empty.
+	DataDir            string
+	HeartbeatTimeout   time.Duration
+	MaxMessageBytes    int64
+	OfflineGracePeriod time.Duration
+	ShutdownTimeout    time.Duration
+	NodeLeaseExpiry    time.Duration
+	NodeLeaseRenew     time.Duration
+	ReportBatchSize    int
+	ReportBatchDelay   time.Duration
+
+	MongoDB struct {
+		URI      string
+		Database string
+		// ExpireTime is how long reports are kept, in seconds (the original's unit).
+		ExpireTime        int64
+		RetentionInterval time.Duration
+	}
+	IP2LocationDB struct {
+		DatabasePath string
+	}
+	Prometheus struct {
+		JobName string
+	}
+	Chain struct {
+		Rpc                 string
+		RpcEndpoints        []string
+		ChainId             int64
+		PrivateKey          string
+		ReportContract      Contract
+		MachineInfoContract Contract
+	}
+	Certificate struct {
+		Cert string
+		Key  string
+	}
+	NotifyThirdParty struct {
+		OfflineNotify string
+	}
+	Admin struct {
+		Token     string
+		ReadToken string
+	}
+
+	// Warnings are problems that do not stop startup (e.g. a readable secret file).
+	Warnings []string `mapstructure:"-"`
+}
+
+// defaults of every key; registering each one is also what lets viper see
+// its DDN_* environment variable.
+var defaults = map[string]any{
+	"Addr":                                 "0.0.0.0:9521",
+	"LogLevel":                             "info",
+	"LogFile":                              "",
+	"NodeID":                               "",
+	"DataDir":                              "./ddn-data",
+	"HeartbeatTimeout":                     "30s",
+	"MaxMessageBytes":                      65536,
+	"OfflineGracePeriod":                   "5m",
+	"ShutdownTimeout":                      "15s",
+	"NodeLeaseExpiry":                      "15s",
+	"NodeLeaseRenew":                       "5s",
+	"ReportBatchSize":                      256,
+	"ReportBatchDelay":                     "5ms",
+	"MongoDB.URI":                          "",
+	"MongoDB.Database":                     "health_monitoring",
+	"MongoDB.ExpireTime":                   30 * 24 * 3600,
+	"MongoDB.RetentionInterval":            "1h",
+	"IP2LocationDB.DatabasePath":           "",
+	"Prometheus.JobName":                   "ddn",
+	"Chain.Rpc":                            "",
+	"Chain.RpcEndpoints":                   []string{},
+	"Chain.ChainId":                        0,
+	"Chain.PrivateKey":                     "",
+	"Chain.ReportContract.AbiFile":         "",
+	"Chain.ReportContract.ContractAddress": "",
+	"Chain.MachineInfoContract.AbiFile":    "",
+	"Chain.MachineInfoContract.ContractAddress": "",
+	"Certificate.Cert":                          "",
+	"Certificate.Key":                           "",
+	"NotifyThirdParty.OfflineNotify":            "",
+	"Admin.Token":                               "",
+	"Admin.ReadToken":                           "",
+}
+
+// Load reads path (none when "") and the environment, and validates.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("DDN")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	var warnings []string
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("json")
+		if err := v.ReadInConfig(); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("config: file %s: %w", path, pe.Err)
+			}
+			return nil, fmt.Errorf("config: file %s is not valid JSON: %w", path, err)
+		}
+		// The original node's older key for the geolocation database.
+		if !v.InConfig("ip2locationdb.databasepath") && v.IsSet("ip2ldb.databasepath") && os.Getenv("DDN_IP2LOCATIONDB_DATABASEPATH") == "" {
+			v.Set("IP2LocationDB.DatabasePath", v.GetString("ip2ldb.databasepath"))
+		}
+	}
+	var c Config
+	err := v.Unmarshal(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(secondsHook, mapstructure.StringToSliceHookFunc(","))))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s", oneLine(err))
+	}
+	if c.NodeID == "" {
+		c.NodeID = defaultNodeID()
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if path != "" && c.hasSecrets() {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			warnings = append(warnings, fmt.Sprintf("config file %s holds secrets and is readable by group or others (mode %04o): chmod 600 it", path, fi.Mode().Perm()))
+		}
+	}
+	c.Warnings = warnings
+	return &c, nil
+}
+
+// secondsHook reads durations as Go duration strings ("30s") or plain
+// numbers of seconds.
+func secondsHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch d := data.(type) {
+	case string:
+		if dur, err := time.ParseDuration(d); err == nil {
+			return dur, nil
+		}
+		var secs float64
+		if _, err := fmt.Sscanf(d, "%g", &secs); err == nil && fmt.Sprint(secs) == strings.TrimSpace(d) {
+			return time.Duration(secs * float64(time.Second)), nil
+		}
+		return nil, fmt.Errorf("%q is not a duration like \"30s\" or a number of seconds", d)
+	case int, int32, int64, float32, float64:
+		secs := reflect.ValueOf(d).Convert(reflect.TypeOf(float64(0))).Float()
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	return data, nil
+}
+
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "ddn"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// StoreKind names the store MongoDB.URI selects: "embedded", "memory" or "mongodb".
+func (c *Config) StoreKind() string {
+	switch {
+	case c.MongoDB.URI == "":
+		return "embedded"
+	case c.MongoDB.URI == "memory://":
+		return "memory"
+	}
+	return "mongodb"
+}
+
+func (c *Config) hasSecrets() bool {
+	return c.Chain.PrivateKey != "" || c.Admin.Token != "" || c.Admin.ReadToken != ""
+}

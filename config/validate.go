@@ -1,0 +1,76 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// keyError names the key a bad value sits under; it never includes a secret.
+func keyError(key, format string, args ...any) error {
+	return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+}
+
+// oneLine folds a multi-line decoding error into the one line startup prints.
+func oneLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "decoding failed due to the following error(s):", "")
+	fields := strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return strings.Join(fields, "; ")
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, keyError(key, format, args...))
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		errs = append(errs, keyError("Addr", "%q is not host:port", c.Addr))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, keyError("LogLevel", "%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	positive := func(key string, d time.Duration) { check(d > 0, key, "must be positive, got %q", d.String()) }
+	positive("HeartbeatTimeout", c.HeartbeatTimeout)
+	positive("OfflineGracePeriod", c.OfflineGracePeriod)
+	positive("ShutdownTimeout", c.ShutdownTimeout)
+	positive("NodeLeaseExpiry", c.NodeLeaseExpiry)
+	positive("NodeLeaseRenew", c.NodeLeaseRenew)
+	positive("ReportBatchDelay", c.ReportBatchDelay)
+	check(c.NodeLeaseRenew < c.NodeLeaseExpiry, "NodeLeaseRenew", "must be shorter than NodeLeaseExpiry (%s), got %s", c.NodeLeaseExpiry, c.NodeLeaseRenew)
+	check(c.MaxMessageBytes >= 1024 && c.MaxMessageBytes <= 16<<20, "MaxMessageBytes", "must be between 1024 and 16777216, got %d", c.MaxMessageBytes)
+	check(c.ReportBatchSize >= 1 && c.ReportBatchSize <= 10000, "ReportBatchSize", "must be between 1 and 10000, got %d", c.ReportBatchSize)
+	check(c.MongoDB.ExpireTime >= 0, "MongoDB.ExpireTime", "must be a number of seconds >= 0, got %d", c.MongoDB.ExpireTime)
+	check(c.MongoDB.RetentionInterval > 0, "MongoDB.RetentionInterval", "must be positive, got %q", c.MongoDB.RetentionInterval.String())
+	check(c.MongoDB.Database != "" && !strings.ContainsAny(c.MongoDB.Database, `/\. "$`), "MongoDB.Database", "%q is not a valid database name", c.MongoDB.Database)
+	if u := c.MongoDB.URI; u != "" && u != "memory://" {
+		parsed, err := url.Parse(u)
+		if err != nil || (parsed.Scheme != "mongodb" && parsed.Scheme != "mongodb+srv") || parsed.Host == "" {
+			// The URI may hold a password: name the key, not the value.
+			errs = append(errs, keyError("MongoDB.URI", "must be mongodb://host[:port]/..., mongodb+srv://... or memory://"))
+		}
+	}
+	check(c.NodeID != "" && !strings.ContainsAny(c.NodeID, " \t\n"), "NodeID", "%q must be non-empty without spaces", c.NodeID)
+	check((c.Certificate.Cert == "") == (c.Certificate.Key == ""), "Certificate", "cert and key must be set together")
+	if u := c.NotifyThirdParty.OfflineNotify; u != "" {
+		parsed, err := url.Parse(u)
+		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "NotifyThirdParty.OfflineNotify", "%q is not an http(s) URL", u)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
