@@ -76,6 +76,14 @@ type MachineStore interface {
 	SetShortTermInfo(ctx context.Context, key domain.MachineKey, info domain.ShortTermInfo, reportAt time.Time) error
 	// SetBandwidthInfo replaces the machine's deeplink_bw content and last_report_time.
 	SetBandwidthInfo(ctx context.Context, key domain.MachineKey, info domain.BandwidthInfo, reportAt time.Time) error
+	// MarkDisconnectedBy records state disconnected at `at` only if the machine
+	// is online on nodeID, and reports whether it did: a dead node's leftovers
+	// are released without touching a machine that moved on.
+	MarkDisconnectedBy(ctx context.Context, key domain.MachineKey, nodeID string, at time.Time) (bool, error)
+	// MarkOffline flips the machine to offline (last_offline_time = at) only if
+	// it is still disconnected since exactly `since`, and reports whether this
+	// call made the change: with every node sweeping, exactly one wins.
+	MarkOffline(ctx context.Context, key domain.MachineKey, since, at time.Time) (bool, error)
 	// TouchLastReport writes last_report_time only.
 	TouchLastReport(ctx context.Context, key domain.MachineKey, at time.Time) error
 	// ListMachines lists machines ordered by key.

@@ -197,6 +197,36 @@ func (s *Store) MarkDisconnected(_ context.Context, key domain.MachineKey, at, l
 	})
 }
 
+// MarkDisconnectedBy implements ports.MachineStore.
+func (s *Store) MarkDisconnectedBy(_ context.Context, key domain.MachineKey, nodeID string, at time.Time) (bool, error) {
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	m, ok := s.machines[key]
+	if !ok || m.State != domain.StateOnline || m.NodeID != nodeID {
+		return false, nil
+	}
+	m.State, m.LastDisconnectTime = domain.StateDisconnected, at
+	s.machines[key] = m
+	return true, nil
+}
+
+// MarkOffline implements ports.MachineStore.
+func (s *Store) MarkOffline(_ context.Context, key domain.MachineKey, since, at time.Time) (bool, error) {
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	m, ok := s.machines[key]
+	if !ok || m.State != domain.StateDisconnected || !m.LastDisconnectTime.Equal(since) {
+		return false, nil
+	}
+	m.State, m.LastOfflineTime = domain.StateOffline, at
+	s.machines[key] = m
+	return true, nil
+}
+
 // SetShortTermInfo implements ports.MachineStore.
 func (s *Store) SetShortTermInfo(_ context.Context, key domain.MachineKey, info domain.ShortTermInfo, reportAt time.Time) error {
 	return s.update(key, func(m *domain.Machine) {

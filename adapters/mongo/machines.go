@@ -58,6 +58,29 @@ func (s *Store) MarkDisconnected(ctx context.Context, key domain.MachineKey, at,
 	return s.set(ctx, "mark disconnected", key, set)
 }
 
+// MarkDisconnectedBy implements ports.MachineStore with one conditional update.
+func (s *Store) MarkDisconnectedBy(ctx context.Context, key domain.MachineKey, nodeID string, at time.Time) (bool, error) {
+	filter := append(keyFilter(key), bson.E{Key: "state", Value: string(domain.StateOnline)}, bson.E{Key: "node_id", Value: nodeID})
+	res, err := s.machines.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "state", Value: string(domain.StateDisconnected)}, {Key: "last_disconnect_time", Value: at}}}})
+	if err != nil {
+		return false, fmt.Errorf("mongo: mark %s disconnected from node %s: %w", key, nodeID, err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// MarkOffline implements ports.MachineStore with one conditional update, so
+// concurrent sweepers cannot both win.
+func (s *Store) MarkOffline(ctx context.Context, key domain.MachineKey, since, at time.Time) (bool, error) {
+	filter := append(keyFilter(key), bson.E{Key: "state", Value: string(domain.StateDisconnected)}, bson.E{Key: "last_disconnect_time", Value: since})
+	res, err := s.machines.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "state", Value: string(domain.StateOffline)}, {Key: "last_offline_time", Value: at}}}})
+	if err != nil {
+		return false, fmt.Errorf("mongo: mark %s offline: %w", key, err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
 // SetShortTermInfo implements ports.MachineStore.
 func (s *Store) SetShortTermInfo(ctx context.Context, key domain.MachineKey, info domain.ShortTermInfo, reportAt time.Time) error {
 	return s.set(ctx, "set short-term info", key, bson.D{{Key: "deeplink_st", Value: shortTermOf(info)}, {Key: "last_report_time", Value: reportAt}})

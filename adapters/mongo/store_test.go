@@ -57,6 +57,23 @@ func open(t *testing.T, uri, db string) *mongo.Store {
 	return s
 }
 
+type storeUnderTest = mongo.Store
+
+func openB(b *testing.B) *mongo.Store {
+	b.Helper()
+	ctx := context.Background()
+	s, err := mongo.Open(ctx, mongo.Options{URI: embeddedURI, Database: freshDatabase()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close(ctx) })
+	return s
+}
+
+func connection(k domain.MachineKey, id string) ports.Connection {
+	return ports.Connection{Key: k, NodeID: "n1", ConnID: id, AddTime: time.Now()}
+}
+
 func TestContractOnEmbeddedStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ports.Store { return open(t, embeddedURI, freshDatabase()) })
 }

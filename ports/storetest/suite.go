@@ -40,6 +40,9 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"NodesLeases", nodesLeases},
 		{"MarkOnlineUpsertsAndReturnsPrevious", markOnlineUpsertsAndReturnsPrevious},
 		{"MarkDisconnected", markDisconnected},
+		{"MarkDisconnectedByOnlyTheHoldingNode", markDisconnectedBy},
+		{"MarkOfflineIsConditional", markOfflineIsConditional},
+		{"ConcurrentOfflineHasOneWinner", concurrentOfflineHasOneWinner},
 		{"InfosRoundTrip", infosRoundTrip},
 		{"ListMachinesFiltersAndOrders", listMachinesFiltersAndOrders},
 		{"ReportsRoundTripNewestFirst", reportsRoundTripNewestFirst},
@@ -345,5 +348,86 @@ func pruneReports(t *testing.T, s ports.Store) {
 	must(t, err)
 	if len(left) != 2 || !sameTime(left[1].Timestamp, t0.Add(2*time.Hour)) {
 		t.Fatalf("left after prune = %+v", left)
+	}
+}
+
+func markDisconnectedBy(t *testing.T, s ports.Store) {
+	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
+	must(t, err)
+	if ok, err := s.MarkDisconnectedBy(ctx, keyA, "n2", t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("another node released the machine: %v, %v", ok, err)
+	}
+	if ok, err := s.MarkDisconnectedBy(ctx, keyB, "n1", t0); err != nil || ok {
+		t.Fatalf("unknown machine released: %v, %v", ok, err)
+	}
+	ok, err := s.MarkDisconnectedBy(ctx, keyA, "n1", t0.Add(time.Minute))
+	must(t, err)
+	if !ok {
+		t.Fatal("holding node could not release")
+	}
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	if m.State != domain.StateDisconnected || !sameTime(m.LastDisconnectTime, t0.Add(time.Minute)) {
+		t.Fatalf("after release: %+v", m)
+	}
+	if ok, _ := s.MarkDisconnectedBy(ctx, keyA, "n1", t0.Add(2*time.Minute)); ok {
+		t.Fatal("released twice")
+	}
+}
+
+func markOfflineIsConditional(t *testing.T, s ports.Store) {
+	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
+	must(t, err)
+	if ok, _ := s.MarkOffline(ctx, keyA, time.Time{}, t0); ok {
+		t.Fatal("an online machine went offline")
+	}
+	since := t0.Add(time.Minute)
+	must(t, s.MarkDisconnected(ctx, keyA, since, time.Time{}))
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	if ok, _ := s.MarkOffline(ctx, keyA, since.Add(time.Second), t0.Add(time.Hour)); ok {
+		t.Fatal("offline with a stale disconnect time")
+	}
+	at := t0.Add(10 * time.Minute)
+	ok, err := s.MarkOffline(ctx, keyA, m.LastDisconnectTime, at)
+	must(t, err)
+	if !ok {
+		t.Fatal("disconnected machine did not go offline")
+	}
+	m, err = s.GetMachine(ctx, keyA)
+	must(t, err)
+	if m.State != domain.StateOffline || !sameTime(m.LastOfflineTime, at) {
+		t.Fatalf("after offline: %+v", m)
+	}
+	if ok, _ := s.MarkOffline(ctx, keyA, m.LastDisconnectTime, at); ok {
+		t.Fatal("offline twice")
+	}
+}
+
+func concurrentOfflineHasOneWinner(t *testing.T, s ports.Store) {
+	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
+	must(t, err)
+	must(t, s.MarkDisconnected(ctx, keyA, t0, time.Time{}))
+	m, err := s.GetMachine(ctx, keyA)
+	must(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 10 {
+		wg.Go(func() {
+			ok, err := s.MarkOffline(ctx, keyA, m.LastDisconnectTime, t0.Add(time.Duration(i)*time.Second))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d sweepers won the same offline transition, want 1", wins)
 	}
 }

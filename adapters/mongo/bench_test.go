@@ -1,0 +1,86 @@
+package mongo_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"ddn/domain"
+)
+
+// seeded opens a fresh database on the embedded store holding n machines.
+func seeded(b *testing.B, n int) (*storeUnderTest, []domain.MachineKey) {
+	b.Helper()
+	s := openB(b)
+	keys := make([]domain.MachineKey, n)
+	for i := range keys {
+		keys[i] = domain.MachineKey{MachineID: fmt.Sprintf("m%06d", i), Project: "deeplink"}
+		if _, _, err := s.MarkOnline(context.Background(), keys[i], 0, "n1", time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, keys
+}
+
+// BenchmarkAppendReports measures one group-commit insert of 256 reports.
+func BenchmarkAppendReports256(b *testing.B) {
+	s, keys := seeded(b, 256)
+	info := domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8}, MemoryTotal: 16, CPUType: "i5", CPURate: 2500, Wallet: "0xabc"}
+	batch := make([]domain.Report, len(keys))
+	for i, k := range keys {
+		batch[i] = domain.Report{Key: k, Timestamp: time.Now(), ShortTerm: &info}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.AppendReports(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "reports/s")
+}
+
+// BenchmarkTouchLastReport measures the per-machine update made at most once a minute.
+func BenchmarkTouchLastReport(b *testing.B) {
+	for _, n := range []int{100, 2000} {
+		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
+			s, keys := seeded(b, n)
+			i := 0
+			for b.Loop() {
+				if err := s.TouchLastReport(context.Background(), keys[i%len(keys)], time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkOnlineCycle measures a machine going online and disconnecting:
+// claim, mark online, release (a delete), mark disconnected.
+func BenchmarkOnlineCycle(b *testing.B) {
+	for _, n := range []int{100, 2000} {
+		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
+			s, keys := seeded(b, n)
+			i := 0
+			ctx := context.Background()
+			for b.Loop() {
+				k := keys[i%len(keys)]
+				id := fmt.Sprint(i)
+				if err := s.InsertConnection(ctx, connection(k, id)); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := s.MarkOnline(ctx, k, 0, "n1", time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.DeleteConnection(ctx, k, id); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.MarkDisconnected(ctx, k, time.Now(), time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
