@@ -68,5 +68,10 @@ func (s *Store) PruneReports(ctx context.Context, before time.Time) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("mongo: prune reports before %s: %w", before.Format(time.RFC3339), err)
 	}
+	// Offline transition records only matter while sweepers may still race
+	// for them; they age out with the reports.
+	if _, err := s.transitions.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}); err != nil {
+		return res.DeletedCount, fmt.Errorf("mongo: prune transitions before %s: %w", before.Format(time.RFC3339), err)
+	}
 	return res.DeletedCount, nil
 }

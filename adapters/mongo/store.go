@@ -25,6 +25,7 @@ const (
 	collConnections = "machine_connection"
 	collReports     = "machine_tm"
 	collNodes       = "nodes"
+	collTransitions = "transitions"
 )
 
 // Options configure the adapter.
@@ -47,6 +48,7 @@ type Store struct {
 	connections *mongo.Collection
 	reports     *mongo.Collection
 	nodes       *mongo.Collection
+	transitions *mongo.Collection
 	timeSeries  bool
 	log         *zap.Logger
 }
@@ -78,6 +80,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		connections: db.Collection(collConnections),
 		reports:     db.Collection(collReports),
 		nodes:       db.Collection(collNodes),
+		transitions: db.Collection(collTransitions),
 		log:         o.Logger,
 	}
 	if err := s.Ping(ctx); err != nil {
