@@ -37,11 +37,14 @@ type Config struct {
 	HeartbeatTimeout   time.Duration
 	MaxMessageBytes    int64
 	OfflineGracePeriod time.Duration
-	ShutdownTimeout    time.Duration
-	NodeLeaseExpiry    time.Duration
-	NodeLeaseRenew     time.Duration
-	ReportBatchSize    int
-	ReportBatchDelay   time.Duration
+	// SweepInterval is how often the offline sweeper runs; 0 picks a tenth of
+	// OfflineGracePeriod, between 1s and 30s.
+	SweepInterval    time.Duration
+	ShutdownTimeout  time.Duration
+	NodeLeaseExpiry  time.Duration
+	NodeLeaseRenew   time.Duration
+	ReportBatchSize  int
+	ReportBatchDelay time.Duration
 
 	MongoDB struct {
 		URI      string
@@ -91,6 +94,7 @@ var defaults = map[string]any{
 	"HeartbeatTimeout":                     "30s",
 	"MaxMessageBytes":                      65536,
 	"OfflineGracePeriod":                   "5m",
+	"SweepInterval":                        "0s",
 	"ShutdownTimeout":                      "15s",
 	"NodeLeaseExpiry":                      "15s",
 	"NodeLeaseRenew":                       "5s",
@@ -209,4 +213,13 @@ func (c *Config) StoreKind() string {
 
 func (c *Config) hasSecrets() bool {
 	return c.Chain.PrivateKey != "" || c.Admin.Token != "" || c.Admin.ReadToken != ""
+}
+
+// EffectiveSweepInterval is SweepInterval, or a tenth of the grace period
+// between 1s and 30s when it is 0.
+func (c *Config) EffectiveSweepInterval() time.Duration {
+	if c.SweepInterval > 0 {
+		return c.SweepInterval
+	}
+	return min(max(c.OfflineGracePeriod/10, time.Second), 30*time.Second)
 }

@@ -42,7 +42,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	}
 	if c.Addr != "0.0.0.0:9521" || c.StoreKind() != "embedded" || c.DataDir != "./ddn-data" || c.HeartbeatTimeout != 30*time.Second ||
 		c.MaxMessageBytes != 65536 || c.OfflineGracePeriod != 5*time.Minute || c.MongoDB.Database != "health_monitoring" ||
-		c.LogLevel != "info" || c.NodeID == "" || c.Chain.Rpc != "" {
+		c.LogLevel != "info" || c.NodeID == "" || c.Chain.Rpc != "" || c.EffectiveSweepInterval() != 30*time.Second {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -108,6 +108,7 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_CERTIFICATE_CERT", "/tmp/cert.pem", "Certificate"},
 		{"DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY", "ftp://x", "NotifyThirdParty.OfflineNotify"},
 		{"DDN_REPORTBATCHSIZE", "0", "ReportBatchSize"},
+		{"DDN_SWEEPINTERVAL", "-1s", "SweepInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

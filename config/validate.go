@@ -46,6 +46,7 @@ func (c *Config) validate() error {
 	positive("NodeLeaseExpiry", c.NodeLeaseExpiry)
 	positive("NodeLeaseRenew", c.NodeLeaseRenew)
 	positive("ReportBatchDelay", c.ReportBatchDelay)
+	check(c.SweepInterval >= 0, "SweepInterval", "must not be negative, got %q", c.SweepInterval.String())
 	check(c.NodeLeaseRenew < c.NodeLeaseExpiry, "NodeLeaseRenew", "must be shorter than NodeLeaseExpiry (%s), got %s", c.NodeLeaseExpiry, c.NodeLeaseRenew)
 	check(c.MaxMessageBytes >= 1024 && c.MaxMessageBytes <= 16<<20, "MaxMessageBytes", "must be between 1024 and 16777216, got %d", c.MaxMessageBytes)
 	check(c.ReportBatchSize >= 1 && c.ReportBatchSize <= 10000, "ReportBatchSize", "must be between 1 and 10000, got %d", c.ReportBatchSize)

@@ -19,6 +19,9 @@ type Options struct {
 	WebSocket http.Handler
 	// Ready reports whether the store answers (GET /readyz).
 	Ready func(ctx context.Context) error
+	// ClusterNodes lists the cluster's nodes (GET /api/v0/cluster/nodes); the
+	// result is served as JSON.
+	ClusterNodes func(ctx context.Context) (any, error)
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
 	FleetMetrics, NodeMetrics http.Handler
 	Version, NodeID           string
@@ -46,6 +49,15 @@ func New(o Options) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /api/v0/cluster/nodes", func(w http.ResponseWriter, r *http.Request) {
+		nodes, err := o.ClusterNodes(r.Context())
+		if err != nil {
+			o.Logger.Error("list cluster nodes", zap.Error(err))
+			writeError(w, http.StatusServiceUnavailable, domain.CodeOf(err), "store unreachable")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
 	})
 	return jsonErrors(mux)
 }

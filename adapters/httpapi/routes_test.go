@@ -15,7 +15,8 @@ func TestRoutes(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("handler")) })
 	var storeErr error
 	h := httpapi.New(httpapi.Options{WebSocket: ok, FleetMetrics: ok, NodeMetrics: ok, Version: "v9", NodeID: "n1",
-		Ready: func(context.Context) error { return storeErr }})
+		Ready:        func(context.Context) error { return storeErr },
+		ClusterNodes: func(context.Context) (any, error) { return []string{"n1"}, storeErr }})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -36,7 +37,13 @@ func TestRoutes(t *testing.T) {
 	if code, body, _ := get("GET", "/readyz"); code != 200 || body["status"] != "ready" {
 		t.Fatalf("/readyz = %d %v", code, body)
 	}
+	if code, body, _ := get("GET", "/api/v0/cluster/nodes"); code != 200 || body["nodes"].([]any)[0] != "n1" {
+		t.Fatalf("/api/v0/cluster/nodes = %d %v", code, body)
+	}
 	storeErr = errors.New("connection refused")
+	if code, body, _ := get("GET", "/api/v0/cluster/nodes"); code != 503 || body["code"] != float64(9) {
+		t.Fatalf("/api/v0/cluster/nodes with store down = %d %v", code, body)
+	}
 	if code, body, _ := get("GET", "/readyz"); code != 503 || body["code"] != float64(4) {
 		t.Fatalf("/readyz with store down = %d %v", code, body)
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,16 +50,51 @@ func freeAddr(t *testing.T) string {
 type node struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *strings.Builder
+	logs *logBuffer
 	done chan error
 }
 
+// logBuffer collects a process's log lines for the test to read.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logBuffer) add(line string) { l.mu.Lock(); l.lines = append(l.lines, line); l.mu.Unlock() }
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// machineEvents returns the machine events of one kind the node logged.
+func (l *logBuffer) machineEvents(kind string) []loggedEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []loggedEvent
+	for _, line := range l.lines {
+		var e loggedEvent
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "machine event" && e.Event == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+type loggedEvent struct {
+	Msg     string    `json:"msg"`
+	Event   string    `json:"event"`
+	Machine string    `json:"machine"`
+	At      time.Time `json:"at"`
+}
+
 // startNode runs the binary with no config file in dir and waits until it is ready.
-func startNode(t *testing.T, bin, dir, addr string) *node {
+func startNode(t *testing.T, bin, dir, addr string, env ...string) *node {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node")
+	cmd.Env = append(append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +102,13 @@ func startNode(t *testing.T, bin, dir, addr string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{cmd: cmd, addr: addr, logs: &strings.Builder{}, done: make(chan error, 1)}
+	n := &node{cmd: cmd, addr: addr, logs: &logBuffer{}, done: make(chan error, 1)}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			n.logs.WriteString(sc.Text() + "\n")
+			n.logs.add(sc.Text())
 		}
 	}()
 	go func() { <-copied; n.done <- cmd.Wait() }()

@@ -21,6 +21,8 @@ const usage = `ddn - Distributed Detection Node
 
 Usage:
   ddn [-config FILE]     run the node
+  ddn store [flags]      serve the embedded store for several local nodes
+                         (ddn store -help)
   ddn -version           print the version and exit
   ddn -help              print this help
 
@@ -46,6 +48,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "store" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runStore(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("ddn", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "JSON configuration `file` (the original node's format works unchanged)")

@@ -21,6 +21,7 @@ import (
 	"ddn/config"
 	"ddn/domain/ingest"
 	"ddn/domain/session"
+	"ddn/domain/sweep"
 	"ddn/ports"
 )
 
@@ -77,6 +78,19 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		retain(workCtx, store, time.Duration(cfg.MongoDB.ExpireTime)*time.Second, cfg.MongoDB.RetentionInterval, log)
 	})
 
+	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry},
+		store, ports.SystemClock{}, logEvents{log})
+	work.Go(func() {
+		sweeper.Run(workCtx, cfg.EffectiveSweepInterval(), func(res sweep.Result, err error) {
+			if err != nil {
+				log.Error("offline sweep", zap.Error(err))
+			}
+			if res.Released > 0 || res.Offline > 0 {
+				log.Info("offline sweep", zap.Int("released", res.Released), zap.Int("offline", res.Offline))
+			}
+		})
+	})
+
 	ws := websocket.NewHandler(svc, websocket.Options{
 		HeartbeatTimeout: cfg.HeartbeatTimeout,
 		MaxMessageBytes:  cfg.MaxMessageBytes,
@@ -87,6 +101,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	handler := httpapi.New(httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
+		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
 		FleetMetrics: prom.FleetHandler(fleet, nodeMetrics),
 		NodeMetrics:  nodeMetrics.Handler(),
 		Version:      version,

@@ -408,3 +408,22 @@ func withIP(i domain.ShortTermInfo, ip string) domain.ShortTermInfo {
 	i.ClientIP = ip
 	return i
 }
+
+func TestClusterNodes(t *testing.T) {
+	f := newFixture(t, "node-a")
+	nodeB := f.service(t, "node-b")
+	online(t, f.svc.Open("ip"), keyA)
+	online(t, nodeB.Open("ip"), keyB)
+	f.clock.Advance(16 * time.Second)
+	if err := f.svc.RenewLease(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := f.svc.ClusterNodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 2 || nodes[0].ID != "node-a" || !nodes[0].Alive || nodes[0].Connections != 1 ||
+		nodes[1].ID != "node-b" || nodes[1].Alive || nodes[1].Connections != 1 {
+		t.Fatalf("nodes = %+v", nodes)
+	}
+}

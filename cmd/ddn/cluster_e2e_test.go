@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"ddn/adapters/mongo"
+	"ddn/domain"
+)
+
+// Cluster timing for the test: short enough to run in seconds, with the
+// same ratios as production (renew < expiry < grace).
+const (
+	testGrace  = 3 * time.Second
+	testExpiry = 2 * time.Second
+)
+
+// testCluster is one `ddn store` and three nodes sharing it.
+type testCluster struct {
+	t        *testing.T
+	bin, dir string
+	storeURI string
+	addrs    []string
+	nodes    []*node
+	// logs keeps every node process's logs, restarted ones included.
+	logs []*logBuffer
+}
+
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	storeAddr := freeAddr(t)
+	store := exec.Command(c.bin, "store", "-addr", storeAddr, "-dir", filepath.Join(c.dir, "store"))
+	if err := store.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Process.Signal(syscall.SIGTERM); _ = store.Wait() })
+	c.storeURI = "mongodb://" + storeAddr + "/"
+	for i := range 3 {
+		c.addrs = append(c.addrs, freeAddr(t))
+		c.nodes = append(c.nodes, nil)
+		c.start(i)
+	}
+	return c
+}
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	n := startNode(c.t, c.bin, c.dir, c.addrs[i],
+		"DDN_MONGODB_URI="+c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
+		"DDN_OFFLINEGRACEPERIOD="+testGrace.String(), "DDN_NODELEASEEXPIRY="+testExpiry.String(),
+		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info")
+	c.nodes[i] = n
+	c.logs = append(c.logs, n.logs)
+}
+
+// offline returns every offline event logged by any node process for machine.
+func (c *testCluster) offline(machine string) []loggedEvent {
+	var out []loggedEvent
+	for _, l := range c.logs {
+		for _, e := range l.machineEvents("offline") {
+			if e.Machine == "deeplink/"+machine {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// agent is a test machine agent: one goroutine at a time uses it.
+type agent struct {
+	t       *testing.T
+	id      string
+	conn    *websocket.Conn
+	seq     uint64
+	acked   int
+	addr    string
+	timeout time.Duration
+}
+
+func newAgent(t *testing.T, id string) *agent { return &agent{t: t, id: id, timeout: 15 * time.Second} }
+
+func (a *agent) call(ctx context.Context, typ uint32, body string) (uint32, error) {
+	a.seq++
+	frame := fmt.Sprintf(`{"version":0,"timestamp":%d,"id":%d,"type":%d,"pub_key":"","sign":"","body":%q}`,
+		time.Now().UnixMilli(), a.seq, typ, base64.StdEncoding.EncodeToString([]byte(body)))
+	if err := a.conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		return 0, err
+	}
+	_, data, err := a.conn.Read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var r response
+	if err := json.Unmarshal(data, &r); err != nil {
+		return 0, err
+	}
+	return r.Code, nil
+}
+
+// online connects to one of addrs, starting at the first, and goes online,
+// retrying while the machine is still held elsewhere (code 5) until timeout.
+func (a *agent) online(addrs ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	body := fmt.Sprintf(`{"machine_id":%q,"project":"deeplink","container_id":"","staking_type":0}`, a.id)
+	for i := 0; ctx.Err() == nil; i++ {
+		addr := addrs[i%len(addrs)]
+		conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/websocket", nil)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		a.conn, a.addr = conn, addr
+		code, err := a.call(ctx, 1, body)
+		if err == nil && code == 0 {
+			return nil
+		}
+		_ = conn.Close(websocket.StatusNormalClosure, "retry")
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("agent %s: not online within %v", a.id, a.timeout)
+}
+
+func (a *agent) report() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	code, err := a.call(ctx, 4, `{"cpu_cores":1,"memory_total":2,"hdd":50,"bandwidth":10,"wallet":"0xabc"}`)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("agent %s: report answered code %d", a.id, code)
+	}
+	a.acked++
+	return nil
+}
+
+func (a *agent) close() { _ = a.conn.Close(websocket.StatusNormalClosure, "bye") }
+
+// TestClusterPresence runs the three cluster scenarios on three real nodes
+// sharing one store, with exact counts of offline events.
+func TestClusterPresence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs four processes")
+	}
+	c := startCluster(t)
+
+	t.Run("hops within the grace period produce no offline", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				a := newAgent(t, fmt.Sprint("hop-", i))
+				for hop := range 4 {
+					if err := a.online(c.addrs[(i+hop)%3]); err != nil {
+						t.Error(err)
+						return
+					}
+					if err := a.report(); err != nil {
+						t.Error(err)
+					}
+					a.close()
+				}
+				if err := a.online(c.addrs[i%3]); err != nil { // and stay
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(testGrace + 2*time.Second) // the grace period passes with every machine connected
+		for i := range 6 {
+			if got := c.offline(fmt.Sprint("hop-", i)); len(got) != 0 {
+				t.Errorf("hop-%d: %d offline events, want 0: %+v", i, len(got), got)
+			}
+		}
+	})
+
+	t.Run("a killed node's machines go offline exactly once unless they come back", func(t *testing.T) {
+		agents := make([]*agent, 4)
+		for i := range agents {
+			agents[i] = newAgent(t, fmt.Sprint("kill-", i))
+			if err := agents[i].online(c.addrs[2]); err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				if err := agents[i].report(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		killed := time.Now()
+		if err := c.nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-c.nodes[2].done
+		// Two agents come back on surviving nodes (once the dead node's lease
+		// has expired); two never do.
+		for i, a := range agents[:2] {
+			if err := a.online(c.addrs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for len(c.offline("kill-2")) == 0 || len(c.offline("kill-3")) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no offline for the machines that never came back")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(testGrace) // room for a duplicate to show up
+		for i := range 4 {
+			got := c.offline(fmt.Sprint("kill-", i))
+			want := 0
+			if i >= 2 {
+				want = 1
+			}
+			if len(got) != want {
+				t.Errorf("kill-%d: %d offline events, want %d: %+v", i, len(got), want, got)
+			}
+			for _, e := range got {
+				if e.At.Before(killed.Add(testGrace)) {
+					t.Errorf("kill-%d offline at %v, before the grace period after the kill (%v)", i, e.At, killed)
+				}
+			}
+		}
+		// The killed node's log holds no offline: survivors reported them.
+		for _, e := range c.nodes[2].logs.machineEvents("offline") {
+			t.Errorf("the killed node reported %s offline", e.Machine)
+		}
+		// Every report acknowledged before the kill is in the store.
+		ctx := context.Background()
+		st, err := mongo.Open(ctx, mongo.Options{URI: c.storeURI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close(ctx)
+		for _, a := range agents {
+			rs, err := st.ListReports(ctx, domain.MachineKey{MachineID: a.id, Project: "deeplink"}, time.Time{}, time.Time{}, 0)
+			if err != nil || len(rs) != a.acked {
+				t.Errorf("%s: %d reports stored, %d acknowledged (%v)", a.id, len(rs), a.acked, err)
+			}
+		}
+		for _, a := range agents[:2] {
+			a.close()
+		}
+	})
+
+	t.Run("a rolling restart produces no offline", func(t *testing.T) {
+		c.start(2) // the node killed above comes back first
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failures []error
+		for i := range 6 {
+			wg.Go(func() {
+				a := newAgent(t, fmt.Sprint("roll-", i))
+				// Like a real agent: on any error, reconnect to the next node.
+				for k := i; ; k++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := a.online(c.addrs[k%3], c.addrs[(k+1)%3], c.addrs[(k+2)%3]); err != nil {
+						mu.Lock()
+						failures = append(failures, err)
+						mu.Unlock()
+						return
+					}
+					for a.report() == nil {
+						select {
+						case <-stop:
+							a.close()
+							return
+						case <-time.After(100 * time.Millisecond):
+						}
+					}
+				}
+			})
+		}
+		time.Sleep(time.Second)
+		for i := range 3 {
+			c.nodes[i].stop(t)
+			c.start(i)
+			time.Sleep(500 * time.Millisecond)
+		}
+		time.Sleep(testGrace + 2*time.Second)
+		close(stop)
+		wg.Wait()
+		for _, err := range failures {
+			t.Error(err)
+		}
+		for i := range 6 {
+			if got := c.offline(fmt.Sprint("roll-", i)); len(got) != 0 {
+				t.Errorf("roll-%d: %d offline events during a rolling restart, want 0: %+v", i, len(got), got)
+			}
+		}
+	})
+}
