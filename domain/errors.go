@@ -31,6 +31,8 @@ var (
 	ErrGeo = errors.New("ip2location error")
 	// ErrNotFound: the store holds no such document.
 	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: a record with that identity exists already.
+	ErrDuplicate = errors.New("already exists")
 	// ErrInvalidTransition: a presence change the state machine forbids.
 	ErrInvalidTransition = errors.New("invalid presence transition")
 )

@@ -28,6 +28,9 @@ type Event struct {
 	At          time.Time
 	// Previous is the state before the transition (presence events only).
 	Previous State
+	// Since is when the previous state began, when that identifies the
+	// transition (offline: the disconnect time every sweeper read).
+	Since time.Time
 	// ShortTerm or Bandwidth carry the stored content of an info event.
 	ShortTerm *ShortTermInfo
 	Bandwidth *BandwidthInfo

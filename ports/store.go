@@ -107,6 +107,7 @@ type Store interface {
 	NodeStore
 	MachineStore
 	ReportStore
+	OutboxStore
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

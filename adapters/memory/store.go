@@ -22,6 +22,9 @@ type Store struct {
 	nodes       map[string]ports.Node
 	machines    map[domain.MachineKey]domain.Machine
 	reports     []domain.Report
+	outbox      map[string]ports.OutboxEntry
+	outboxOrder []string
+	claims      map[string]string
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }
@@ -34,6 +37,8 @@ func NewStore() *Store {
 		connections: map[domain.MachineKey]ports.Connection{},
 		nodes:       map[string]ports.Node{},
 		machines:    map[domain.MachineKey]domain.Machine{},
+		outbox:      map[string]ports.OutboxEntry{},
+		claims:      map[string]string{},
 	}
 }
 

@@ -26,6 +26,8 @@ const (
 	collReports     = "machine_tm"
 	collNodes       = "nodes"
 	collTransitions = "transitions"
+	collOutbox      = "outbox"
+	collClaims      = "outbox_claims"
 )
 
 // Options configure the adapter.
@@ -49,6 +51,8 @@ type Store struct {
 	reports     *mongo.Collection
 	nodes       *mongo.Collection
 	transitions *mongo.Collection
+	outbox      *mongo.Collection
+	claims      *mongo.Collection
 	timeSeries  bool
 	log         *zap.Logger
 }
@@ -81,6 +85,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		reports:     db.Collection(collReports),
 		nodes:       db.Collection(collNodes),
 		transitions: db.Collection(collTransitions),
+		outbox:      db.Collection(collOutbox),
+		claims:      db.Collection(collClaims),
 		log:         o.Logger,
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -152,6 +158,7 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "state", Value: 1}}}},
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}}}},
+		{s.outbox, mongo.IndexModel{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}}},
 	}
 	if !s.timeSeries {
 		indexes = append(indexes, struct {

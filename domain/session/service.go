@@ -34,6 +34,8 @@ type Config struct {
 	// TouchInterval is how often at most last_report_time is written per machine
 	// when the reported content does not change.
 	TouchInterval time.Duration
+	// Effects, when set, records the side effects of going online (the outbox).
+	Effects ports.Effects
 }
 
 // Defaults of Config.

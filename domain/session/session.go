@@ -51,15 +51,33 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 	if err != nil {
 		return err
 	}
+	ev := domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now}
+	// Give the claim back on failure: the machine is not online if we cannot say so.
+	release := func() { _, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), req.Key, ss.connID) }
+	var entry ports.OutboxEntry
+	if s.cfg.Effects != nil {
+		if entry, err = s.cfg.Effects.Record(ctx, ev); err != nil {
+			release()
+			return fmt.Errorf("online %s: record side effects: %w: %w", req.Key, domain.ErrStore, err)
+		}
+	}
 	prev, _, err := s.store.MarkOnline(ctx, req.Key, req.StakingType, s.cfg.NodeID, now)
 	if err != nil {
-		// Give the claim back: the machine is not online if we cannot say so.
-		_, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), req.Key, ss.connID)
+		if s.cfg.Effects != nil {
+			_ = s.cfg.Effects.Cancel(context.WithoutCancel(ctx), entry) // else recovery cancels it
+		}
+		release()
 		return fmt.Errorf("online %s: %w: %w", req.Key, domain.ErrStore, err)
+	}
+	if s.cfg.Effects != nil {
+		if err := s.cfg.Effects.Confirm(ctx, entry); err != nil && s.OnError != nil {
+			s.OnError("confirm online side effects (recovery will settle them)", err)
+		}
 	}
 	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
 	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
-	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
+	ev.Previous = prev.State
+	s.publish(ctx, ev)
 	return nil
 }
 

@@ -23,6 +23,8 @@ type Config struct {
 	Grace time.Duration
 	// NodeExpiry is how old a node's lease may be before the node is dead.
 	NodeExpiry time.Duration
+	// Effects, when set, records the side effects of going offline (the outbox).
+	Effects ports.Effects
 }
 
 // Result counts what one sweep changed.
@@ -145,16 +147,40 @@ func (s *Sweeper) expireGrace(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("sweep: check claim on %s: %w", m.Key, err))
 			continue
 		}
+		ev := domain.Event{Kind: domain.EventOffline, Key: m.Key, StakingType: m.StakingType, NodeID: s.cfg.NodeID,
+			At: now, Previous: domain.StateDisconnected, Since: m.LastDisconnectTime}
+		var entry ports.OutboxEntry
+		if s.cfg.Effects != nil {
+			entry, err = s.cfg.Effects.Record(ctx, ev)
+			if errors.Is(err, domain.ErrDuplicate) {
+				continue // another node owns this transition
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("sweep: offline of %s: %w", m.Key, err))
+				continue
+			}
+		}
 		won, err := s.store.MarkOffline(ctx, m.Key, m.LastDisconnectTime, now)
 		if err != nil {
+			// The entry stays pending; recovery finishes or cancels it.
 			errs = append(errs, fmt.Errorf("sweep: mark %s offline: %w", m.Key, err))
 			continue
 		}
-		if won {
-			flipped++
-			s.publish(ctx, domain.Event{Kind: domain.EventOffline, Key: m.Key, StakingType: m.StakingType, NodeID: s.cfg.NodeID,
-				At: now, Previous: domain.StateDisconnected})
+		if !won {
+			if s.cfg.Effects != nil {
+				if err := s.cfg.Effects.Cancel(ctx, entry); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
 		}
+		if s.cfg.Effects != nil {
+			if err := s.cfg.Effects.Confirm(ctx, entry); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		flipped++
+		s.publish(ctx, ev)
 	}
 	return flipped, errors.Join(errs...)
 }

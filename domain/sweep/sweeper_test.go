@@ -9,6 +9,7 @@ import (
 
 	"ddn/adapters/memory"
 	"ddn/domain"
+	"ddn/domain/outbox"
 	"ddn/domain/session"
 	"ddn/domain/sweep"
 	"ddn/ports"
@@ -250,7 +251,9 @@ func SweepConcurrently(t *testing.T, store ports.Store, machines, sweepers int) 
 	var wg sync.WaitGroup
 	totals := make([]int, sweepers)
 	for i := range sweepers {
-		sw := c.sweeper(fmt.Sprint("n", i))
+		id := fmt.Sprint("n", i)
+		ob := outbox.New(outbox.Config{NodeID: id, Targets: []string{"log"}}, store, c.clock, nil)
+		sw := sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob}, store, c.clock, c.events)
 		wg.Go(func() {
 			res, err := sw.Sweep(ctx)
 			if err != nil {
@@ -260,6 +263,16 @@ func SweepConcurrently(t *testing.T, store ports.Store, machines, sweepers int) 
 		})
 	}
 	wg.Wait()
+	ready, err := store.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxReady})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != machines {
+		t.Fatalf("%d outbox entries ready, want one per machine (%d)", len(ready), machines)
+	}
+	if all, _ := store.ListOutbox(ctx, ports.OutboxFilter{}); len(all) != machines {
+		t.Fatalf("%d outbox entries in all, want %d", len(all), machines)
+	}
 	sum := 0
 	for _, n := range totals {
 		sum += n

@@ -47,6 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"ListMachinesFiltersAndOrders", listMachinesFiltersAndOrders},
 		{"ReportsRoundTripNewestFirst", reportsRoundTripNewestFirst},
 		{"PruneReports", pruneReports},
+		{"OutboxRoundTrip", outboxRoundTrip},
+		{"OutboxDueAndCounts", outboxDueAndCounts},
+		{"OutboxClaimHasOneWinner", outboxClaimHasOneWinner},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	for _, tt := range tests {
@@ -429,5 +432,113 @@ func concurrentOfflineHasOneWinner(t *testing.T, s ports.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d sweepers won the same offline transition, want 1", wins)
+	}
+}
+
+func entry(id string, status ports.OutboxStatus, created time.Time) ports.OutboxEntry {
+	return ports.OutboxEntry{ID: id, Status: status, CreatedAt: created, NextAttemptAt: created, Targets: []string{"log", "webhook"},
+		Event: domain.Event{Kind: domain.EventOffline, Key: keyB, StakingType: domain.StakingFree, NodeID: "n1", At: created, Previous: domain.StateDisconnected}}
+}
+
+func outboxRoundTrip(t *testing.T, s ports.Store) {
+	e := entry("offline|b", ports.OutboxPending, t0)
+	must(t, s.InsertOutbox(ctx, e))
+	if err := s.InsertOutbox(ctx, e); !errors.Is(err, domain.ErrDuplicate) {
+		t.Fatalf("second insert of the same transition: want ErrDuplicate, got %v", err)
+	}
+	got, err := s.GetOutbox(ctx, e.ID)
+	must(t, err)
+	if got.ID != e.ID || got.Status != ports.OutboxPending || got.Event.Kind != domain.EventOffline || got.Event.Key != keyB ||
+		got.Event.StakingType != domain.StakingFree || got.Event.NodeID != "n1" || !sameTime(got.Event.At, t0) ||
+		got.Event.Previous != domain.StateDisconnected || !slices.Equal(got.Targets, []string{"log", "webhook"}) || len(got.Delivered) != 0 {
+		t.Fatalf("GetOutbox = %+v", got)
+	}
+	got.Status, got.Attempts, got.Delivered, got.LastError = ports.OutboxReady, 2, []string{"log"}, "webhook: timeout"
+	got.NextAttemptAt, got.DoneAt = t0.Add(time.Minute), t0.Add(time.Hour)
+	must(t, s.UpdateOutbox(ctx, got))
+	again, err := s.GetOutbox(ctx, e.ID)
+	must(t, err)
+	if again.Status != ports.OutboxReady || again.Attempts != 2 || !slices.Equal(again.Delivered, []string{"log"}) ||
+		again.LastError != "webhook: timeout" || !sameTime(again.NextAttemptAt, t0.Add(time.Minute)) || !sameTime(again.DoneAt, t0.Add(time.Hour)) {
+		t.Fatalf("after update: %+v", again)
+	}
+	if _, err := s.GetOutbox(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("unknown entry: want ErrNotFound, got %v", err)
+	}
+	if err := s.UpdateOutbox(ctx, entry("nope", ports.OutboxReady, t0)); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("update of unknown entry: want ErrNotFound, got %v", err)
+	}
+}
+
+func outboxDueAndCounts(t *testing.T, s ports.Store) {
+	must(t, s.InsertOutbox(ctx, entry("e1", ports.OutboxReady, t0)))
+	must(t, s.InsertOutbox(ctx, entry("e2", ports.OutboxPending, t0.Add(time.Second))))
+	late := entry("e3", ports.OutboxReady, t0.Add(2*time.Second))
+	late.NextAttemptAt = t0.Add(time.Hour)
+	must(t, s.InsertOutbox(ctx, late))
+	must(t, s.InsertOutbox(ctx, entry("e4", ports.OutboxReady, t0.Add(3*time.Second))))
+	must(t, s.InsertOutbox(ctx, entry("e5", ports.OutboxDead, t0.Add(4*time.Second))))
+	ids := func(es []ports.OutboxEntry) []string {
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	due, err := s.DueOutbox(ctx, t0.Add(time.Minute), 0)
+	must(t, err)
+	if got := ids(due); !slices.Equal(got, []string{"e1", "e4"}) {
+		t.Fatalf("due = %v", got)
+	}
+	due, err = s.DueOutbox(ctx, t0.Add(2*time.Hour), 2)
+	must(t, err)
+	if got := ids(due); !slices.Equal(got, []string{"e1", "e3"}) {
+		t.Fatalf("due with limit 2 = %v", got)
+	}
+	all, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+	must(t, err)
+	if got := ids(all); !slices.Equal(got, []string{"e1", "e2", "e3", "e4", "e5"}) {
+		t.Fatalf("all = %v", got)
+	}
+	dead, err := s.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxDead})
+	must(t, err)
+	if got := ids(dead); !slices.Equal(got, []string{"e5"}) {
+		t.Fatalf("dead = %v", got)
+	}
+	counts, err := s.CountOutbox(ctx)
+	must(t, err)
+	if counts[ports.OutboxReady] != 3 || counts[ports.OutboxPending] != 1 || counts[ports.OutboxDead] != 1 || counts[ports.OutboxDone] != 0 {
+		t.Fatalf("counts = %v", counts)
+	}
+}
+
+func outboxClaimHasOneWinner(t *testing.T, s ports.Store) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 10 {
+		wg.Go(func() {
+			ok, err := s.ClaimOutbox(ctx, "e1", 0, 7, fmt.Sprint("node-", i))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d nodes claimed the same attempt, want 1", wins)
+	}
+	for _, c := range []struct {
+		attempt int
+		epoch   int64
+	}{{1, 7}, {0, 8}} {
+		if ok, err := s.ClaimOutbox(ctx, "e1", c.attempt, c.epoch, "n"); err != nil || !ok {
+			t.Fatalf("attempt %d epoch %d not claimable: %v, %v", c.attempt, c.epoch, ok, err)
+		}
 	}
 }

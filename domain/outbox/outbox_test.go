@@ -1,0 +1,232 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"ddn/adapters/memory"
+	"ddn/domain"
+	"ddn/ports"
+)
+
+var (
+	ctx  = context.Background()
+	t0   = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	keyA = domain.MachineKey{MachineID: "a", Project: "deeplink"}
+)
+
+// recorder is a target that records deliveries and fails while failing > 0.
+type recorder struct {
+	mu      sync.Mutex
+	got     []domain.Event
+	failing int
+}
+
+func (r *recorder) Deliver(_ context.Context, e domain.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failing > 0 {
+		r.failing--
+		return errors.New("receiver unavailable")
+	}
+	r.got = append(r.got, e)
+	return nil
+}
+
+func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.got) }
+
+type fixture struct {
+	store *memory.Store
+	clock *memory.Clock
+	log   *recorder
+	hook  *recorder
+	ob    *Outbox
+}
+
+func newFixture(node string) *fixture {
+	f := &fixture{store: memory.NewStore(), clock: memory.NewClock(t0), log: &recorder{}, hook: &recorder{}}
+	f.ob = f.outbox(node)
+	return f
+}
+
+func (f *fixture) outbox(node string) *Outbox {
+	ob := New(Config{NodeID: node, Targets: []string{"log", "webhook"}, MaxAttempts: 3, BaseBackoff: time.Second, MaxBackoff: time.Minute},
+		f.store, f.clock, map[string]ports.Deliverer{"log": f.log, "webhook": f.hook})
+	ob.jitter = func() float64 { return 1 } // deterministic delays
+	return ob
+}
+
+func offlineEvent(since time.Time) domain.Event {
+	return domain.Event{Kind: domain.EventOffline, Key: keyA, At: since.Add(5 * time.Minute), Since: since, Previous: domain.StateDisconnected}
+}
+
+func (f *fixture) entry(t *testing.T, id string) ports.OutboxEntry {
+	t.Helper()
+	e, err := f.store.GetOutbox(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func dispatch(t *testing.T, ob *Outbox) Pass {
+	t.Helper()
+	p, err := ob.Dispatch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRecordConfirmDeliverOnce(t *testing.T) {
+	f := newFixture("n1")
+	ev := offlineEvent(t0)
+	entry, err := f.ob.Record(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.outbox("n2").Record(ctx, ev); !errors.Is(err, domain.ErrDuplicate) {
+		t.Fatalf("a second node recording the same transition: want ErrDuplicate, got %v", err)
+	}
+	if p := dispatch(t, f.ob); p.Delivered != 0 || f.log.count() != 0 {
+		t.Fatalf("a pending entry was delivered: %+v", p)
+	}
+	if err := f.ob.Confirm(ctx, entry); err != nil {
+		t.Fatal(err)
+	}
+	if p := dispatch(t, f.ob); p.Delivered != 1 {
+		t.Fatalf("pass = %+v", p)
+	}
+	dispatch(t, f.ob)
+	if f.log.count() != 1 || f.hook.count() != 1 || f.log.got[0].Key != keyA || f.log.got[0].Kind != domain.EventOffline {
+		t.Fatalf("deliveries: log %d, webhook %d", f.log.count(), f.hook.count())
+	}
+	if e := f.entry(t, entry.ID); e.Status != ports.OutboxDone || !e.DoneAt.Equal(t0) || !slices.Equal(e.Delivered, []string{"log", "webhook"}) {
+		t.Fatalf("entry = %+v", e)
+	}
+}
+
+func TestRetriesOnlyTheFailingTargetWithBackoff(t *testing.T) {
+	f := newFixture("n1")
+	f.hook.failing = 2
+	entry, _ := f.ob.Record(ctx, offlineEvent(t0))
+	if err := f.ob.Confirm(ctx, entry); err != nil {
+		t.Fatal(err)
+	}
+	if p := dispatch(t, f.ob); p.Retried != 1 {
+		t.Fatalf("pass = %+v", p)
+	}
+	e := f.entry(t, entry.ID)
+	if e.Attempts != 1 || !e.NextAttemptAt.Equal(t0.Add(time.Second)) || e.LastError != "webhook: receiver unavailable" || !slices.Equal(e.Delivered, []string{"log"}) {
+		t.Fatalf("after the first failure: %+v", e)
+	}
+	dispatch(t, f.ob) // not due yet
+	if f.hook.failing != 1 {
+		t.Fatal("retried before the backoff elapsed")
+	}
+	f.clock.Advance(time.Second)
+	dispatch(t, f.ob)
+	if e := f.entry(t, entry.ID); e.Attempts != 2 || !e.NextAttemptAt.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("second backoff must double: %+v", e)
+	}
+	f.clock.Advance(2 * time.Second)
+	if p := dispatch(t, f.ob); p.Delivered != 1 {
+		t.Fatalf("pass = %+v", p)
+	}
+	if f.log.count() != 1 || f.hook.count() != 1 {
+		t.Fatalf("log delivered %d times, webhook %d; want 1 and 1", f.log.count(), f.hook.count())
+	}
+}
+
+func TestDeadLetterAfterMaxAttempts(t *testing.T) {
+	f := newFixture("n1")
+	f.hook.failing = 100
+	entry, _ := f.ob.Record(ctx, offlineEvent(t0))
+	_ = f.ob.Confirm(ctx, entry)
+	for range 3 {
+		dispatch(t, f.ob)
+		f.clock.Advance(time.Minute)
+	}
+	e := f.entry(t, entry.ID)
+	if e.Status != ports.OutboxDead || e.Attempts != 3 {
+		t.Fatalf("entry = %+v", e)
+	}
+	dispatch(t, f.ob)
+	if f.hook.failing != 97 {
+		t.Fatalf("a dead entry was retried (%d attempts left)", f.hook.failing)
+	}
+}
+
+func TestBackoffIsCappedAndJittered(t *testing.T) {
+	ob := New(Config{BaseBackoff: time.Second, MaxBackoff: time.Minute}, nil, nil, nil)
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 6: 32 * time.Second, 7: time.Minute, 60: time.Minute} {
+		for range 20 {
+			if got := ob.backoff(n); got < want/2 || got > want {
+				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, got, want/2, want)
+			}
+		}
+	}
+}
+
+func TestRecoverySettlesCrashLeftovers(t *testing.T) {
+	f := newFixture("n1")
+	since := t0
+	if _, _, err := f.store.MarkOnline(ctx, keyA, 0, "n1", t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.MarkDisconnected(ctx, keyA, since, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// A node recorded the offline, then died before flipping the machine.
+	flip, _ := f.ob.Record(ctx, offlineEvent(since))
+	// A node recorded an online that never happened.
+	ghost, _ := f.ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: keyA, At: t0.Add(time.Second)})
+	f.clock.Advance(29 * time.Second)
+	if p := dispatch(t, f.ob); p.Recovered+p.Cancelled != 0 {
+		t.Fatalf("settled a pending entry younger than PendingAfter: %+v", p)
+	}
+	f.clock.Advance(time.Second)
+	if p := dispatch(t, f.ob); p.Recovered != 1 || p.Cancelled != 1 || p.Delivered != 1 {
+		t.Fatalf("pass = %+v", p)
+	}
+	if m, _ := f.store.GetMachine(ctx, keyA); m.State != domain.StateOffline || !m.LastOfflineTime.Equal(flip.Event.At) {
+		t.Fatalf("the recorded offline was not finished: %+v", m)
+	}
+	if e := f.entry(t, ghost.ID); e.Status != ports.OutboxCancelled {
+		t.Fatalf("ghost online = %+v", e)
+	}
+	if e := f.entry(t, flip.ID); e.Status != ports.OutboxDone {
+		t.Fatalf("recovered offline = %+v", e)
+	}
+}
+
+func TestConcurrentDispatchersDeliverEachEntryOnce(t *testing.T) {
+	f := newFixture("n0")
+	for i := range 40 {
+		e, err := f.ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprint(i), Project: "p"}, At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ob.Confirm(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 5 {
+		ob := f.outbox(fmt.Sprint("n", i))
+		wg.Go(func() {
+			if _, err := ob.Dispatch(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if f.log.count() != 40 || f.hook.count() != 40 {
+		t.Fatalf("deliveries: log %d, webhook %d; want 40 each", f.log.count(), f.hook.count())
+	}
+}
