@@ -78,6 +78,13 @@ type Config struct {
 		Token     string
 		ReadToken string
 	}
+	// Outbox tunes the delivery of side effects (chain, webhook).
+	Outbox struct {
+		Interval    time.Duration
+		MaxAttempts int
+		BaseBackoff time.Duration
+		MaxBackoff  time.Duration
+	}
 
 	// Warnings are problems that do not stop startup (e.g. a readable secret file).
 	Warnings []string `mapstructure:"-"`
@@ -119,6 +126,10 @@ var defaults = map[string]any{
 	"NotifyThirdParty.OfflineNotify":            "",
 	"Admin.Token":                               "",
 	"Admin.ReadToken":                           "",
+	"Outbox.Interval":                           "1s",
+	"Outbox.MaxAttempts":                        10,
+	"Outbox.BaseBackoff":                        "1s",
+	"Outbox.MaxBackoff":                         "5m",
 }
 
 // Load reads path (none when "") and the environment, and validates.

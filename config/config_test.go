@@ -109,6 +109,8 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY", "ftp://x", "NotifyThirdParty.OfflineNotify"},
 		{"DDN_REPORTBATCHSIZE", "0", "ReportBatchSize"},
 		{"DDN_SWEEPINTERVAL", "-1s", "SweepInterval"},
+		{"DDN_OUTBOX_MAXATTEMPTS", "0", "Outbox.MaxAttempts"},
+		{"DDN_OUTBOX_MAXBACKOFF", "1ms", "Outbox.MaxBackoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/domain"
+	"ddn/ports"
 )
 
 // Options are the handlers and facts the routes need; cmd/ddn wires them.
@@ -22,6 +23,10 @@ type Options struct {
 	// ClusterNodes lists the cluster's nodes (GET /api/v0/cluster/nodes); the
 	// result is served as JSON.
 	ClusterNodes func(ctx context.Context) (any, error)
+	// Outbox is read by GET /api/v0/admin/outbox.
+	Outbox ports.OutboxStore
+	// AdminToken guards /api/v0/admin/*; empty turns the admin API off.
+	AdminToken string
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
 	FleetMetrics, NodeMetrics http.Handler
 	Version, NodeID           string
@@ -59,6 +64,7 @@ func New(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
 	})
+	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
 	return jsonErrors(mux)
 }
 

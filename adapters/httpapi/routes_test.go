@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"ddn/adapters/httpapi"
+	"ddn/adapters/memory"
+	"ddn/domain"
+	"ddn/ports"
 )
 
 func TestRoutes(t *testing.T) {
@@ -59,5 +63,55 @@ func TestRoutes(t *testing.T) {
 			t.Fatalf("%s = %v %v", p, resp, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+func TestAdminOutboxNeedsToken(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	store := memory.NewStore()
+	for i, st := range []ports.OutboxStatus{ports.OutboxDead, ports.OutboxReady, ports.OutboxDead} {
+		_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: fmt.Sprint("e", i), Status: st,
+			Event: domain.Event{Kind: domain.EventOffline, Key: domain.MachineKey{MachineID: "m", Project: "p"}}})
+	}
+	opts := httpapi.Options{WebSocket: ok, FleetMetrics: ok, NodeMetrics: ok, Outbox: store}
+	off := httptest.NewServer(httpapi.New(opts))
+	defer off.Close()
+	opts.AdminToken = "s3cret"
+	on := httptest.NewServer(httpapi.New(opts))
+	defer on.Close()
+
+	do := func(base, path, token string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, body := do(off.URL, "/api/v0/admin/outbox", "anything"); code != 403 || body["code"] != float64(1) {
+		t.Fatalf("admin API without a configured token = %d %v; want 403 (off, not open)", code, body)
+	}
+	for _, tok := range []string{"", "wrong", "s3cret2"} {
+		if code, _ := do(on.URL, "/api/v0/admin/outbox", tok); code != 401 {
+			t.Fatalf("token %q: %d, want 401", tok, code)
+		}
+	}
+	code, body := do(on.URL, "/api/v0/admin/outbox?status=dead&limit=1", "s3cret")
+	entries, _ := body["entries"].([]any)
+	counts, _ := body["counts"].(map[string]any)
+	if code != 200 || len(entries) != 1 || entries[0].(map[string]any)["id"] != "e0" || entries[0].(map[string]any)["kind"] != "offline" ||
+		counts["dead"] != float64(2) || counts["ready"] != float64(1) {
+		t.Fatalf("authorised = %d %v", code, body)
+	}
+	for _, q := range []string{"?status=weird", "?limit=0", "?limit=x"} {
+		if code, _ := do(on.URL, "/api/v0/admin/outbox"+q, "s3cret"); code != 400 {
+			t.Fatalf("%s: %d, want 400", q, code)
+		}
 	}
 }

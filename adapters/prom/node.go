@@ -22,6 +22,8 @@ type NodeMetrics struct {
 	batchSize   prometheus.Histogram
 	flush       prometheus.Histogram
 	flushErrors prometheus.Counter
+	deliveries  *prometheus.CounterVec
+	transitions *prometheus.CounterVec
 }
 
 // NewNodeMetrics registers the node's metrics, Go runtime and process collectors.
@@ -40,8 +42,12 @@ func NewNodeMetrics() *NodeMetrics {
 			Help: "Time to store one batch of reports.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ddn_report_flush_errors_total",
 			Help: "Batches of reports the store refused (none of them was acknowledged)."}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_outbox_deliveries_total",
+			Help: "Outbox delivery attempts by this node, by target and result."}, []string{"target", "result"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_sweeper_transitions_total",
+			Help: "Presence transitions made by this node's sweeper: released (a dead node's machine) and offline."}, []string{"transition"}),
 	}
-	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors,
+	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors, m.deliveries, m.transitions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,6 +72,31 @@ func (m *NodeMetrics) ObserveReportFlush(size int, took time.Duration, err error
 	if err != nil {
 		m.flushErrors.Inc()
 	}
+}
+
+// ObserveDelivery records one outbox delivery attempt to a target.
+func (m *NodeMetrics) ObserveDelivery(target string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.deliveries.WithLabelValues(target, result).Inc()
+}
+
+// ObserveSweep records the transitions of one sweep.
+func (m *NodeMetrics) ObserveSweep(released, offline int) {
+	m.transitions.WithLabelValues("released").Add(float64(released))
+	m.transitions.WithLabelValues("offline").Add(float64(offline))
+}
+
+// Register adds collectors (e.g. the cluster collector) to /metrics.
+func (m *NodeMetrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.registry.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler serves the node's metrics (GET /metrics).

@@ -13,6 +13,7 @@ import (
 	"ddn/adapters/memory"
 	"ddn/adapters/prom"
 	"ddn/domain"
+	"ddn/ports"
 )
 
 func TestFleetSeries(t *testing.T) {
@@ -65,6 +66,15 @@ func TestNodeMetrics(t *testing.T) {
 	m.MessageHandled(2, domain.CodeDatabase, time.Millisecond)
 	m.MessageHandled(2, domain.CodeDatabase, time.Millisecond)
 	m.ObserveReportFlush(10, time.Millisecond, errors.New("x"))
+	m.ObserveDelivery("log", nil)
+	m.ObserveDelivery("webhook", errors.New("x"))
+	m.ObserveSweep(2, 3)
+	store := memory.NewStore()
+	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e1", Status: ports.OutboxReady})
+	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e2", Status: ports.OutboxDead})
+	if err := m.Register(prom.NewClusterCollector(store, func(context.Context) (int, int, error) { return 2, 1, nil }, time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
@@ -74,6 +84,15 @@ func TestNodeMetrics(t *testing.T) {
 		`ddn_messages_total{code="4",type="2"} 2`,
 		"ddn_report_flush_errors_total 1",
 		"ddn_report_batch_size_sum 10",
+		`ddn_outbox_deliveries_total{result="ok",target="log"} 1`,
+		`ddn_outbox_deliveries_total{result="error",target="webhook"} 1`,
+		`ddn_sweeper_transitions_total{transition="released"} 2`,
+		`ddn_sweeper_transitions_total{transition="offline"} 3`,
+		`ddn_outbox_entries{status="ready"} 1`,
+		`ddn_outbox_entries{status="dead"} 1`,
+		`ddn_outbox_entries{status="pending"} 0`,
+		`ddn_cluster_nodes{state="alive"} 2`,
+		`ddn_cluster_nodes{state="dead"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -59,9 +60,71 @@ func (c *testCluster) start(i int) {
 	n := startNode(c.t, c.bin, c.dir, c.addrs[i],
 		"DDN_MONGODB_URI="+c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
 		"DDN_OFFLINEGRACEPERIOD="+testGrace.String(), "DDN_NODELEASEEXPIRY="+testExpiry.String(),
-		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info")
+		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info",
+		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms")
 	c.nodes[i] = n
 	c.logs = append(c.logs, n.logs)
+}
+
+const adminToken = "cluster-test-token"
+
+// outboxEntry is what the admin API shows of an outbox entry.
+type outboxEntry struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	MachineID string   `json:"machine_id"`
+	NodeID    string   `json:"node_id"`
+	Status    string   `json:"status"`
+	Delivered []string `json:"delivered"`
+}
+
+// outbox lists the cluster's outbox entries of one kind for machine, read
+// through the admin API of the first node that answers.
+func (c *testCluster) outbox(kind, machine string) []outboxEntry {
+	c.t.Helper()
+	for _, addr := range c.addrs {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v0/admin/outbox?limit=10000", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var body struct {
+			Entries []outboxEntry `json:"entries"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			continue
+		}
+		var out []outboxEntry
+		for _, e := range body.Entries {
+			if e.Kind == kind && e.MachineID == machine {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	c.t.Fatal("no node answered the admin API")
+	return nil
+}
+
+// settled waits until every outbox entry of machine is delivered (or the
+// deadline passes) and returns them.
+func (c *testCluster) settled(kind, machine string) []outboxEntry {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		es := c.outbox(kind, machine)
+		done := true
+		for _, e := range es {
+			done = done && e.Status == "done"
+		}
+		if done || time.Now().After(deadline) {
+			return es
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // offline returns every offline event logged by any node process for machine.
@@ -84,6 +147,7 @@ type agent struct {
 	conn    *websocket.Conn
 	seq     uint64
 	acked   int
+	onlines int
 	addr    string
 	timeout time.Duration
 }
@@ -124,6 +188,7 @@ func (a *agent) online(addrs ...string) error {
 		a.conn, a.addr = conn, addr
 		code, err := a.call(ctx, 1, body)
 		if err == nil && code == 0 {
+			a.onlines++
 			return nil
 		}
 		_ = conn.Close(websocket.StatusNormalClosure, "retry")
@@ -182,6 +247,9 @@ func TestClusterPresence(t *testing.T) {
 			if got := c.offline(fmt.Sprint("hop-", i)); len(got) != 0 {
 				t.Errorf("hop-%d: %d offline events, want 0: %+v", i, len(got), got)
 			}
+			if got := c.outbox("offline", fmt.Sprint("hop-", i)); len(got) != 0 {
+				t.Errorf("hop-%d: %d offline outbox entries, want 0: %+v", i, len(got), got)
+			}
 		}
 	})
 
@@ -233,6 +301,21 @@ func TestClusterPresence(t *testing.T) {
 				}
 			}
 		}
+		for i := range 4 {
+			got := c.settled("offline", fmt.Sprint("kill-", i))
+			want := 0
+			if i >= 2 {
+				want = 1
+			}
+			if len(got) != want {
+				t.Errorf("kill-%d: %d offline outbox entries, want %d: %+v", i, len(got), want, got)
+			}
+			for _, e := range got {
+				if e.Status != "done" || len(e.Delivered) != 1 || e.NodeID == "node-2" {
+					t.Errorf("kill-%d: offline entry %+v; want delivered by a surviving node", i, e)
+				}
+			}
+		}
 		// The killed node's log holds no offline: survivors reported them.
 		for _, e := range c.nodes[2].logs.machineEvents("offline") {
 			t.Errorf("the killed node reported %s offline", e.Machine)
@@ -261,9 +344,13 @@ func TestClusterPresence(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var failures []error
+		rollers := make([]*agent, 6)
+		for i := range rollers {
+			rollers[i] = newAgent(t, fmt.Sprint("roll-", i))
+		}
 		for i := range 6 {
 			wg.Go(func() {
-				a := newAgent(t, fmt.Sprint("roll-", i))
+				a := rollers[i]
 				// Like a real agent: on any error, reconnect to the next node.
 				for k := i; ; k++ {
 					select {
@@ -303,6 +390,16 @@ func TestClusterPresence(t *testing.T) {
 		for i := range 6 {
 			if got := c.offline(fmt.Sprint("roll-", i)); len(got) != 0 {
 				t.Errorf("roll-%d: %d offline events during a rolling restart, want 0: %+v", i, len(got), got)
+			}
+			// Zero lost outbox entries: one delivered online entry per online.
+			onlines := c.settled("online", fmt.Sprint("roll-", i))
+			if len(onlines) != rollers[i].onlines {
+				t.Errorf("roll-%d: %d online outbox entries for %d onlines", i, len(onlines), rollers[i].onlines)
+			}
+			for _, e := range onlines {
+				if e.Status != "done" {
+					t.Errorf("roll-%d: online entry not delivered: %+v", i, e)
+				}
 			}
 		}
 	})

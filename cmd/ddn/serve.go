@@ -19,7 +19,9 @@ import (
 	"ddn/adapters/prom"
 	"ddn/adapters/websocket"
 	"ddn/config"
+	"ddn/domain"
 	"ddn/domain/ingest"
+	"ddn/domain/outbox"
 	"ddn/domain/session"
 	"ddn/domain/sweep"
 	"ddn/ports"
@@ -62,9 +64,30 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	go func() { defer close(batcherDone); batcher.Run(batcherCtx) }()
 	defer func() { stopBatcher(); <-batcherDone }()
 
+	effects := outbox.New(outbox.Config{
+		NodeID: cfg.NodeID, Targets: []string{"log"},
+		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
+	}, store, ports.SystemClock{}, map[string]ports.Deliverer{"log": logDelivery{log.Named("outbox")}})
+	effects.OnDelivery = func(target string, e domain.Event, err error) {
+		nodeMetrics.ObserveDelivery(target, err)
+		if err != nil {
+			log.Warn("side effect not delivered; will retry", zap.String("target", target), zap.Stringer("machine", e.Key), zap.Error(err))
+		}
+	}
+	work.Go(func() {
+		effects.Run(workCtx, cfg.Outbox.Interval, func(p outbox.Pass, err error) {
+			if err != nil {
+				log.Error("outbox dispatch", zap.Error(err))
+			}
+			if p.Dead > 0 || p.Recovered > 0 || p.Cancelled > 0 {
+				log.Warn("outbox", zap.Int("dead_lettered", p.Dead), zap.Int("recovered", p.Recovered), zap.Int("cancelled", p.Cancelled))
+			}
+		})
+	})
+
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
-		NodeExpiry: cfg.NodeLeaseExpiry,
+		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects,
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
@@ -78,10 +101,11 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		retain(workCtx, store, time.Duration(cfg.MongoDB.ExpireTime)*time.Second, cfg.MongoDB.RetentionInterval, log)
 	})
 
-	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry},
+	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects},
 		store, ports.SystemClock{}, logEvents{log})
 	work.Go(func() {
 		sweeper.Run(workCtx, cfg.EffectiveSweepInterval(), func(res sweep.Result, err error) {
+			nodeMetrics.ObserveSweep(res.Released, res.Offline)
 			if err != nil {
 				log.Error("offline sweep", zap.Error(err))
 			}
@@ -97,11 +121,25 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Logger:           log.Named("websocket"),
 		Observer:         nodeMetrics,
 	})
+	if err := nodeMetrics.Register(prom.NewClusterCollector(store, func(ctx context.Context) (int, int, error) {
+		nodes, err := svc.ClusterNodes(ctx)
+		alive := 0
+		for _, n := range nodes {
+			if n.Alive {
+				alive++
+			}
+		}
+		return alive, len(nodes) - alive, err
+	}, 5*time.Second)); err != nil {
+		return fmt.Errorf("register cluster metrics: %w", err)
+	}
 	fleet := prom.NewFleetCollector(store, 10*time.Second, log.Named("prom"))
 	handler := httpapi.New(httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
+		Outbox:       store,
+		AdminToken:   cfg.Admin.Token,
 		FleetMetrics: prom.FleetHandler(fleet, nodeMetrics),
 		NodeMetrics:  nodeMetrics.Handler(),
 		Version:      version,

@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// requireToken guards admin routes: with no token configured the admin API
+// is off (403), not open; a missing or wrong bearer token is 401. Tokens are
+// compared in constant time.
+func requireToken(token string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			writeError(w, http.StatusForbidden, domain.CodeParameter, "admin API is disabled: set Admin.Token")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ddn"`)
+			writeError(w, http.StatusUnauthorized, domain.CodeParameter, "missing or wrong bearer token")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// outboxHandler serves GET /api/v0/admin/outbox?status=&limit=.
+func outboxHandler(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status := r.URL.Query().Get("status")
+		switch status {
+		case "", "pending", "ready", "done", "dead", "cancelled":
+		default:
+			writeError(w, http.StatusBadRequest, domain.CodeParameter, "status must be one of pending, ready, done, dead, cancelled")
+			return
+		}
+		limit := 100
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 10000 {
+				writeError(w, http.StatusBadRequest, domain.CodeParameter, "limit must be a number from 1 to 10000")
+				return
+			}
+			limit = n
+		}
+		entries, err := o.Outbox.ListOutbox(r.Context(), ports.OutboxFilter{Status: ports.OutboxStatus(status), Limit: limit})
+		var counts map[ports.OutboxStatus]int64
+		if err == nil {
+			counts, err = o.Outbox.CountOutbox(r.Context())
+		}
+		if err != nil {
+			o.Logger.Error("list outbox", zap.Error(err))
+			writeError(w, http.StatusServiceUnavailable, domain.CodeDatabase, "store unreachable")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "counts": counts, "entries": outboxView(entries)})
+	}
+}
