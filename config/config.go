@@ -39,7 +39,12 @@ type Config struct {
 	OfflineGracePeriod time.Duration
 	// SweepInterval is how often the offline sweeper runs; 0 picks a tenth of
 	// OfflineGracePeriod, between 1s and 30s.
-	SweepInterval    time.Duration
+	SweepInterval time.Duration
+	// DuplicateSession decides a second connection for a machine held by a
+	// live one: "reject" it (code 5, the original's rule) or "replace" the old one.
+	DuplicateSession string
+	// MailboxInterval is how often a node reads the commands other nodes send it.
+	MailboxInterval  time.Duration
 	ShutdownTimeout  time.Duration
 	NodeLeaseExpiry  time.Duration
 	NodeLeaseRenew   time.Duration
@@ -102,6 +107,8 @@ var defaults = map[string]any{
 	"MaxMessageBytes":                      65536,
 	"OfflineGracePeriod":                   "5m",
 	"SweepInterval":                        "0s",
+	"DuplicateSession":                     "reject",
+	"MailboxInterval":                      "250ms",
 	"ShutdownTimeout":                      "15s",
 	"NodeLeaseExpiry":                      "15s",
 	"NodeLeaseRenew":                       "5s",

@@ -109,6 +109,7 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY", "ftp://x", "NotifyThirdParty.OfflineNotify"},
 		{"DDN_REPORTBATCHSIZE", "0", "ReportBatchSize"},
 		{"DDN_SWEEPINTERVAL", "-1s", "SweepInterval"},
+		{"DDN_DUPLICATESESSION", "kick", "DuplicateSession"},
 		{"DDN_OUTBOX_MAXATTEMPTS", "0", "Outbox.MaxAttempts"},
 		{"DDN_OUTBOX_MAXBACKOFF", "1ms", "Outbox.MaxBackoff"},
 	}

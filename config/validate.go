@@ -46,6 +46,8 @@ func (c *Config) validate() error {
 	positive("NodeLeaseExpiry", c.NodeLeaseExpiry)
 	positive("NodeLeaseRenew", c.NodeLeaseRenew)
 	positive("ReportBatchDelay", c.ReportBatchDelay)
+	check(c.DuplicateSession == "reject" || c.DuplicateSession == "replace", "DuplicateSession", "%q is not one of reject, replace", c.DuplicateSession)
+	positive("MailboxInterval", c.MailboxInterval)
 	check(c.SweepInterval >= 0, "SweepInterval", "must not be negative, got %q", c.SweepInterval.String())
 	positive("Outbox.Interval", c.Outbox.Interval)
 	positive("Outbox.BaseBackoff", c.Outbox.BaseBackoff)

@@ -108,6 +108,7 @@ type Store interface {
 	MachineStore
 	ReportStore
 	OutboxStore
+	MailboxStore
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

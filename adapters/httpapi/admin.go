@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,5 +63,37 @@ func outboxHandler(o Options) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "counts": counts, "entries": outboxView(entries)})
+	}
+}
+
+// notifyHandler serves POST /api/v0/admin/notify: send the unregister
+// notify (type 3) to a machine's connection on whichever node holds it.
+func notifyHandler(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			MachineID   string `json:"machine_id"`
+			Project     string `json:"project"`
+			ContainerID string `json:"container_id"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, domain.CodeParse, "body must be a JSON object with machine_id, project and container_id")
+			return
+		}
+		key := domain.MachineKey{MachineID: req.MachineID, Project: req.Project, ContainerID: req.ContainerID}
+		if err := key.Validate(); err != nil {
+			writeError(w, http.StatusBadRequest, domain.CodeParameter, err.Error())
+			return
+		}
+		node, err := o.Notify(r.Context(), key)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			writeError(w, http.StatusNotFound, domain.CodeParameter, "machine is not connected")
+		case err != nil:
+			o.Logger.Error("notify", zap.Stringer("machine", key), zap.Error(err))
+			writeError(w, http.StatusServiceUnavailable, domain.CodeOf(err), "store unreachable")
+		default:
+			writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "notify sent", "node_id": node})
+		}
 	}
 }

@@ -25,6 +25,9 @@ type Options struct {
 	ClusterNodes func(ctx context.Context) (any, error)
 	// Outbox is read by GET /api/v0/admin/outbox.
 	Outbox ports.OutboxStore
+	// Notify sends the unregister notify to a machine wherever it is connected
+	// and names the node (POST /api/v0/admin/notify).
+	Notify func(ctx context.Context, key domain.MachineKey) (string, error)
 	// AdminToken guards /api/v0/admin/*; empty turns the admin API off.
 	AdminToken string
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
@@ -65,6 +68,7 @@ func New(o Options) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
 	})
 	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
+	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
 	return jsonErrors(mux)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"ddn/adapters/httpapi"
@@ -113,5 +114,44 @@ func TestAdminOutboxNeedsToken(t *testing.T) {
 		if code, _ := do(on.URL, "/api/v0/admin/outbox"+q, "s3cret"); code != 400 {
 			t.Fatalf("%s: %d, want 400", q, code)
 		}
+	}
+}
+
+func TestAdminNotify(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{WebSocket: ok, FleetMetrics: ok, NodeMetrics: ok, AdminToken: "tok",
+		Notify: func(_ context.Context, key domain.MachineKey) (string, error) {
+			if key.MachineID == "here" {
+				return "node-b", nil
+			}
+			return "", domain.ErrNotFound
+		}}))
+	defer srv.Close()
+	post := func(body, token string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v0/admin/notify", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if code, body := post(`{"machine_id":"here","project":"p"}`, "tok"); code != 200 || body["node_id"] != "node-b" {
+		t.Fatalf("notify = %d %v", code, body)
+	}
+	if code, _ := post(`{"machine_id":"gone","project":"p"}`, "tok"); code != 404 {
+		t.Fatalf("not connected = %d, want 404", code)
+	}
+	if code, body := post(`{"machine_id":"here"}`, "tok"); code != 400 || body["code"] != float64(1) {
+		t.Fatalf("no project = %d %v", code, body)
+	}
+	if code, body := post(`{`, "tok"); code != 400 || body["code"] != float64(2) {
+		t.Fatalf("bad JSON = %d %v", code, body)
+	}
+	if code, _ := post(`{"machine_id":"here","project":"p"}`, "nope"); code != 401 {
+		t.Fatalf("wrong token = %d", code)
 	}
 }

@@ -25,6 +25,7 @@ type Store struct {
 	outbox      map[string]ports.OutboxEntry
 	outboxOrder []string
 	claims      map[string]string
+	mailbox     []ports.Command
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }

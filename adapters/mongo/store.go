@@ -28,6 +28,7 @@ const (
 	collTransitions = "transitions"
 	collOutbox      = "outbox"
 	collClaims      = "outbox_claims"
+	collCommands    = "node_commands"
 )
 
 // Options configure the adapter.
@@ -53,6 +54,7 @@ type Store struct {
 	transitions *mongo.Collection
 	outbox      *mongo.Collection
 	claims      *mongo.Collection
+	commands    *mongo.Collection
 	timeSeries  bool
 	log         *zap.Logger
 }
@@ -87,6 +89,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		transitions: db.Collection(collTransitions),
 		outbox:      db.Collection(collOutbox),
 		claims:      db.Collection(collClaims),
+		commands:    db.Collection(collCommands),
 		log:         o.Logger,
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -158,6 +161,7 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "state", Value: 1}}}},
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}}}},
+		{s.commands, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}, {Key: "created_at", Value: 1}}}},
 		{s.outbox, mongo.IndexModel{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}}},
 	}
 	if !s.timeSeries {

@@ -174,10 +174,3 @@ func appendResponse(dst []byte, r response) []byte {
 	dst = base64.StdEncoding.AppendEncode(dst, r.Body)
 	return append(dst, `"}`...)
 }
-
-// unregisterNotice is the body of the type-3 notify sent when a machine is
-// unregistered.
-const unregisterNotice = `{"unregister":{"message":"machine unregistered, notify from node server"}}`
-
-// UnregisterNotifyBody is the type-3 body that tells an agent its machine was unregistered.
-func UnregisterNotifyBody() []byte { return []byte(unregisterNotice) }

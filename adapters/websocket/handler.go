@@ -190,6 +190,19 @@ func (h *Handler) Notify(ctx context.Context, key domain.MachineKey, body []byte
 	return c.write(ctx, response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: typeNotify, Code: domain.CodeOK, Message: "notify", Body: body}) == nil
 }
 
+// Kick closes the connection connID bound to key on this node (it was
+// replaced by a newer connection) and reports whether there was one.
+func (h *Handler) Kick(_ context.Context, key domain.MachineKey, connID, reason string) bool {
+	h.mu.Lock()
+	c := h.byKey[key]
+	h.mu.Unlock()
+	if c == nil || c.session.ConnID() != connID {
+		return false
+	}
+	go c.ws.Close(websocket.StatusPolicyViolation, reason)
+	return true
+}
+
 // Drain refuses new connections, closes every open one with 1001 (going
 // away) so agents reconnect elsewhere, and waits until each one's machine is
 // released. When ctx ends first, the remaining connections are cut.

@@ -434,7 +434,7 @@ func TestNotifyReachesTheBoundConnection(t *testing.T) {
 	s := newServer(t, ws.Options{})
 	c := s.dial(t)
 	c.expect(onlineExample, 0, "")
-	if !s.handler.Notify(context.Background(), exampleKey, ws.UnregisterNotifyBody()) {
+	if !s.handler.Notify(context.Background(), exampleKey, session.UnregisterNotice) {
 		t.Fatal("notify found no connection")
 	}
 	ctx, cancel := timeout()
@@ -464,5 +464,27 @@ func TestStoreDownAnswersCode4AndRecovers(t *testing.T) {
 	rs, _ := s.store.ListReports(context.Background(), exampleKey, time.Time{}, time.Time{}, 0)
 	if len(rs) != 1 {
 		t.Fatalf("want exactly the one acknowledged report stored, got %d", len(rs))
+	}
+}
+
+func TestKickClosesTheReplacedConnection(t *testing.T) {
+	s := newServer(t, ws.Options{})
+	c := s.dial(t)
+	c.expect(onlineExample, 0, "")
+	conn, err := s.store.GetConnection(context.Background(), exampleKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.handler.Kick(context.Background(), exampleKey, "someone-else", "replaced") {
+		t.Fatal("kicked a connection by the wrong id")
+	}
+	if !s.handler.Kick(context.Background(), exampleKey, conn.ConnID, "replaced by a newer connection") {
+		t.Fatal("kick found no connection")
+	}
+	ctx, cancel := timeout()
+	defer cancel()
+	_, _, err = c.c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "replaced by a newer connection") {
+		t.Fatalf("want close 1008 with the reason, got %v", err)
 	}
 }

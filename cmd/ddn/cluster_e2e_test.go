@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -251,6 +252,47 @@ func TestClusterPresence(t *testing.T) {
 				t.Errorf("hop-%d: %d offline outbox entries, want 0: %+v", i, len(got), got)
 			}
 		}
+	})
+
+	t.Run("a notify asked of one node reaches the connection on another", func(t *testing.T) {
+		a := newAgent(t, "notified")
+		if err := a.online(c.addrs[0]); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", "http://"+c.addrs[1]+"/api/v0/admin/notify",
+			strings.NewReader(`{"machine_id":"notified","project":"deeplink","container_id":""}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || body["node_id"] != "node-0" {
+			t.Fatalf("notify via node-1 = %d %v", resp.StatusCode, body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, data, err := a.conn.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n struct {
+			ID      uint64 `json:"id"`
+			Type    uint32 `json:"type"`
+			Code    uint32 `json:"code"`
+			Message string `json:"message"`
+			Body    []byte `json:"body"`
+		}
+		if err := json.Unmarshal(data, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.Type != 3 || n.ID != 0 || n.Code != 0 || n.Message != "notify" ||
+			string(n.Body) != `{"unregister":{"message":"machine unregistered, notify from node server"}}` {
+			t.Fatalf("agent received %s", data)
+		}
+		a.close()
 	})
 
 	t.Run("a killed node's machines go offline exactly once unless they come back", func(t *testing.T) {

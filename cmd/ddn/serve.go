@@ -87,7 +87,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
-		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects,
+		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
@@ -133,12 +133,17 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}, 5*time.Second)); err != nil {
 		return fmt.Errorf("register cluster metrics: %w", err)
 	}
+	svc.SetLocal(ws)
+	work.Go(func() { svc.RunMailbox(workCtx, cfg.MailboxInterval) })
 	fleet := prom.NewFleetCollector(store, 10*time.Second, log.Named("prom"))
 	handler := httpapi.New(httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
 		Outbox:       store,
+		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
+			return svc.Notify(ctx, key, session.UnregisterNotice)
+		},
 		AdminToken:   cfg.Admin.Token,
 		FleetMetrics: prom.FleetHandler(fleet, nodeMetrics),
 		NodeMetrics:  nodeMetrics.Handler(),

@@ -36,6 +36,10 @@ type Config struct {
 	TouchInterval time.Duration
 	// Effects, when set, records the side effects of going online (the outbox).
 	Effects ports.Effects
+	// ReplaceDuplicates makes the newest connection win a machine held by a
+	// live connection (DuplicateSession: replace); the old one is closed on
+	// whichever node holds it. Off: the newcomer is refused (code 5).
+	ReplaceDuplicates bool
 }
 
 // Defaults of Config.
@@ -60,6 +64,7 @@ type Service struct {
 	seq       atomic.Uint64
 	mu        sync.Mutex
 	live      map[string]*Session
+	local     Local
 }
 
 // NewService wires the use cases to their ports.
@@ -155,11 +160,17 @@ func (s *Service) claim(ctx context.Context, c ports.Connection) error {
 		if err != nil {
 			return fmt.Errorf("claim %s: %w: %w", c.Key, domain.ErrStore, err)
 		}
-		if !stale {
+		if !stale && !s.cfg.ReplaceDuplicates {
 			return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)
 		}
-		if _, err := s.store.DeleteConnection(ctx, c.Key, holder.ConnID); err != nil {
-			return fmt.Errorf("claim %s: remove stale holder %s: %w: %w", c.Key, holder.ConnID, domain.ErrStore, err)
+		deleted, err := s.store.DeleteConnection(ctx, c.Key, holder.ConnID)
+		if err != nil {
+			return fmt.Errorf("claim %s: remove holder %s: %w: %w", c.Key, holder.ConnID, domain.ErrStore, err)
+		}
+		if deleted && !stale {
+			if err := s.kick(ctx, holder, "replaced by a newer connection"); err != nil && s.OnError != nil {
+				s.OnError("close replaced connection", err)
+			}
 		}
 	}
 	return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)

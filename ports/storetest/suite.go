@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"OutboxRoundTrip", outboxRoundTrip},
 		{"OutboxDueAndCounts", outboxDueAndCounts},
 		{"OutboxClaimHasOneWinner", outboxClaimHasOneWinner},
+		{"MailboxDeliversOnceToItsNode", mailboxDeliversOnce},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	for _, tt := range tests {
@@ -540,5 +541,47 @@ func outboxClaimHasOneWinner(t *testing.T, s ports.Store) {
 		if ok, err := s.ClaimOutbox(ctx, "e1", c.attempt, c.epoch, "n"); err != nil || !ok {
 			t.Fatalf("attempt %d epoch %d not claimable: %v, %v", c.attempt, c.epoch, ok, err)
 		}
+	}
+}
+
+func mailboxDeliversOnce(t *testing.T, s ports.Store) {
+	for i, c := range []ports.Command{
+		{NodeID: "n1", Kind: ports.CommandNotify, Key: keyA, Body: []byte(`{"unregister":{}}`)},
+		{NodeID: "n2", Kind: ports.CommandClose, Key: keyB, ConnID: "c9", Reason: "replaced"},
+		{NodeID: "n1", Kind: ports.CommandClose, Key: keyC, ConnID: "c1", Reason: "replaced"},
+	} {
+		c.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		must(t, s.SendCommand(ctx, c))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []ports.Command
+	for range 4 { // several pollers of the same node: each command runs once
+		wg.Go(func() {
+			cs, err := s.TakeCommands(ctx, "n1")
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			got = append(got, cs...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(got) != 2 {
+		t.Fatalf("node n1 took %d commands, want 2: %+v", len(got), got)
+	}
+	slices.SortFunc(got, func(a, b ports.Command) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if got[0].Kind != ports.CommandNotify || got[0].Key != keyA || string(got[0].Body) != `{"unregister":{}}` ||
+		got[1].Kind != ports.CommandClose || got[1].Key != keyC || got[1].ConnID != "c1" || got[1].Reason != "replaced" {
+		t.Fatalf("commands = %+v", got)
+	}
+	if again, _ := s.TakeCommands(ctx, "n1"); len(again) != 0 {
+		t.Fatalf("commands taken twice: %+v", again)
+	}
+	n2, err := s.TakeCommands(ctx, "n2")
+	must(t, err)
+	if len(n2) != 1 || n2[0].ConnID != "c9" {
+		t.Fatalf("node n2 commands = %+v", n2)
 	}
 }

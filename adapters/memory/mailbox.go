@@ -1,0 +1,37 @@
+package memory
+
+import (
+	"context"
+
+	"ddn/ports"
+)
+
+// SendCommand implements ports.MailboxStore.
+func (s *Store) SendCommand(_ context.Context, c ports.Command) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	c.Body = append([]byte(nil), c.Body...)
+	s.mailbox = append(s.mailbox, c)
+	return nil
+}
+
+// TakeCommands implements ports.MailboxStore.
+func (s *Store) TakeCommands(_ context.Context, nodeID string) ([]ports.Command, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var mine []ports.Command
+	kept := s.mailbox[:0]
+	for _, c := range s.mailbox {
+		if c.NodeID == nodeID {
+			mine = append(mine, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	s.mailbox = kept
+	return mine, nil
+}
