@@ -22,6 +22,7 @@ import (
 	"ddn/domain"
 	"ddn/domain/ingest"
 	"ddn/domain/outbox"
+	"ddn/domain/periodic"
 	"ddn/domain/session"
 	"ddn/domain/sweep"
 	"ddn/ports"
@@ -242,18 +243,11 @@ func closeMongo(st *mongo.Store, log *zap.Logger) {
 
 // renewLease keeps this node's lease fresh until ctx ends.
 func renewLease(ctx context.Context, svc *session.Service, every time.Duration, log *zap.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := svc.RenewLease(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("renew node lease", zap.Error(err))
-			}
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		if err := svc.RenewLease(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("renew node lease", zap.Error(err))
 		}
-	}
+	})
 }
 
 // retain deletes reports older than the retention period every interval
@@ -263,21 +257,14 @@ func retain(ctx context.Context, store ports.ReportStore, keep, every time.Durat
 	if keep <= 0 || every <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		n, err := store.PruneReports(ctx, time.Now().Add(-keep))
+		if err != nil {
+			log.Error("retention: prune reports", zap.Error(err))
 			return
-		case <-t.C:
-			n, err := store.PruneReports(ctx, time.Now().Add(-keep))
-			if err != nil {
-				log.Error("retention: prune reports", zap.Error(err))
-				continue
-			}
-			log.Info("retention: pruned reports", zap.Int64("removed", n), zap.Duration("older_than", keep))
 		}
-	}
+		log.Info("retention: pruned reports", zap.Int64("removed", n), zap.Duration("older_than", keep))
+	})
 }
 
 var _ http.Handler = (*websocket.Handler)(nil)

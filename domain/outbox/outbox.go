@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/periodic"
 	"ddn/ports"
 )
 
@@ -271,17 +272,10 @@ func (o *Outbox) backoff(n int) time.Duration {
 
 // Run dispatches every interval until ctx ends.
 func (o *Outbox) Run(ctx context.Context, every time.Duration, observe func(Pass, error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			p, err := o.Dispatch(ctx)
-			if observe != nil && ctx.Err() == nil {
-				observe(p, err)
-			}
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		p, err := o.Dispatch(ctx)
+		if observe != nil && ctx.Err() == nil {
+			observe(p, err)
 		}
-	}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/periodic"
 	"ddn/ports"
 )
 
@@ -64,18 +65,11 @@ func (s *Service) kick(ctx context.Context, c ports.Connection, reason string) e
 // RunMailbox carries out the commands other nodes send to this node, every
 // interval, until ctx ends.
 func (s *Service) RunMailbox(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.ProcessMailbox(ctx); err != nil && s.OnError != nil && ctx.Err() == nil {
-				s.OnError("process node commands", err)
-			}
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		if err := s.ProcessMailbox(ctx); err != nil && s.OnError != nil && ctx.Err() == nil {
+			s.OnError("process node commands", err)
 		}
-	}
+	})
 }
 
 // ProcessMailbox carries out the commands queued for this node once.

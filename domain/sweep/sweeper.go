@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/periodic"
 	"ddn/ports"
 )
 
@@ -192,17 +193,10 @@ func (s *Sweeper) publish(ctx context.Context, e domain.Event) {
 
 // Run sweeps every interval until ctx ends, reporting each pass to observe.
 func (s *Sweeper) Run(ctx context.Context, every time.Duration, observe func(Result, error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			res, err := s.Sweep(ctx)
-			if observe != nil && ctx.Err() == nil {
-				observe(res, err)
-			}
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		res, err := s.Sweep(ctx)
+		if observe != nil && ctx.Err() == nil {
+			observe(res, err)
 		}
-	}
+	})
 }
