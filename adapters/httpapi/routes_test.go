@@ -26,15 +26,7 @@ func TestRoutes(t *testing.T) {
 	defer srv.Close()
 
 	get := func(method, path string) (int, map[string]any, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body, resp.Header.Get("Content-Type")
+		return call(t, method, srv.URL+path, "", "")
 	}
 	if code, body, _ := get("GET", "/healthz"); code != 200 || body["status"] != "ok" || body["version"] != "v9" || body["node_id"] != "n1" {
 		t.Fatalf("/healthz = %d %v", code, body)
@@ -82,18 +74,8 @@ func TestAdminOutboxNeedsToken(t *testing.T) {
 	defer on.Close()
 
 	do := func(base, path, token string) (int, map[string]any) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
+		code, body, _ := call(t, "GET", base+path, token, "")
+		return code, body
 	}
 	if code, body := do(off.URL, "/api/v0/admin/outbox", "anything"); code != 403 || body["code"] != float64(1) {
 		t.Fatalf("admin API without a configured token = %d %v; want 403 (off, not open)", code, body)
@@ -128,16 +110,8 @@ func TestAdminNotify(t *testing.T) {
 		}}))
 	defer srv.Close()
 	post := func(body, token string) (int, map[string]any) {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v0/admin/notify", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		code, out, _ := call(t, "POST", srv.URL+"/api/v0/admin/notify", token, body)
+		return code, out
 	}
 	if code, body := post(`{"machine_id":"here","project":"p"}`, "tok"); code != 200 || body["node_id"] != "node-b" {
 		t.Fatalf("notify = %d %v", code, body)
@@ -154,4 +128,25 @@ func TestAdminNotify(t *testing.T) {
 	if code, _ := post(`{"machine_id":"here","project":"p"}`, "nope"); code != 401 {
 		t.Fatalf("wrong token = %d", code)
 	}
+}
+
+// call makes one request (with a bearer token and a body when given) and
+// returns the status, the decoded JSON body and the content type.
+func call(t *testing.T, method, url, token, body string) (int, map[string]any, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header.Get("Content-Type")
 }
