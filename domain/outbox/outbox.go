@@ -186,6 +186,9 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 	same := func(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) }
 	switch e.Kind {
 	case domain.EventOnline:
+		// Whether the machine was offline before is gone with the crashed
+		// node; an online that happened is delivered (at least once: its
+		// receivers treat a repeated online as a no-op).
 		return same(m.LastOnlineTime, e.At), nil
 	case domain.EventOffline:
 		if same(m.LastOfflineTime, e.At) {

@@ -3,12 +3,15 @@ package session_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/outbox"
 	"ddn/domain/session"
+	"ddn/ports"
 )
 
 // fakeLocal records what a node was asked to do to its connections.
@@ -104,5 +107,36 @@ func TestReplaceDuplicatesMakesTheNewestConnectionWin(t *testing.T) {
 	// Without the option the newcomer is still refused.
 	if err := f.svc.Open("ip").Online(ctx, domain.OnlineRequest{Key: keyA}); !errors.Is(err, domain.ErrMachineHeld) {
 		t.Fatalf("node A (reject): want ErrMachineHeld, got %v", err)
+	}
+}
+
+func TestOnlineSideEffectsOnlyForRealTransitions(t *testing.T) {
+	f := newFixture(t, "node-a")
+	ob := outbox.New(outbox.Config{NodeID: "node-a", Targets: []string{"log"}}, f.store, f.clock, nil)
+	svc, err := session.NewService(session.Config{NodeID: "node-a", Effects: ob}, f.store, storeAppender{f.store}, f.clock, f.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := func() []ports.OutboxStatus {
+		es, err := f.store.ListOutbox(ctx, ports.OutboxFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []ports.OutboxStatus
+		for _, e := range es {
+			out = append(out, e.Status)
+		}
+		return out
+	}
+	first := svc.Open("ip")
+	online(t, first, keyA) // a new machine goes online: delivered
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	online(t, svc.Open("ip"), keyA) // back within the grace period: not a transition
+	want := []ports.OutboxStatus{ports.OutboxReady, ports.OutboxCancelled}
+	if got := statuses(); !slices.Equal(got, want) {
+		t.Fatalf("online entries = %v, want %v", got, want)
 	}
 }

@@ -70,8 +70,14 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w: %w", req.Key, domain.ErrStore, err)
 	}
 	if s.cfg.Effects != nil {
-		if err := s.cfg.Effects.Confirm(ctx, entry); err != nil && s.OnError != nil {
-			s.OnError("confirm online side effects (recovery will settle them)", err)
+		// Only a machine that was offline (or new) went online; a reconnect
+		// within the grace period or a takeover from a dead node did not.
+		settle, what := s.cfg.Effects.Confirm, "confirm"
+		if prev.State == domain.StateOnline || prev.State == domain.StateDisconnected {
+			settle, what = s.cfg.Effects.Cancel, "cancel"
+		}
+		if err := settle(ctx, entry); err != nil && s.OnError != nil {
+			s.OnError(what+" online side effects (recovery will settle them)", err)
 		}
 	}
 	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
