@@ -62,7 +62,13 @@ type Config struct {
 		DatabasePath string
 	}
 	Prometheus struct {
+		// JobName is the job of metrics pushed to the Pushgateway.
 		JobName string
+		// FleetRefresh is how often the fleet snapshot is read from machine_info.
+		FleetRefresh time.Duration
+		// PushgatewayURL, when set, receives the metrics every PushInterval.
+		PushgatewayURL string
+		PushInterval   time.Duration
 	}
 	Chain struct {
 		Rpc                 string
@@ -98,35 +104,38 @@ type Config struct {
 // defaults of every key; registering each one is also what lets viper see
 // its DDN_* environment variable.
 var defaults = map[string]any{
-	"Addr":                                 "0.0.0.0:9521",
-	"LogLevel":                             "info",
-	"LogFile":                              "",
-	"NodeID":                               "",
-	"DataDir":                              "./ddn-data",
-	"HeartbeatTimeout":                     "30s",
-	"MaxMessageBytes":                      65536,
-	"OfflineGracePeriod":                   "5m",
-	"SweepInterval":                        "0s",
-	"DuplicateSession":                     "reject",
-	"MailboxInterval":                      "250ms",
-	"ShutdownTimeout":                      "15s",
-	"NodeLeaseExpiry":                      "15s",
-	"NodeLeaseRenew":                       "5s",
-	"ReportBatchSize":                      256,
-	"ReportBatchDelay":                     "5ms",
-	"MongoDB.URI":                          "",
-	"MongoDB.Database":                     "health_monitoring",
-	"MongoDB.ExpireTime":                   30 * 24 * 3600,
-	"MongoDB.RetentionInterval":            "1h",
-	"IP2LocationDB.DatabasePath":           "",
-	"Prometheus.JobName":                   "ddn",
-	"Chain.Rpc":                            "",
-	"Chain.RpcEndpoints":                   []string{},
-	"Chain.ChainId":                        0,
-	"Chain.PrivateKey":                     "",
-	"Chain.ReportContract.AbiFile":         "",
-	"Chain.ReportContract.ContractAddress": "",
-	"Chain.MachineInfoContract.AbiFile":    "",
+	"Addr":                                      "0.0.0.0:9521",
+	"LogLevel":                                  "info",
+	"LogFile":                                   "",
+	"NodeID":                                    "",
+	"DataDir":                                   "./ddn-data",
+	"HeartbeatTimeout":                          "30s",
+	"MaxMessageBytes":                           65536,
+	"OfflineGracePeriod":                        "5m",
+	"SweepInterval":                             "0s",
+	"DuplicateSession":                          "reject",
+	"MailboxInterval":                           "250ms",
+	"ShutdownTimeout":                           "15s",
+	"NodeLeaseExpiry":                           "15s",
+	"NodeLeaseRenew":                            "5s",
+	"ReportBatchSize":                           256,
+	"ReportBatchDelay":                          "5ms",
+	"MongoDB.URI":                               "",
+	"MongoDB.Database":                          "health_monitoring",
+	"MongoDB.ExpireTime":                        30 * 24 * 3600,
+	"MongoDB.RetentionInterval":                 "1h",
+	"IP2LocationDB.DatabasePath":                "",
+	"Prometheus.JobName":                        "ddn",
+	"Prometheus.FleetRefresh":                   "15s",
+	"Prometheus.PushgatewayURL":                 "",
+	"Prometheus.PushInterval":                   "15s",
+	"Chain.Rpc":                                 "",
+	"Chain.RpcEndpoints":                        []string{},
+	"Chain.ChainId":                             0,
+	"Chain.PrivateKey":                          "",
+	"Chain.ReportContract.AbiFile":              "",
+	"Chain.ReportContract.ContractAddress":      "",
+	"Chain.MachineInfoContract.AbiFile":         "",
 	"Chain.MachineInfoContract.ContractAddress": "",
 	"Certificate.Cert":                          "",
 	"Certificate.Key":                           "",

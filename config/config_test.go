@@ -110,6 +110,8 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_REPORTBATCHSIZE", "0", "ReportBatchSize"},
 		{"DDN_SWEEPINTERVAL", "-1s", "SweepInterval"},
 		{"DDN_DUPLICATESESSION", "kick", "DuplicateSession"},
+		{"DDN_PROMETHEUS_PUSHGATEWAYURL", "localhost:9091", "Prometheus.PushgatewayURL"},
+		{"DDN_PROMETHEUS_FLEETREFRESH", "0s", "Prometheus.FleetRefresh"},
 		{"DDN_OUTBOX_MAXATTEMPTS", "0", "Outbox.MaxAttempts"},
 		{"DDN_OUTBOX_MAXBACKOFF", "1ms", "Outbox.MaxBackoff"},
 	}

@@ -48,6 +48,12 @@ func (c *Config) validate() error {
 	positive("ReportBatchDelay", c.ReportBatchDelay)
 	check(c.DuplicateSession == "reject" || c.DuplicateSession == "replace", "DuplicateSession", "%q is not one of reject, replace", c.DuplicateSession)
 	positive("MailboxInterval", c.MailboxInterval)
+	positive("Prometheus.FleetRefresh", c.Prometheus.FleetRefresh)
+	positive("Prometheus.PushInterval", c.Prometheus.PushInterval)
+	if u := c.Prometheus.PushgatewayURL; u != "" {
+		parsed, err := url.Parse(u)
+		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "Prometheus.PushgatewayURL", "%q is not an http(s) URL", u)
+	}
 	check(c.SweepInterval >= 0, "SweepInterval", "must not be negative, got %q", c.SweepInterval.String())
 	positive("Outbox.Interval", c.Outbox.Interval)
 	positive("Outbox.BaseBackoff", c.Outbox.BaseBackoff)

@@ -2,75 +2,125 @@
 package prom
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 
-	"ddn/domain"
+	"ddn/domain/periodic"
 	"ddn/ports"
 )
 
-var (
-	descOnline = prometheus.NewDesc("ddn_machine_online",
-		"1 while the machine holds an open, heart-beating connection to the cluster, else 0.",
-		[]string{"machine_id", "project", "container_id"}, nil)
-	descMachines = prometheus.NewDesc("ddn_machines",
-		"Machines by project and presence state.", []string{"project", "state"}, nil)
-)
+// gib converts the GB that agents report into bytes (agents report GiB:
+// nvidia-smi MiB / 1024, /proc/meminfo KiB / 1024²).
+const gib = 1 << 30
 
-// FleetCollector reads machine_info (never the time series) at scrape time.
-type FleetCollector struct {
+// Fleet is a snapshot of machine_info, refreshed on an interval and kept
+// rendered in the Prometheus text format: a scrape copies bytes and never
+// reads the store, and every node of the cluster serves the same series.
+type Fleet struct {
 	store   ports.MachineStore
 	timeout time.Duration
 	log     *zap.Logger
-	errors  prometheus.Counter
+	// node are the node's own series served beside the fleet (open connections).
+	node prometheus.Gatherer
+
+	rendered    atomic.Pointer[[]byte]
+	refreshedAt atomic.Int64
+	errors      atomic.Uint64
 }
 
-// NewFleetCollector returns a collector of the fleet's presence.
-func NewFleetCollector(store ports.MachineStore, timeout time.Duration, log *zap.Logger) *FleetCollector {
+// NewFleet returns an empty snapshot; Refresh or Run fills it.
+func NewFleet(store ports.MachineStore, timeout time.Duration, node prometheus.Gatherer, log *zap.Logger) *Fleet {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &FleetCollector{store: store, timeout: timeout, log: log,
-		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ddn_fleet_scrape_errors_total",
-			Help: "Scrapes of the fleet that could not read the store."})}
+	f := &Fleet{store: store, timeout: timeout, node: node, log: log}
+	empty := []byte{}
+	f.rendered.Store(&empty)
+	return f
 }
 
-// Describe implements prometheus.Collector.
-func (f *FleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descOnline
-	ch <- descMachines
-	f.errors.Describe(ch)
-}
-
-// Collect implements prometheus.Collector.
-func (f *FleetCollector) Collect(ch chan<- prometheus.Metric) {
-	defer f.errors.Collect(ch)
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+// Refresh reads machine_info once and replaces the snapshot; on error the
+// previous snapshot stays and the error is counted.
+func (f *Fleet) Refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	machines, err := f.store.ListMachines(ctx, ports.MachineFilter{})
 	if err != nil {
-		f.errors.Inc()
-		f.log.Error("fleet metrics: list machines", zap.Error(err))
-		return
+		f.errors.Add(1)
+		return fmt.Errorf("fleet snapshot: %w", err)
 	}
-	type group struct{ project, state string }
-	counts := map[group]int{}
-	for _, m := range machines {
-		online := 0.0
-		if m.State == domain.StateOnline {
-			online = 1
+	out := Render(machines)
+	f.rendered.Store(&out)
+	f.refreshedAt.Store(time.Now().UnixNano())
+	return nil
+}
+
+// Run refreshes the snapshot every interval until ctx ends.
+func (f *Fleet) Run(ctx context.Context, every time.Duration) {
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		if err := f.Refresh(ctx); err != nil && ctx.Err() == nil {
+			f.log.Error("refresh fleet metrics", zap.Error(err))
 		}
-		ch <- prometheus.MustNewConstMetric(descOnline, prometheus.GaugeValue, online, m.Key.MachineID, m.Key.Project, m.Key.ContainerID)
-		state := string(m.State)
-		if state == "" {
-			state = "unknown"
+	})
+}
+
+// ServeHTTP serves GET /metrics/prometheus.
+func (f *Fleet) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	_, _ = w.Write(*f.rendered.Load())
+	_, _ = w.Write(f.meta())
+	if f.node != nil {
+		if mfs, err := f.node.Gather(); err == nil {
+			enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+			for _, mf := range mfs {
+				_ = enc.Encode(mf)
+			}
 		}
-		counts[group{m.Key.Project, state}]++
 	}
-	for g, n := range counts {
-		ch <- prometheus.MustNewConstMetric(descMachines, prometheus.GaugeValue, float64(n), g.project, g.state)
-	}
+}
+
+// meta describes the snapshot itself.
+func (f *Fleet) meta() []byte {
+	var b []byte
+	b = header(b, "ddn_fleet_snapshot_timestamp_seconds", "gauge", "When the fleet snapshot served here was read from machine_info.")
+	b = append(b, "ddn_fleet_snapshot_timestamp_seconds "...)
+	b = strconv.AppendFloat(b, float64(f.refreshedAt.Load())/1e9, 'f', 3, 64)
+	b = append(b, '\n')
+	b = header(b, "ddn_fleet_snapshot_errors_total", "counter", "Refreshes of the fleet snapshot that could not read the store.")
+	b = append(b, "ddn_fleet_snapshot_errors_total "...)
+	b = strconv.AppendUint(b, f.errors.Load(), 10)
+	return append(b, '\n')
+}
+
+// Gatherer exposes the snapshot to the Prometheus client (Pushgateway, tests).
+func (f *Fleet) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		var buf bytes.Buffer
+		buf.Write(*f.rendered.Load())
+		buf.Write(f.meta())
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(&buf)
+		if err != nil {
+			return nil, fmt.Errorf("parse fleet snapshot: %w", err)
+		}
+		out := make([]*dto.MetricFamily, 0, len(families))
+		for _, mf := range families {
+			out = append(out, mf)
+		}
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return out, nil
+	})
 }

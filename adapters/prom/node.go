@@ -104,10 +104,13 @@ func (m *NodeMetrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// FleetHandler serves the fleet (GET /metrics/prometheus), with the node's
-// open connection count beside it.
-func FleetHandler(fleet prometheus.Collector, node *NodeMetrics) http.Handler {
+// Gatherer gathers the node's metrics (for the Pushgateway).
+func (m *NodeMetrics) Gatherer() prometheus.Gatherer { return m.registry }
+
+// Connections gathers only the open-connection gauge, which the fleet
+// endpoint serves beside the fleet.
+func (m *NodeMetrics) Connections() prometheus.Gatherer {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(fleet, node.connections)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	reg.MustRegister(m.connections)
+	return reg
 }

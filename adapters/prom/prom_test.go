@@ -20,40 +20,112 @@ func TestFleetSeries(t *testing.T) {
 	ctx := context.Background()
 	store := memory.NewStore()
 	at := time.Unix(1_700_000_000, 0)
-	for _, k := range []domain.MachineKey{{MachineID: "a", Project: "deeplink"}, {MachineID: "b", Project: "deeplink", ContainerID: "c"}, {MachineID: "z", Project: "bw"}} {
-		if _, _, err := store.MarkOnline(ctx, k, 0, "n1", at); err != nil {
+	gpuKey := domain.MachineKey{MachineID: "a", Project: "deeplink"}
+	bwKey := domain.MachineKey{MachineID: "b", Project: "deeplink", ContainerID: "c"}
+	newKey := domain.MachineKey{MachineID: "z", Project: "bw"}
+	for _, k := range []domain.MachineKey{gpuKey, bwKey, newKey} {
+		if _, _, err := store.MarkOnline(ctx, k, 1, "n1", at); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.MarkDisconnected(ctx, domain.MachineKey{MachineID: "b", Project: "deeplink", ContainerID: "c"}, at, time.Time{}); err != nil {
+	gpu := domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4090", `odd "name"`}, GPUMemoryTotal: []int64{24, 8}, MemoryTotal: 64,
+		CPUType: "AMD Ryzen 9", CPURate: 4500, Wallet: "0xaaa", CalcPoint: 1234.5, Region: "East China"}
+	if err := store.SetShortTermInfo(ctx, gpuKey, gpu, at.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	fleet := prom.NewFleetCollector(store, time.Second, nil)
+	if err := store.SetBandwidthInfo(ctx, bwKey, domain.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: "0xbbb", Region: "Texas"}, at.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkDisconnected(ctx, bwKey, at, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.MarkOffline(ctx, bwKey, at, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	fleet := prom.NewFleet(store, time.Second, nil, nil)
+	if err := fleet.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const m = `machine_id="a",project="deeplink",container_id=""`
+	const b = `machine_id="b",project="deeplink",container_id="c"`
+	const z = `machine_id="z",project="bw",container_id=""`
 	want := `
 # HELP ddn_machine_online 1 while the machine holds an open, heart-beating connection to the cluster, else 0.
 # TYPE ddn_machine_online gauge
-ddn_machine_online{container_id="",machine_id="a",project="deeplink"} 1
-ddn_machine_online{container_id="c",machine_id="b",project="deeplink"} 0
-ddn_machine_online{container_id="",machine_id="z",project="bw"} 1
+ddn_machine_online{` + z + `} 1
+ddn_machine_online{` + m + `} 1
+ddn_machine_online{` + b + `} 0
+# HELP ddn_machine_state The machine's presence state (online, disconnected, offline); 1 for the current state.
+# TYPE ddn_machine_state gauge
+ddn_machine_state{` + z + `,state="online"} 1
+ddn_machine_state{` + m + `,state="online"} 1
+ddn_machine_state{` + b + `,state="offline"} 1
+# HELP ddn_machine_info Facts of the machine as labels (kind, staking type, wallet, CPU, region, node); always 1.
+# TYPE ddn_machine_info gauge
+ddn_machine_info{` + z + `,kind="unknown",staking_type="1",wallet="",cpu_type="",region="",node_id="n1"} 1
+ddn_machine_info{` + m + `,kind="short_term",staking_type="1",wallet="0xaaa",cpu_type="AMD Ryzen 9",region="East China",node_id="n1"} 1
+ddn_machine_info{` + b + `,kind="bandwidth",staking_type="1",wallet="0xbbb",cpu_type="",region="Texas",node_id="n1"} 1
+# HELP ddn_machine_last_report_timestamp_seconds When the machine last reported, as far as machine_info knows (refreshed at most once a minute).
+# TYPE ddn_machine_last_report_timestamp_seconds gauge
+ddn_machine_last_report_timestamp_seconds{` + m + `} 1.70000006e+09
+ddn_machine_last_report_timestamp_seconds{` + b + `} 1.70000012e+09
+# HELP ddn_machine_last_offline_timestamp_seconds When the machine last went offline.
+# TYPE ddn_machine_last_offline_timestamp_seconds gauge
+ddn_machine_last_offline_timestamp_seconds{` + b + `} 1.7000036e+09
+# HELP ddn_machine_gpus GPUs a short-term (GPU) machine reports.
+# TYPE ddn_machine_gpus gauge
+ddn_machine_gpus{` + m + `} 2
+# HELP ddn_machine_gpu_memory_bytes Memory of each GPU of a short-term machine.
+# TYPE ddn_machine_gpu_memory_bytes gauge
+ddn_machine_gpu_memory_bytes{` + m + `,gpu_index="0",gpu_name="NVIDIA GeForce RTX 4090"} 2.5769803776e+10
+ddn_machine_gpu_memory_bytes{` + m + `,gpu_index="1",gpu_name="odd \"name\""} 8.589934592e+09
+# HELP ddn_machine_memory_bytes Memory of the machine.
+# TYPE ddn_machine_memory_bytes gauge
+ddn_machine_memory_bytes{` + m + `} 6.8719476736e+10
+ddn_machine_memory_bytes{` + b + `} 8.589934592e+09
+# HELP ddn_machine_cpu_frequency_hertz CPU rate a short-term machine reports.
+# TYPE ddn_machine_cpu_frequency_hertz gauge
+ddn_machine_cpu_frequency_hertz{` + m + `} 4.5e+09
+# HELP ddn_machine_score Calc point (score) of a short-term machine.
+# TYPE ddn_machine_score gauge
+ddn_machine_score{` + m + `} 1234.5
+# HELP ddn_machine_cpu_cores CPU cores a bandwidth machine reports.
+# TYPE ddn_machine_cpu_cores gauge
+ddn_machine_cpu_cores{` + b + `} 4
+# HELP ddn_machine_disk_bytes Disk a bandwidth machine reports.
+# TYPE ddn_machine_disk_bytes gauge
+ddn_machine_disk_bytes{` + b + `} 5.36870912e+11
+# HELP ddn_machine_bandwidth_bits_per_second Bandwidth a bandwidth machine reports.
+# TYPE ddn_machine_bandwidth_bits_per_second gauge
+ddn_machine_bandwidth_bits_per_second{` + b + `} 1e+08
 # HELP ddn_machines Machines by project and presence state.
 # TYPE ddn_machines gauge
 ddn_machines{project="bw",state="online"} 1
-ddn_machines{project="deeplink",state="disconnected"} 1
+ddn_machines{project="deeplink",state="offline"} 1
 ddn_machines{project="deeplink",state="online"} 1
-# HELP ddn_fleet_scrape_errors_total Scrapes of the fleet that could not read the store.
-# TYPE ddn_fleet_scrape_errors_total counter
-ddn_fleet_scrape_errors_total 0
 `
-	if err := testutil.CollectAndCompare(fleet, strings.NewReader(want)); err != nil {
+	rec := httptest.NewRecorder()
+	fleet.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics/prometheus", nil))
+	got := rec.Body.String()
+	if !strings.HasPrefix(got, strings.TrimPrefix(want, "\n")) {
+		t.Fatalf("fleet series\n got:\n%s\nwant:\n%s", got, want)
+	}
+	// A store that fails keeps the last snapshot and counts the failure.
+	store.FailWith(errors.New("down"))
+	if err := fleet.Refresh(ctx); err == nil {
+		t.Fatal("refresh on a failing store succeeded")
+	}
+	if err := testutil.GatherAndCompare(fleet.Gatherer(), strings.NewReader(`
+# HELP ddn_fleet_snapshot_errors_total Refreshes of the fleet snapshot that could not read the store.
+# TYPE ddn_fleet_snapshot_errors_total counter
+ddn_fleet_snapshot_errors_total 1
+`), "ddn_fleet_snapshot_errors_total"); err != nil {
 		t.Fatal(err)
 	}
-	store.FailWith(errors.New("down"))
-	if err := testutil.CollectAndCompare(fleet, strings.NewReader(`
-# HELP ddn_fleet_scrape_errors_total Scrapes of the fleet that could not read the store.
-# TYPE ddn_fleet_scrape_errors_total counter
-ddn_fleet_scrape_errors_total 1
-`)); err != nil {
-		t.Fatal(err)
+	rec = httptest.NewRecorder()
+	fleet.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics/prometheus", nil))
+	if !strings.HasPrefix(rec.Body.String(), strings.TrimPrefix(want, "\n")) {
+		t.Fatal("the last snapshot must stay when a refresh fails")
 	}
 }
 
@@ -101,7 +173,7 @@ func TestNodeMetrics(t *testing.T) {
 		}
 	}
 	rec = httptest.NewRecorder()
-	prom.FleetHandler(prom.NewFleetCollector(memory.NewStore(), time.Second, nil), m).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics/prometheus", nil))
+	prom.NewFleet(memory.NewStore(), time.Second, m.Connections(), nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics/prometheus", nil))
 	if !strings.Contains(rec.Body.String(), "ddn_open_connections 1") {
 		t.Errorf("/metrics/prometheus lacks the open connection count:\n%s", rec.Body.String())
 	}

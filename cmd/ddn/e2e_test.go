@@ -94,7 +94,7 @@ func startNode(t *testing.T, bin, dir, addr string, env ...string) *node {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node"), env...)
+	cmd.Env = append(append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node", "DDN_PROMETHEUS_FLEETREFRESH=100ms"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +193,23 @@ func metrics(t *testing.T, addr string) string {
 	return string(b)
 }
 
+// waitForSeries polls the fleet endpoint until it holds line (the snapshot
+// refreshes every 100ms in these tests).
+func waitForSeries(t *testing.T, addr, line string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := metrics(t, addr)
+		if strings.Contains(m, line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fleet metrics never held %q:\n%s", line, m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestBinaryPersistsAcrossRestart is the new user's path: the built binary,
 // no config, in an empty directory; an agent goes online and reports; after a
 // restart the machine and its report are still there.
@@ -222,18 +239,14 @@ func TestBinaryPersistsAcrossRestart(t *testing.T) {
 	if r := request(t, ctx, c, 2, 2, info); r.Code != 0 {
 		t.Fatalf("report answered %+v", r)
 	}
-	if m := metrics(t, addr); !strings.Contains(m, `ddn_machine_online{container_id="",machine_id="123456789",project="deeplink"} 1`) {
-		t.Fatalf("machine not online in metrics:\n%s", m)
-	}
+	waitForSeries(t, addr, `ddn_machine_online{machine_id="123456789",project="deeplink",container_id=""} 1`)
 	n.stop(t) // drains: the agent's connection is closed by the node
 	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("agent saw %v, want close 1001 going away", err)
 	}
 
 	n = startNode(t, bin, dir, addr)
-	if m := metrics(t, addr); !strings.Contains(m, `ddn_machine_online{container_id="",machine_id="123456789",project="deeplink"} 0`) {
-		t.Fatalf("machine not remembered after restart:\n%s", m)
-	}
+	waitForSeries(t, addr, `ddn_machine_online{machine_id="123456789",project="deeplink",container_id=""} 0`)
 	n.stop(t)
 
 	// Read the data directory with the node's own adapters.

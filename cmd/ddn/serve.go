@@ -136,7 +136,16 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}
 	svc.SetLocal(ws)
 	work.Go(func() { svc.RunMailbox(workCtx, cfg.MailboxInterval) })
-	fleet := prom.NewFleetCollector(store, 10*time.Second, log.Named("prom"))
+	fleet := prom.NewFleet(store, 30*time.Second, nodeMetrics.Connections(), log.Named("prom"))
+	if err := fleet.Refresh(ctx); err != nil {
+		log.Warn("first fleet snapshot failed; /metrics/prometheus is empty until a refresh succeeds", zap.Error(err))
+	}
+	work.Go(func() { fleet.Run(workCtx, cfg.Prometheus.FleetRefresh) })
+	if u := cfg.Prometheus.PushgatewayURL; u != "" {
+		pusher := prom.NewPusher(u, cfg.Prometheus.JobName, cfg.NodeID, log.Named("push"), fleet.Gatherer(), nodeMetrics.Gatherer())
+		work.Go(func() { pusher.Run(workCtx, cfg.Prometheus.PushInterval) })
+		log.Info("pushing metrics", zap.String("pushgateway", u), zap.String("job", cfg.Prometheus.JobName), zap.Duration("every", cfg.Prometheus.PushInterval))
+	}
 	handler := httpapi.New(httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
@@ -146,7 +155,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
 		AdminToken:   cfg.Admin.Token,
-		FleetMetrics: prom.FleetHandler(fleet, nodeMetrics),
+		FleetMetrics: fleet,
 		NodeMetrics:  nodeMetrics.Handler(),
 		Version:      version,
 		NodeID:       cfg.NodeID,
