@@ -15,7 +15,10 @@ import (
 // NodeMetrics are the node's own metrics; it observes connections, messages
 // (the WebSocket adapter's Observer) and report batches.
 type NodeMetrics struct {
+	// registry holds ddn's own metrics; runtime the Go and process collectors,
+	// which /metrics serves too but the Pushgateway does not get (it has its own).
 	registry    *prometheus.Registry
+	runtime     *prometheus.Registry
 	connections prometheus.Gauge
 	messages    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
@@ -30,6 +33,7 @@ type NodeMetrics struct {
 func NewNodeMetrics() *NodeMetrics {
 	m := &NodeMetrics{
 		registry: prometheus.NewRegistry(),
+		runtime:  prometheus.NewRegistry(),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ddn_open_connections",
 			Help: "WebSocket connections this node holds open."}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_messages_total",
@@ -47,8 +51,8 @@ func NewNodeMetrics() *NodeMetrics {
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_sweeper_transitions_total",
 			Help: "Presence transitions made by this node's sweeper: released (a dead node's machine) and offline."}, []string{"transition"}),
 	}
-	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors, m.deliveries, m.transitions,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors, m.deliveries, m.transitions)
+	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -101,10 +105,10 @@ func (m *NodeMetrics) Register(cs ...prometheus.Collector) error {
 
 // Handler serves the node's metrics (GET /metrics).
 func (m *NodeMetrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(prometheus.Gatherers{m.registry, m.runtime}, promhttp.HandlerOpts{})
 }
 
-// Gatherer gathers the node's metrics (for the Pushgateway).
+// Gatherer gathers ddn's own node metrics, without the runtime ones (for the Pushgateway).
 func (m *NodeMetrics) Gatherer() prometheus.Gatherer { return m.registry }
 
 // Connections gathers only the open-connection gauge, which the fleet

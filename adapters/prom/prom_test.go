@@ -95,9 +95,9 @@ ddn_machine_cpu_cores{` + b + `} 4
 # HELP ddn_machine_disk_bytes Disk a bandwidth machine reports.
 # TYPE ddn_machine_disk_bytes gauge
 ddn_machine_disk_bytes{` + b + `} 5.36870912e+11
-# HELP ddn_machine_bandwidth_bits_per_second Bandwidth a bandwidth machine reports.
-# TYPE ddn_machine_bandwidth_bits_per_second gauge
-ddn_machine_bandwidth_bits_per_second{` + b + `} 1e+08
+# HELP ddn_machine_bandwidth_bytes_per_second Bandwidth a bandwidth machine reports (agents report Mbps).
+# TYPE ddn_machine_bandwidth_bytes_per_second gauge
+ddn_machine_bandwidth_bytes_per_second{` + b + `} 1.25e+07
 # HELP ddn_machines Machines by project and presence state.
 # TYPE ddn_machines gauge
 ddn_machines{project="bw",state="online"} 1

@@ -31,7 +31,7 @@ func Render(machines []domain.Machine) []byte {
 		{name: "ddn_machine_score", typ: "gauge", help: "Calc point (score) of a short-term machine."},
 		{name: "ddn_machine_cpu_cores", typ: "gauge", help: "CPU cores a bandwidth machine reports."},
 		{name: "ddn_machine_disk_bytes", typ: "gauge", help: "Disk a bandwidth machine reports."},
-		{name: "ddn_machine_bandwidth_bits_per_second", typ: "gauge", help: "Bandwidth a bandwidth machine reports."},
+		{name: "ddn_machine_bandwidth_bytes_per_second", typ: "gauge", help: "Bandwidth a bandwidth machine reports (agents report Mbps)."},
 	}
 	online, state, info, lastReport, lastOffline, gpus, gpuMem, mem, cpuHz, score, cores, disk, bw :=
 		fams[0], fams[1], fams[2], fams[3], fams[4], fams[5], fams[6], fams[7], fams[8], fams[9], fams[10], fams[11], fams[12]
@@ -88,7 +88,7 @@ func Render(machines []domain.Machine) []byte {
 		if b := m.Bandwidth; b != nil {
 			cores.sample(key, nil, float64(b.CPUCores))
 			disk.sample(key, nil, float64(b.HDD)*gib)
-			bw.sample(key, nil, b.Bandwidth*1e6)
+			bw.sample(key, nil, b.Bandwidth*1e6/8)
 		}
 	}
 	machinesFam := &family{name: "ddn_machines", typ: "gauge", help: "Machines by project and presence state."}
