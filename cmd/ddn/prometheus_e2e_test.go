@@ -124,15 +124,22 @@ func TestPrometheusScrapesTheFleet(t *testing.T) {
 		"DDN_PROMETHEUS_JOBNAME=ddn-push")
 
 	promAddr := freeAddr(t)
+	// The job names of deploy/prometheus/prometheus.yml, and its alert rules.
+	rules, err := filepath.Abs("../../deploy/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	config := fmt.Sprintf(`global:
   scrape_interval: 500ms
+  evaluation_interval: 1s
+rule_files: [%[2]q]
 scrape_configs:
   - job_name: ddn-fleet
     metrics_path: /metrics/prometheus
     static_configs: [{targets: ["%[1]s"]}]
-  - job_name: ddn-node
+  - job_name: ddn
     static_configs: [{targets: ["%[1]s"]}]
-`, nodeAddr)
+`, nodeAddr, rules)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -150,8 +157,10 @@ scrape_configs:
 	online := `ddn_machine_online{job="ddn-fleet",machine_id="prom-1"}`
 	waitFor(t, "Prometheus to see the machine online", func() bool { return promValue(t, promAddr, online) == "1" })
 	waitFor(t, "Prometheus to see the node's connection", func() bool {
-		return promValue(t, promAddr, `ddn_open_connections{job="ddn-node"}`) == "1"
+		return promValue(t, promAddr, `ddn_open_connections{job="ddn"}`) == "1"
 	})
+	checkDashboard(t, promAddr)
+	checkRulesLoaded(t, promAddr)
 	if v := promValue(t, promAddr, `ddn_machine_bandwidth_bytes_per_second{machine_id="prom-1"}`); v != "1250000" {
 		t.Errorf("bandwidth in Prometheus = %q, want 1250000 (10 Mbps)", v)
 	}
@@ -190,4 +199,83 @@ scrape_configs:
 	waitFor(t, "Prometheus to see the machine offline", func() bool {
 		return promValue(t, promAddr, `ddn_machine_state{job="ddn-fleet",machine_id="prom-1",state="offline"}`) == "1"
 	})
+}
+
+// checkDashboard runs every query of the shipped Grafana dashboard against
+// the real Prometheus: each must parse and run, and the fleet's headline
+// panel must show the connected machine.
+func checkDashboard(t *testing.T, promAddr string) {
+	t.Helper()
+	raw, err := os.ReadFile("../../deploy/grafana/dashboards/ddn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			queries++
+			resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(target.Expr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if body.Status != "success" {
+				t.Errorf("dashboard panel %q: query %s failed: %s", p.Title, target.Expr, body.Error)
+			}
+		}
+	}
+	if queries < 20 {
+		t.Errorf("the dashboard has only %d queries", queries)
+	}
+	if v := promValue(t, promAddr, `sum(ddn_machine_online{job="ddn-fleet"})`); v != "1" {
+		t.Errorf("panel 'Machines online' shows %q, want 1", v)
+	}
+}
+
+// checkRulesLoaded asserts Prometheus loaded the shipped alert rules.
+func checkRulesLoaded(t *testing.T, promAddr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + promAddr + "/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name string `json:"name"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range body.Data.Groups {
+		for _, r := range g.Rules {
+			names = append(names, r.Name)
+		}
+	}
+	want := []string{"DdnNodeDown", "DdnClusterNodeDead", "DdnMachineFlapping", "DdnOutboxGrowing", "DdnOutboxDeadLetters", "DdnStoreErrors"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("Prometheus loaded rules %v, want %v", names, want)
+	}
 }
