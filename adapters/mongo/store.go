@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -42,6 +43,9 @@ type Options struct {
 	OpTimeout time.Duration
 	// Logger is injected; nil discards.
 	Logger *zap.Logger
+	// Observe, when set, is told each database command's name, duration and
+	// failure (metrics); it must not block.
+	Observe func(command string, took time.Duration, err error)
 }
 
 // Store is ports.Store over MongoDB.
@@ -72,10 +76,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(o.URI).
+	opts := options.Client().ApplyURI(o.URI).
 		SetTimeout(o.OpTimeout).
 		SetServerSelectionTimeout(5 * time.Second).
-		SetConnectTimeout(5 * time.Second))
+		SetConnectTimeout(5 * time.Second)
+	if o.Observe != nil {
+		opts.SetMonitor(&event.CommandMonitor{
+			Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { o.Observe(e.CommandName, e.Duration, nil) },
+			Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+				o.Observe(e.CommandName, e.Duration, errors.New(e.Failure.Error()))
+			},
+		})
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", err)
 	}

@@ -3,6 +3,7 @@ package prom
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net/http"
@@ -37,6 +38,7 @@ type Fleet struct {
 	node prometheus.Gatherer
 
 	rendered    atomic.Pointer[[]byte]
+	gzipped     atomic.Pointer[[]byte]
 	refreshedAt atomic.Int64
 	errors      atomic.Uint64
 }
@@ -49,6 +51,7 @@ func NewFleet(store ports.MachineStore, timeout time.Duration, node prometheus.G
 	f := &Fleet{store: store, timeout: timeout, node: node, log: log}
 	empty := []byte{}
 	f.rendered.Store(&empty)
+	f.gzipped.Store(gzipMember(empty))
 	return f
 }
 
@@ -63,6 +66,7 @@ func (f *Fleet) Refresh(ctx context.Context) error {
 		return fmt.Errorf("fleet snapshot: %w", err)
 	}
 	out := Render(machines)
+	f.gzipped.Store(gzipMember(out))
 	f.rendered.Store(&out)
 	f.refreshedAt.Store(time.Now().UnixNano())
 	return nil
@@ -77,19 +81,41 @@ func (f *Fleet) Run(ctx context.Context, every time.Duration) {
 	})
 }
 
-// ServeHTTP serves GET /metrics/prometheus.
-func (f *Fleet) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+// ServeHTTP serves GET /metrics/prometheus. A client that accepts gzip (as
+// Prometheus does) gets the snapshot compressed at refresh time, followed
+// by a small gzip member with the live series: one multi-member stream.
+func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	_, _ = w.Write(*f.rendered.Load())
-	_, _ = w.Write(f.meta())
+	live := f.meta()
 	if f.node != nil {
 		if mfs, err := f.node.Gather(); err == nil {
-			enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+			var buf bytes.Buffer
+			enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
 			for _, mf := range mfs {
 				_ = enc.Encode(mf)
 			}
+			live = append(live, buf.Bytes()...)
 		}
 	}
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(*f.gzipped.Load())
+		_, _ = w.Write(*gzipMember(live))
+		return
+	}
+	_, _ = w.Write(*f.rendered.Load())
+	_, _ = w.Write(live)
+}
+
+// gzipMember compresses b as one gzip member, fast rather than small: it
+// runs on every refresh.
+func gzipMember(b []byte) *[]byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level never fails
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	out := buf.Bytes()
+	return &out
 }
 
 // meta describes the snapshot itself.

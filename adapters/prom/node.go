@@ -27,6 +27,8 @@ type NodeMetrics struct {
 	flushErrors prometheus.Counter
 	deliveries  *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+	storeOps    *prometheus.HistogramVec
+	storeErrors *prometheus.CounterVec
 }
 
 // NewNodeMetrics registers the node's metrics, Go runtime and process collectors.
@@ -50,8 +52,12 @@ func NewNodeMetrics() *NodeMetrics {
 			Help: "Outbox delivery attempts by this node, by target and result."}, []string{"target", "result"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_sweeper_transitions_total",
 			Help: "Presence transitions made by this node's sweeper: released (a dead node's machine) and offline."}, []string{"transition"}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ddn_store_operation_duration_seconds",
+			Help: "Database commands by name (insert, update, find, delete, ...).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"operation"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_store_operation_errors_total",
+			Help: "Database commands that failed, by name."}, []string{"operation"}),
 	}
-	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors, m.deliveries, m.transitions)
+	m.registry.MustRegister(m.connections, m.messages, m.latency, m.batchSize, m.flush, m.flushErrors, m.deliveries, m.transitions, m.storeOps, m.storeErrors)
 	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -85,6 +91,14 @@ func (m *NodeMetrics) ObserveDelivery(target string, err error) {
 		result = "error"
 	}
 	m.deliveries.WithLabelValues(target, result).Inc()
+}
+
+// ObserveStoreOp records one database command.
+func (m *NodeMetrics) ObserveStoreOp(op string, took time.Duration, err error) {
+	m.storeOps.WithLabelValues(op).Observe(took.Seconds())
+	if err != nil {
+		m.storeErrors.WithLabelValues(op).Inc()
+	}
 }
 
 // ObserveSweep records the transitions of one sweep.

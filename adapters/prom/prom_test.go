@@ -1,8 +1,10 @@
 package prom_test
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -110,6 +112,20 @@ ddn_machines{project="deeplink",state="online"} 1
 	if !strings.HasPrefix(got, strings.TrimPrefix(want, "\n")) {
 		t.Fatalf("fleet series\n got:\n%s\nwant:\n%s", got, want)
 	}
+	// Gzip-accepting scrapers get the same series, compressed.
+	req := httptest.NewRequest("GET", "/metrics/prometheus", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec = httptest.NewRecorder()
+	fleet.ServeHTTP(rec, req)
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil || rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip answer: %v, encoding %q", err, rec.Header().Get("Content-Encoding"))
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || string(unzipped) != got {
+		t.Fatalf("gzip body differs from the plain one (%v):\n%s", err, unzipped)
+	}
+
 	// A store that fails keeps the last snapshot and counts the failure.
 	store.FailWith(errors.New("down"))
 	if err := fleet.Refresh(ctx); err == nil {
@@ -141,6 +157,8 @@ func TestNodeMetrics(t *testing.T) {
 	m.ObserveDelivery("log", nil)
 	m.ObserveDelivery("webhook", errors.New("x"))
 	m.ObserveSweep(2, 3)
+	m.ObserveStoreOp("insert", 2*time.Millisecond, nil)
+	m.ObserveStoreOp("update", time.Millisecond, errors.New("x"))
 	store := memory.NewStore()
 	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e1", Status: ports.OutboxReady})
 	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e2", Status: ports.OutboxDead})
@@ -165,6 +183,8 @@ func TestNodeMetrics(t *testing.T) {
 		`ddn_outbox_entries{status="pending"} 0`,
 		`ddn_cluster_nodes{state="alive"} 2`,
 		`ddn_cluster_nodes{state="dead"} 1`,
+		`ddn_store_operation_duration_seconds_count{operation="insert"} 1`,
+		`ddn_store_operation_errors_total{operation="update"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {

@@ -33,6 +33,11 @@ func Render(machines []domain.Machine) []byte {
 		{name: "ddn_machine_disk_bytes", typ: "gauge", help: "Disk a bandwidth machine reports."},
 		{name: "ddn_machine_bandwidth_bytes_per_second", typ: "gauge", help: "Bandwidth a bandwidth machine reports (agents report Mbps)."},
 	}
+	// Most families hold one series per machine: size them once instead of
+	// letting a 100,000-machine fleet grow each buffer by doubling.
+	for _, f := range fams {
+		f.body = make([]byte, 0, len(machines)*(len(f.name)+80))
+	}
 	online, state, info, lastReport, lastOffline, gpus, gpuMem, mem, cpuHz, score, cores, disk, bw :=
 		fams[0], fams[1], fams[2], fams[3], fams[4], fams[5], fams[6], fams[7], fams[8], fams[9], fams[10], fams[11], fams[12]
 

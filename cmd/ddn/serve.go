@@ -51,13 +51,13 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	var work sync.WaitGroup
 	defer func() { stopWork(); work.Wait() }()
 
-	store, closeStore, err := openStore(ctx, cfg, log)
+	nodeMetrics := prom.NewNodeMetrics()
+	store, closeStore, err := openStore(ctx, cfg, log, nodeMetrics.ObserveStoreOp)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 
-	nodeMetrics := prom.NewNodeMetrics()
 	batcher := ingest.NewBatcher(store, cfg.ReportBatchSize, cfg.ReportBatchDelay)
 	batcher.OnFlush = nodeMetrics.ObserveReportFlush
 	batcherCtx, stopBatcher := context.WithCancel(workCtx)
@@ -203,7 +203,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 }
 
 // openStore opens the configured store and returns how to close it.
-func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (ports.Store, func(), error) {
+func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger, observe func(string, time.Duration, error)) (ports.Store, func(), error) {
 	switch cfg.StoreKind() {
 	case "memory":
 		log.Warn("in-memory store selected (memory://): nothing persists, a restart forgets every machine and report")
@@ -215,14 +215,14 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (ports.
 		}
 		log.Info("embedded store started (for trials and small fleets; use MongoDB 7 in production)",
 			zap.String("dir", cfg.DataDir), zap.String("uri", srv.URI()))
-		st, err := openMongo(ctx, cfg, srv.URI(), log)
+		st, err := openMongo(ctx, cfg, srv.URI(), log, observe)
 		if err != nil {
 			_ = srv.Close()
 			return nil, nil, err
 		}
 		return st, func() { closeMongo(st, log); _ = srv.Close() }, nil
 	default:
-		st, err := openMongo(ctx, cfg, cfg.MongoDB.URI, log)
+		st, err := openMongo(ctx, cfg, cfg.MongoDB.URI, log, observe)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -230,11 +230,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger) (ports.
 	}
 }
 
-func openMongo(ctx context.Context, cfg *config.Config, uri string, log *zap.Logger) (*mongo.Store, error) {
+func openMongo(ctx context.Context, cfg *config.Config, uri string, log *zap.Logger, observe func(string, time.Duration, error)) (*mongo.Store, error) {
 	st, err := mongo.Open(ctx, mongo.Options{
 		URI: uri, Database: cfg.MongoDB.Database,
 		ExpireAfter: time.Duration(cfg.MongoDB.ExpireTime) * time.Second,
 		Logger:      log.Named("mongo"),
+		Observe:     observe,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

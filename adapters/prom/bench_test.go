@@ -1,0 +1,104 @@
+package prom_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"ddn/adapters/memory"
+	"ddn/adapters/prom"
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// fleet returns n machines, half GPU machines with two GPUs, half bandwidth machines.
+func fleet(n int) []domain.Machine {
+	at := time.Unix(1_700_000_000, 0)
+	ms := make([]domain.Machine, n)
+	for i := range ms {
+		m := domain.Machine{Key: domain.MachineKey{MachineID: fmt.Sprintf("machine-%07d", i), Project: "deeplink"},
+			State: domain.StateOnline, NodeID: "node-1", LastReportTime: at, LastOfflineTime: at}
+		if i%2 == 0 {
+			m.ShortTerm = &domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}, GPUMemoryTotal: []int64{24, 24},
+				MemoryTotal: 64, CPUType: "AMD Ryzen 9 7950X", CPURate: 4500, Wallet: "0x0123456789abcdef0123456789abcdef01234567", CalcPoint: 1234.56}
+		} else {
+			m.Bandwidth = &domain.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: "0xabc", Region: "Texas"}
+		}
+		ms[i] = m
+	}
+	return ms
+}
+
+// BenchmarkRender is the work of one snapshot refresh (in the background,
+// every Prometheus.FleetRefresh), without the store read.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		ms := fleet(n)
+		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				size = len(prom.Render(ms))
+			}
+			b.ReportMetric(float64(size), "bytes/scrape")
+		})
+	}
+}
+
+// listed serves a fixed fleet from ListMachines, to benchmark the scrape
+// path without a store behind it.
+type listed struct {
+	ports.MachineStore
+	ms []domain.Machine
+}
+
+func (l listed) ListMachines(context.Context, ports.MachineFilter) ([]domain.Machine, error) {
+	return l.ms, nil
+}
+
+// BenchmarkScrape is what a Prometheus scrape of /metrics/prometheus costs
+// the node: copying the rendered snapshot.
+func BenchmarkScrape(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		f := prom.NewFleet(listed{memory.NewStore(), fleet(n)}, time.Minute, prom.NewNodeMetrics().Connections(), nil)
+		if err := f.Refresh(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			req := httptest.NewRequest("GET", "/metrics/prometheus", nil)
+			for b.Loop() {
+				w := &discard{}
+				f.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+type discard struct{ httptest.ResponseRecorder }
+
+func (d *discard) Write(p []byte) (int, error) { return io.Discard.Write(p) }
+
+// BenchmarkRefresh is a whole background refresh: list (from memory here),
+// render and compress.
+func BenchmarkRefresh(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		f := prom.NewFleet(listed{memory.NewStore(), fleet(n)}, time.Minute, nil, nil)
+		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.Refresh(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			req := httptest.NewRequest("GET", "/metrics/prometheus", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := httptest.NewRecorder()
+			f.ServeHTTP(rec, req)
+			b.ReportMetric(float64(rec.Body.Len()), "gzip-bytes/scrape")
+		})
+	}
+}
