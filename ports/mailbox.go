@@ -37,4 +37,7 @@ type MailboxStore interface {
 	SendCommand(ctx context.Context, c Command) error
 	// TakeCommands removes and returns the commands queued for nodeID, oldest first.
 	TakeCommands(ctx context.Context, nodeID string) ([]Command, error)
+	// PruneCommands deletes commands queued before `before` that no node
+	// took (their node is gone), and says how many.
+	PruneCommands(ctx context.Context, before time.Time) (int64, error)
 }

@@ -66,6 +66,10 @@ type OutboxStore interface {
 	ClaimOutbox(ctx context.Context, id string, attempt int, epoch int64, owner string) (bool, error)
 	// CountOutbox counts entries by status.
 	CountOutbox(ctx context.Context) (map[OutboxStatus]int64, error)
+	// PruneOutbox deletes entries done or cancelled before `before` (dead
+	// ones stay for an operator), and attempt claims made before it; it says
+	// how many entries went.
+	PruneOutbox(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Deliverer hands an event to one target (chain, webhook, log); an error

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"time"
 
 	"ddn/ports"
 )
@@ -34,4 +35,21 @@ func (s *Store) TakeCommands(_ context.Context, nodeID string) ([]ports.Command,
 	}
 	s.mailbox = kept
 	return mine, nil
+}
+
+// PruneCommands implements ports.MailboxStore.
+func (s *Store) PruneCommands(_ context.Context, before time.Time) (int64, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	kept := s.mailbox[:0]
+	for _, c := range s.mailbox {
+		if !c.CreatedAt.Before(before) {
+			kept = append(kept, c)
+		}
+	}
+	n := int64(len(s.mailbox) - len(kept))
+	s.mailbox = kept
+	return n, nil
 }

@@ -105,6 +105,7 @@ func (s *Store) ClaimOutbox(_ context.Context, id string, attempt int, epoch int
 		return false, nil
 	}
 	s.claims[claim] = owner
+	s.claimedAt[claim] = time.Now()
 	return true, nil
 }
 
@@ -119,4 +120,31 @@ func (s *Store) CountOutbox(context.Context) (map[ports.OutboxStatus]int64, erro
 		out[e.Status]++
 	}
 	return out, nil
+}
+
+// PruneOutbox implements ports.OutboxStore.
+func (s *Store) PruneOutbox(_ context.Context, before time.Time) (int64, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	var n int64
+	kept := s.outboxOrder[:0]
+	for _, id := range s.outboxOrder {
+		e := s.outbox[id]
+		if (e.Status == ports.OutboxDone || e.Status == ports.OutboxCancelled) && e.DoneAt.Before(before) {
+			delete(s.outbox, id)
+			n++
+			continue
+		}
+		kept = append(kept, id)
+	}
+	s.outboxOrder = kept
+	for claim, at := range s.claimedAt {
+		if at.Before(before) {
+			delete(s.claims, claim)
+			delete(s.claimedAt, claim)
+		}
+	}
+	return n, nil
 }

@@ -25,6 +25,7 @@ type Store struct {
 	outbox      map[string]ports.OutboxEntry
 	outboxOrder []string
 	claims      map[string]string
+	claimedAt   map[string]time.Time
 	mailbox     []ports.Command
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
@@ -40,6 +41,7 @@ func NewStore() *Store {
 		machines:    map[domain.MachineKey]domain.Machine{},
 		outbox:      map[string]ports.OutboxEntry{},
 		claims:      map[string]string{},
+		claimedAt:   map[string]time.Time{},
 	}
 }
 

@@ -61,3 +61,12 @@ func (s *Store) TakeCommands(ctx context.Context, nodeID string) ([]ports.Comman
 	}
 	return out, nil
 }
+
+// PruneCommands implements ports.MailboxStore.
+func (s *Store) PruneCommands(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.commands.DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: prune node commands before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return res.DeletedCount, nil
+}

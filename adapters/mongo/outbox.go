@@ -152,3 +152,17 @@ func (s *Store) CountOutbox(ctx context.Context) (map[ports.OutboxStatus]int64, 
 	}
 	return out, nil
 }
+
+// PruneOutbox implements ports.OutboxStore.
+func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.outbox.DeleteMany(ctx, bson.D{
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(ports.OutboxDone), string(ports.OutboxCancelled)}}}},
+		{Key: "done_at", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: prune outbox before %s: %w", before.Format(time.RFC3339), err)
+	}
+	if _, err := s.claims.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}); err != nil {
+		return res.DeletedCount, fmt.Errorf("mongo: prune outbox claims before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return res.DeletedCount, nil
+}

@@ -260,20 +260,30 @@ func renewLease(ctx context.Context, svc *session.Service, every time.Duration, 
 	})
 }
 
-// retain deletes reports older than the retention period every interval
-// (data cleaning). On MongoDB the TTL index usually did it already, and the
-// delete finds nothing; on the embedded store it is the only expiry.
-func retain(ctx context.Context, store ports.ReportStore, keep, every time.Duration, log *zap.Logger) {
+// retain is the data cleaning job: every interval it deletes reports older
+// than the retention period (on MongoDB the TTL index usually did it already;
+// on the embedded store it is the only expiry), outbox entries delivered or
+// cancelled that long ago, and node commands no node took within an hour.
+func retain(ctx context.Context, store ports.Store, keep, every time.Duration, log *zap.Logger) {
 	if keep <= 0 || every <= 0 {
 		return
 	}
 	periodic.Run(ctx, every, func(ctx context.Context) {
-		n, err := store.PruneReports(ctx, time.Now().Add(-keep))
+		now := time.Now()
+		reports, err := store.PruneReports(ctx, now.Add(-keep))
 		if err != nil {
 			log.Error("retention: prune reports", zap.Error(err))
-			return
 		}
-		log.Info("retention: pruned reports", zap.Int64("removed", n), zap.Duration("older_than", keep))
+		entries, err := store.PruneOutbox(ctx, now.Add(-keep))
+		if err != nil {
+			log.Error("retention: prune outbox", zap.Error(err))
+		}
+		commands, err := store.PruneCommands(ctx, now.Add(-time.Hour))
+		if err != nil {
+			log.Error("retention: prune node commands", zap.Error(err))
+		}
+		log.Info("retention", zap.Int64("reports_removed", reports), zap.Int64("outbox_entries_removed", entries),
+			zap.Int64("stale_commands_removed", commands), zap.Duration("older_than", keep))
 	})
 }
 

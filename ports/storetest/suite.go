@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"OutboxDueAndCounts", outboxDueAndCounts},
 		{"OutboxClaimHasOneWinner", outboxClaimHasOneWinner},
 		{"MailboxDeliversOnceToItsNode", mailboxDeliversOnce},
+		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	for _, tt := range tests {
@@ -565,5 +566,45 @@ func mailboxDeliversOnce(t *testing.T, s ports.Store) {
 	must(t, err)
 	if len(n2) != 1 || n2[0].ConnID != "c9" {
 		t.Fatalf("node n2 commands = %+v", n2)
+	}
+}
+
+func pruneOutboxAndCommands(t *testing.T, s ports.Store) {
+	old := t0.Add(-48 * time.Hour)
+	for id, st := range map[string]ports.OutboxStatus{"done-old": ports.OutboxDone, "cancelled-old": ports.OutboxCancelled,
+		"dead-old": ports.OutboxDead, "ready-old": ports.OutboxReady, "done-new": ports.OutboxDone} {
+		e := entry(id, st, old)
+		e.DoneAt = old
+		if id == "done-new" {
+			e.DoneAt = t0
+		}
+		must(t, s.InsertOutbox(ctx, e))
+	}
+	n, err := s.PruneOutbox(ctx, t0.Add(-time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("pruned %d outbox entries, want 2 (old done and cancelled)", n)
+	}
+	left, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+	must(t, err)
+	ids := []string{}
+	for _, e := range left {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"dead-old", "done-new", "ready-old"}) {
+		t.Fatalf("left after prune: %v", ids)
+	}
+	must(t, s.SendCommand(ctx, ports.Command{NodeID: "gone", Kind: ports.CommandNotify, Key: keyA, CreatedAt: old}))
+	must(t, s.SendCommand(ctx, ports.Command{NodeID: "gone", Kind: ports.CommandNotify, Key: keyB, CreatedAt: t0}))
+	n, err = s.PruneCommands(ctx, t0.Add(-time.Hour))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("pruned %d commands, want 1", n)
+	}
+	cs, err := s.TakeCommands(ctx, "gone")
+	must(t, err)
+	if len(cs) != 1 || cs[0].Key != keyB {
+		t.Fatalf("commands left = %+v", cs)
 	}
 }
