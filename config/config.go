@@ -83,7 +83,12 @@ type Config struct {
 		Key  string
 	}
 	NotifyThirdParty struct {
+		// OfflineNotify receives {"machine_id", "is_online"} on online and offline transitions.
 		OfflineNotify string
+		// Projects, when set, limits the webhook to machines of these projects.
+		Projects []string
+		// Timeout bounds one webhook call.
+		Timeout time.Duration
 	}
 	Admin struct {
 		Token     string
@@ -140,6 +145,8 @@ var defaults = map[string]any{
 	"Certificate.Cert":                          "",
 	"Certificate.Key":                           "",
 	"NotifyThirdParty.OfflineNotify":            "",
+	"NotifyThirdParty.Projects":                 []string{},
+	"NotifyThirdParty.Timeout":                  "10s",
 	"Admin.Token":                               "",
 	"Admin.ReadToken":                           "",
 	"Outbox.Interval":                           "1s",

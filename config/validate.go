@@ -48,6 +48,7 @@ func (c *Config) validate() error {
 	positive("ReportBatchDelay", c.ReportBatchDelay)
 	check(c.DuplicateSession == "reject" || c.DuplicateSession == "replace", "DuplicateSession", "%q is not one of reject, replace", c.DuplicateSession)
 	positive("MailboxInterval", c.MailboxInterval)
+	positive("NotifyThirdParty.Timeout", c.NotifyThirdParty.Timeout)
 	positive("Prometheus.FleetRefresh", c.Prometheus.FleetRefresh)
 	positive("Prometheus.PushInterval", c.Prometheus.PushInterval)
 	if u := c.Prometheus.PushgatewayURL; u != "" {

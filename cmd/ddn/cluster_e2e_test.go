@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -32,15 +33,49 @@ type testCluster struct {
 	t        *testing.T
 	bin, dir string
 	storeURI string
+	hookURL  string
 	addrs    []string
 	nodes    []*node
 	// logs keeps every node process's logs, restarted ones included.
 	logs []*logBuffer
+	// hook is the operator's backend: it receives the webhook calls.
+	hook *webhookReceiver
+}
+
+// webhookReceiver records the webhook calls of every node.
+type webhookReceiver struct {
+	mu    sync.Mutex
+	calls []map[string]any
+}
+
+func (w *webhookReceiver) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	w.mu.Lock()
+	w.calls = append(w.calls, body)
+	w.mu.Unlock()
+	_, _ = rw.Write([]byte(`{"code":1,"msg":"ok","success":true,"is_rented":false}`))
+}
+
+// count says how many calls told the backend machine went online (or offline).
+func (w *webhookReceiver) count(machine string, online bool) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, c := range w.calls {
+		if c["machine_id"] == machine && c["is_online"] == online {
+			n++
+		}
+	}
+	return n
 }
 
 func startCluster(t *testing.T) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	c := &testCluster{t: t, bin: buildBinary(t), dir: t.TempDir(), hook: &webhookReceiver{}}
+	hook := httptest.NewServer(c.hook)
+	t.Cleanup(hook.Close)
+	c.hookURL = hook.URL
 	storeAddr := freeAddr(t)
 	store := exec.Command(c.bin, "store", "-addr", storeAddr, "-dir", filepath.Join(c.dir, "store"))
 	if err := store.Start(); err != nil {
@@ -62,7 +97,7 @@ func (c *testCluster) start(i int) {
 		"DDN_MONGODB_URI="+c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
 		"DDN_OFFLINEGRACEPERIOD="+testGrace.String(), "DDN_NODELEASEEXPIRY="+testExpiry.String(),
 		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info",
-		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms")
+		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY="+c.hookURL)
 	c.nodes[i] = n
 	c.logs = append(c.logs, n.logs)
 }
@@ -251,6 +286,10 @@ func TestClusterPresence(t *testing.T) {
 			if got := c.outbox("offline", fmt.Sprint("hop-", i)); len(got) != 0 {
 				t.Errorf("hop-%d: %d offline outbox entries, want 0: %+v", i, len(got), got)
 			}
+			c.settled("online", fmt.Sprint("hop-", i))
+			if on, off := c.hook.count(fmt.Sprint("hop-", i), true), c.hook.count(fmt.Sprint("hop-", i), false); on != 1 || off != 0 {
+				t.Errorf("hop-%d: backend told online %d times and offline %d times, want 1 and 0", i, on, off)
+			}
 		}
 	})
 
@@ -353,9 +392,12 @@ func TestClusterPresence(t *testing.T) {
 				t.Errorf("kill-%d: %d offline outbox entries, want %d: %+v", i, len(got), want, got)
 			}
 			for _, e := range got {
-				if e.Status != "done" || len(e.Delivered) != 1 || e.NodeID == "node-2" {
-					t.Errorf("kill-%d: offline entry %+v; want delivered by a surviving node", i, e)
+				if e.Status != "done" || len(e.Delivered) != 2 || e.NodeID == "node-2" {
+					t.Errorf("kill-%d: offline entry %+v; want delivered (log, webhook) by a surviving node", i, e)
 				}
+			}
+			if n := c.hook.count(fmt.Sprint("kill-", i), false); n != want {
+				t.Errorf("kill-%d: backend told offline %d times, want %d", i, n, want)
 			}
 		}
 		// The killed node's log holds no offline: survivors reported them.
@@ -443,6 +485,9 @@ func TestClusterPresence(t *testing.T) {
 			}
 			if len(onlines) != rollers[i].onlines || status["done"] != 1 || status["cancelled"] != rollers[i].onlines-1 {
 				t.Errorf("roll-%d: %d onlines gave online entries %v, want 1 done and %d cancelled", i, rollers[i].onlines, status, rollers[i].onlines-1)
+			}
+			if on, off := c.hook.count(fmt.Sprint("roll-", i), true), c.hook.count(fmt.Sprint("roll-", i), false); on != 1 || off != 0 {
+				t.Errorf("roll-%d: backend told online %d times and offline %d times during a rolling restart, want 1 and 0", i, on, off)
 			}
 		}
 	})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"ddn/adapters/httpapi"
 	"ddn/adapters/memory"
 	"ddn/adapters/mongo"
+	"ddn/adapters/notify"
 	"ddn/adapters/prom"
 	"ddn/adapters/websocket"
 	"ddn/config"
@@ -65,10 +68,17 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	go func() { defer close(batcherDone); batcher.Run(batcherCtx) }()
 	defer func() { stopBatcher(); <-batcherDone }()
 
+	targets := map[string]ports.Deliverer{"log": logDelivery{log.Named("outbox")}}
+	if u := cfg.NotifyThirdParty.OfflineNotify; u != "" {
+		targets["webhook"] = notify.NewWebhook(u, cfg.NotifyThirdParty.Timeout, cfg.NotifyThirdParty.Projects)
+		log.Info("webhook enabled", zap.String("url", u), zap.Strings("projects", cfg.NotifyThirdParty.Projects))
+	} else {
+		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
+	}
 	effects := outbox.New(outbox.Config{
-		NodeID: cfg.NodeID, Targets: []string{"log"},
+		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)),
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
-	}, store, ports.SystemClock{}, map[string]ports.Deliverer{"log": logDelivery{log.Named("outbox")}})
+	}, store, ports.SystemClock{}, targets)
 	effects.OnDelivery = func(target string, e domain.Event, err error) {
 		nodeMetrics.ObserveDelivery(target, err)
 		if err != nil {
