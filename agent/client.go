@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Config is what keeps one machine online.
+type Config struct {
+	// URLs of nodes (ws://host:port/websocket); tried in turn.
+	URLs    []string
+	Machine Machine
+	// Report sends one report on the connection (type 2 or 4).
+	Report func(ctx context.Context, c *Conn) error
+	// ReportEvery and PingEvery pace reports and heartbeats (60s, 10s).
+	ReportEvery, PingEvery time.Duration
+	// MinBackoff and MaxBackoff bound the wait before reconnecting (1s, 1m).
+	MinBackoff, MaxBackoff time.Duration
+	// OnOnline, OnError and OnNotify observe the client (each may be nil).
+	OnOnline func(url string)
+	OnError  func(err error)
+	OnNotify func(body []byte)
+}
+
+// Run keeps the machine online until ctx ends: connect, go online, report
+// and ping on their intervals; on any failure reconnect to the next node
+// after an exponential backoff with jitter, reset once online again.
+func Run(ctx context.Context, cfg Config) error {
+	if len(cfg.URLs) == 0 {
+		return errors.New("agent: no node URL")
+	}
+	if cfg.ReportEvery <= 0 {
+		cfg.ReportEvery = time.Minute
+	}
+	if cfg.PingEvery <= 0 {
+		cfg.PingEvery = 10 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(time.Minute, cfg.MinBackoff)
+	}
+	backoff := cfg.MinBackoff
+	for i := 0; ; i++ {
+		online, err := session(ctx, cfg, cfg.URLs[i%len(cfg.URLs)])
+		if ctx.Err() != nil {
+			return nil
+		}
+		if cfg.OnError != nil && err != nil {
+			cfg.OnError(err)
+		}
+		if online {
+			backoff = cfg.MinBackoff
+		}
+		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()/2))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, cfg.MaxBackoff)
+	}
+}
+
+// session runs one connection until it fails; it reports whether the
+// machine went online on it.
+func session(ctx context.Context, cfg Config, url string) (bool, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	c, err := Dial(dialCtx, url, cfg.OnNotify)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	reqCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = c.Online(reqCtx, cfg.Machine)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("online on %s: %w", url, err)
+	}
+	if cfg.OnOnline != nil {
+		cfg.OnOnline(url)
+	}
+	report := func() error {
+		if cfg.Report == nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return cfg.Report(ctx, c)
+	}
+	if err := report(); err != nil {
+		return true, fmt.Errorf("report to %s: %w", url, err)
+	}
+	reports, pings := time.NewTicker(cfg.ReportEvery), time.NewTicker(cfg.PingEvery)
+	defer reports.Stop()
+	defer pings.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case <-c.Done():
+			return true, fmt.Errorf("connection to %s ended: %w", url, c.Err())
+		case <-pings.C:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return true, fmt.Errorf("ping %s: %w", url, err)
+			}
+		case <-reports.C:
+			if err := report(); err != nil {
+				return true, fmt.Errorf("report to %s: %w", url, err)
+			}
+		}
+	}
+}
