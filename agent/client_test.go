@@ -100,7 +100,7 @@ func TestAgentComesBackAfterANodeRestart(t *testing.T) {
 	}
 	n.stop()
 	before := reportsOf(t, n.store, key) // every report of the first connection
-	n.start() // same address, same store: the agent finds it by itself
+	n.start()                            // same address, same store: the agent finds it by itself
 	wait("after the node restart")
 	deadline := time.Now().Add(10 * time.Second)
 	for reportsOf(t, n.store, key) <= before {
