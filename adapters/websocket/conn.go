@@ -78,10 +78,6 @@ func (c *conn) serve(ctx context.Context) {
 		msg, err := c.handle(ctx, req)
 		if err == nil {
 			c.reply(ctx, req, start, domain.CodeOK, msg)
-			// Notifies reach the machine only after its online answer.
-			if key, bound := c.session.Machine(); bound && c.boundKey != key {
-				c.h.bind(c, key)
-			}
 			continue
 		}
 		c.answer(ctx, req, start, err)
@@ -126,6 +122,7 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 		if err := c.session.Online(ctx, or); err != nil {
 			return "", err
 		}
+		c.h.bind(c, or.Key)
 		c.log = c.log.With(zap.Stringer("machine", or.Key))
 		return "machine online success", nil
 	case typeShortTerm:
