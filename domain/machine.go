@@ -61,11 +61,13 @@ type OnlineRequest struct {
 
 // Location is where a machine's client IP geolocates; zero when unknown.
 type Location struct {
-	Country   string
-	Region    string
-	City      string
-	Latitude  float64
-	Longitude float64
+	// CountryCode is the ISO 3166-1 alpha-2 code; Country the database's long name.
+	CountryCode string
+	Country     string
+	Region      string
+	City        string
+	Latitude    float64
+	Longitude   float64
 }
 
 // Machine is the latest known state of one machine (a machine_info document).
