@@ -68,6 +68,10 @@ type Location struct {
 	City        string
 	Latitude    float64
 	Longitude   float64
+	// IP and LocatedAt say for which client IP and when the location was
+	// looked up; a Locator leaves them zero, the session sets them.
+	IP        string
+	LocatedAt time.Time
 }
 
 // Machine is the latest known state of one machine (a machine_info document).

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"time"
 
 	"ddn/domain"
 )
@@ -13,4 +14,11 @@ type Locator interface {
 	// matching domain.ErrInvalidParam; an address the database does not place
 	// (or no database at all) is an error matching domain.ErrGeo that says why.
 	Locate(ctx context.Context, ip string) (domain.Location, error)
+}
+
+// LocationStore keeps where each machine is (machine_info.location), so the
+// fleet's places are read without geolocating again.
+type LocationStore interface {
+	// SetLocation replaces the machine's location, located at `at`.
+	SetLocation(ctx context.Context, key domain.MachineKey, loc domain.Location, at time.Time) error
 }

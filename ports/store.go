@@ -106,6 +106,7 @@ type Store interface {
 	ConnectionStore
 	NodeStore
 	MachineStore
+	LocationStore
 	ReportStore
 	OutboxStore
 	MailboxStore

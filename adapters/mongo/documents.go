@@ -79,11 +79,14 @@ func (d *bandwidthDoc) domain() *domain.BandwidthInfo {
 }
 
 type locationDoc struct {
-	Country   string  `bson:"country,omitempty"`
-	Region    string  `bson:"region,omitempty"`
-	City      string  `bson:"city,omitempty"`
-	Latitude  float64 `bson:"latitude,omitempty"`
-	Longitude float64 `bson:"longitude,omitempty"`
+	CountryCode string    `bson:"country_code,omitempty"`
+	IP          string    `bson:"ip,omitempty"`
+	LocatedAt   time.Time `bson:"located_at,omitempty"`
+	Country     string    `bson:"country,omitempty"`
+	Region      string    `bson:"region,omitempty"`
+	City        string    `bson:"city,omitempty"`
+	Latitude    float64   `bson:"latitude,omitempty"`
+	Longitude   float64   `bson:"longitude,omitempty"`
 }
 
 // machineDoc is a machine_info document.
@@ -110,8 +113,9 @@ func (d machineDoc) domain() domain.Machine {
 		ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain(),
 	}
 	if d.Location != nil {
-		m.Location = &domain.Location{Country: d.Location.Country, Region: d.Location.Region, City: d.Location.City,
-			Latitude: d.Location.Latitude, Longitude: d.Location.Longitude}
+		m.Location = &domain.Location{CountryCode: d.Location.CountryCode, Country: d.Location.Country, Region: d.Location.Region,
+			City: d.Location.City, Latitude: d.Location.Latitude, Longitude: d.Location.Longitude,
+			IP: d.Location.IP, LocatedAt: utc(d.Location.LocatedAt)}
 	}
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/score"
 	"ddn/ports"
 )
 
@@ -36,6 +37,14 @@ type Config struct {
 	TouchInterval time.Duration
 	// Effects, when set, records the side effects of going online (the outbox).
 	Effects ports.Effects
+	// Catalog, when set, scores every new short-term info (its calc point);
+	// an info it cannot score is refused with domain.ErrInvalidInfo (code 6).
+	Catalog score.Catalog
+	// Locator, when set, places each machine's client IP once per session;
+	// short-term infos get its coordinates and region, bandwidth infos the
+	// region name, machine_info its location. A failed lookup never fails a
+	// report.
+	Locator ports.Locator
 	// ReplaceDuplicates makes the newest connection win a machine held by a
 	// live connection (DuplicateSession: replace); the old one is closed on
 	// whichever node holds it. Off: the newcomer is refused (code 5).
@@ -58,6 +67,9 @@ type Service struct {
 	// OnError observes failures that no caller can be told about (an event
 	// that could not be published); it must be set before use if wanted.
 	OnError func(op string, err error)
+	// OnLocateFailed observes a client IP that could not be located (the
+	// report goes on without a location); it must be set before use if wanted.
+	OnLocateFailed func(key domain.MachineKey, ip string, err error)
 
 	bootID    string
 	startedAt time.Time

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/score"
 	"ddn/ports"
 )
 
@@ -25,6 +26,11 @@ type Session struct {
 	bandwidth  *domain.BandwidthInfo
 	lastTouch  time.Time
 	lastReport time.Time
+	// location is where the client IP is, looked up once per session (or
+	// taken from machine_info when the machine was located at the same IP).
+	located   bool
+	location  *domain.Location
+	storedLoc *domain.Location
 }
 
 // ConnID identifies this connection in machine_connection.
@@ -82,39 +88,79 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 	}
 	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
 	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
+	ss.storedLoc = prev.Location
 	ev.Previous = prev.State
 	s.publish(ctx, ev)
 	return nil
 }
 
-// ReportShortTerm stores a type-2 report; nil means it is durable.
+// ReportShortTerm stores a type-2 report; nil means it is durable. The info
+// gets its calc point (when a catalog is configured) and its location's
+// coordinates and region; an unchanged report reuses them.
 func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInfo) error {
 	info.ClientIP = ss.clientIP
-	return ss.report(ctx, "short-term", info.Validate, domain.Report{ShortTerm: &info},
-		func() bool { return ss.shortTerm != nil && ss.shortTerm.SameReport(info) },
+	derive := func() error {
+		if loc := ss.locate(ctx); loc != nil {
+			info.Longitude, info.Latitude, info.Region = loc.Longitude, loc.Latitude, loc.Region
+		}
+		cat := ss.svc.cfg.Catalog
+		if cat == nil {
+			return nil
+		}
+		if prev := ss.shortTerm; prev != nil && prev.CalcPoint > 0 && prev.SameReport(info) {
+			info.CalcPoint = prev.CalcPoint
+			return nil
+		}
+		p, err := score.Of(info, cat)
+		if err != nil {
+			return fmt.Errorf("short-term report of %s: %w", ss.key, err)
+		}
+		info.CalcPoint = p
+		return nil
+	}
+	return ss.report(ctx, "short-term", info.Validate, derive, domain.Report{ShortTerm: &info},
+		func() bool { return ss.shortTerm != nil && sameShortTerm(*ss.shortTerm, info) },
 		func(at time.Time) error { return ss.svc.store.SetShortTermInfo(ctx, ss.key, info, at) },
 		func(e *domain.Event) { ss.shortTerm = &info; e.Kind, e.ShortTerm = domain.EventShortTermInfo, &info })
 }
 
-// ReportBandwidth stores a type-4 report; nil means it is durable.
+// ReportBandwidth stores a type-4 report; nil means it is durable. The info
+// gets the region name of its location.
 func (ss *Session) ReportBandwidth(ctx context.Context, info domain.BandwidthInfo) error {
 	info.ClientIP = ss.clientIP
-	return ss.report(ctx, "bandwidth", info.Validate, domain.Report{Bandwidth: &info},
-		func() bool { return ss.bandwidth != nil && ss.bandwidth.SameReport(info) },
+	derive := func() error {
+		if loc := ss.locate(ctx); loc != nil {
+			info.Region = domain.BandwidthRegion(*loc)
+		}
+		return nil
+	}
+	return ss.report(ctx, "bandwidth", info.Validate, derive, domain.Report{Bandwidth: &info},
+		func() bool {
+			return ss.bandwidth != nil && ss.bandwidth.SameReport(info) && ss.bandwidth.Region == info.Region
+		},
 		func(at time.Time) error { return ss.svc.store.SetBandwidthInfo(ctx, ss.key, info, at) },
 		func(e *domain.Event) { ss.bandwidth = &info; e.Kind, e.Bandwidth = domain.EventBandwidthInfo, &info })
+}
+
+// sameShortTerm compares reported content and what the node derived from it.
+func sameShortTerm(a, b domain.ShortTermInfo) bool {
+	return a.SameReport(b) && a.CalcPoint == b.CalcPoint && a.Longitude == b.Longitude &&
+		a.Latitude == b.Latitude && a.Region == b.Region
 }
 
 // report is the shared path of both info kinds: validate, append to the time
 // series, then copy the content into machine_info only if it changed, else
 // refresh last_report_time at most once per TouchInterval.
-func (ss *Session) report(ctx context.Context, kind string, validate func() error, r domain.Report,
+func (ss *Session) report(ctx context.Context, kind string, validate, derive func() error, r domain.Report,
 	unchanged func() bool, store func(time.Time) error, stored func(*domain.Event)) error {
 	if !ss.bound {
 		return fmt.Errorf("%s report: %w", kind, domain.ErrNotOnline)
 	}
 	if err := validate(); err != nil {
 		return fmt.Errorf("%s report of %s: %w", kind, ss.key, err)
+	}
+	if err := derive(); err != nil {
+		return err
 	}
 	s := ss.svc
 	now := s.clock.Now()

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"MarkOfflineIsConditional", markOfflineIsConditional},
 		{"ConcurrentOfflineHasOneWinner", concurrentOfflineHasOneWinner},
 		{"InfosRoundTrip", infosRoundTrip},
+		{"LocationRoundTrip", locationRoundTrip},
 		{"ListMachinesFiltersAndOrders", listMachinesFiltersAndOrders},
 		{"ReportsRoundTripNewestFirst", reportsRoundTripNewestFirst},
 		{"PruneReports", pruneReports},
