@@ -94,6 +94,12 @@ type Config struct {
 		Token     string
 		ReadToken string
 	}
+	// Score configures the calc point: GPUCatalog replaces the shipped GPU
+	// catalog and is re-read every CatalogReload when it changes.
+	Score struct {
+		GPUCatalog    string
+		CatalogReload time.Duration
+	}
 	// Outbox tunes the delivery of side effects (chain, webhook).
 	Outbox struct {
 		Interval    time.Duration
@@ -149,6 +155,8 @@ var defaults = map[string]any{
 	"NotifyThirdParty.Timeout":                  "10s",
 	"Admin.Token":                               "",
 	"Admin.ReadToken":                           "",
+	"Score.GPUCatalog":                          "",
+	"Score.CatalogReload":                       "5s",
 	"Outbox.Interval":                           "1s",
 	"Outbox.MaxAttempts":                        10,
 	"Outbox.BaseBackoff":                        "1s",

@@ -56,6 +56,7 @@ func (c *Config) validate() error {
 		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "Prometheus.PushgatewayURL", "%q is not an http(s) URL", u)
 	}
 	check(c.SweepInterval >= 0, "SweepInterval", "must not be negative, got %q", c.SweepInterval.String())
+	positive("Score.CatalogReload", c.Score.CatalogReload)
 	positive("Outbox.Interval", c.Outbox.Interval)
 	positive("Outbox.BaseBackoff", c.Outbox.BaseBackoff)
 	check(c.Outbox.MaxBackoff >= c.Outbox.BaseBackoff, "Outbox.MaxBackoff", "must be at least Outbox.BaseBackoff (%s), got %s", c.Outbox.BaseBackoff, c.Outbox.MaxBackoff)

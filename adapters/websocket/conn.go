@@ -169,6 +169,10 @@ func describe(err error) (domain.Code, string) {
 	if errors.As(err, &fe) {
 		return domain.CodeParameter, fe.Error()
 	}
+	var de *domain.DetailError
+	if errors.As(err, &de) {
+		return domain.CodeOf(de.Err), de.Error()
+	}
 	for _, s := range []error{domain.ErrAlreadyBound, domain.ErrMachineHeld, domain.ErrNotRegistered, domain.ErrNotOnline,
 		domain.ErrInvalidInfo, domain.ErrStore, domain.ErrChain, domain.ErrGeo, domain.ErrSignature, domain.ErrInvalidParam, domain.ErrParse} {
 		if errors.Is(err, s) {

@@ -61,6 +61,13 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}
 	defer closeStore()
 
+	geoParts, err := openGeo(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer geoParts.close()
+	work.Go(func() { geoParts.run(workCtx, cfg) })
+
 	batcher := ingest.NewBatcher(store, cfg.ReportBatchSize, cfg.ReportBatchDelay)
 	batcher.OnFlush = nodeMetrics.ObserveReportFlush
 	batcherCtx, stopBatcher := context.WithCancel(workCtx)
@@ -99,11 +106,13 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
+		Catalog: geoParts.catalog, Locator: geoParts.sessionLocator(),
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
 	}
 	svc.OnError = func(op string, err error) { log.Error(op, zap.Error(err)) }
+	svc.OnLocateFailed = geoParts.locateFailed
 	if err := svc.RenewLease(ctx); err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
@@ -165,6 +174,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
 		AdminToken:   cfg.Admin.Token,
+		Geo:          geoParts.http(),
 		FleetMetrics: fleet,
 		NodeMetrics:  nodeMetrics.Handler(),
 		Version:      version,

@@ -91,14 +91,16 @@ func (t *Table) CUDACores(normalized string, memoryGB int64) (int64, bool) {
 // among them and M that GPU's reported memory in GB (the smaller memory when
 // several share the smallest count),
 // score = memory_total/3.5 + 25·n + sqrt(C)·sqrt(M/10)·n, rounded to 2
-// decimals. Invalid fields are a domain.FieldError (code 1); a GPU the catalog
-// does not know is domain.ErrInvalidInfo (code 6) naming the GPU.
+// decimals. Only the fields the rule uses are checked (a calculator may
+// score a machine without a wallet): invalid ones are a domain.FieldError
+// (code 1); a GPU the catalog does not know is domain.ErrInvalidInfo (code 6)
+// naming the GPU.
 func Of(info domain.ShortTermInfo, cat Catalog) (float64, error) {
-	if err := info.Validate(); err != nil {
+	if err := validate(info); err != nil {
 		return 0, err
 	}
 	if cat == nil {
-		return 0, fmt.Errorf("%w: no GPU catalog loaded", domain.ErrInvalidInfo)
+		return 0, &domain.DetailError{Err: domain.ErrInvalidInfo, Detail: "no GPU catalog loaded"}
 	}
 	n := float64(len(info.GPUNames))
 	var minCores, minMem int64
@@ -106,7 +108,8 @@ func Of(info domain.ShortTermInfo, cat Catalog) (float64, error) {
 		norm := Normalize(name)
 		cores, ok := cat.CUDACores(norm, info.GPUMemoryTotal[i])
 		if !ok {
-			return 0, fmt.Errorf("%w: gpu_names[%d] %q (model %q) is not in the GPU catalog", domain.ErrInvalidInfo, i, name, norm)
+			return 0, &domain.DetailError{Err: domain.ErrInvalidInfo,
+				Detail: fmt.Sprintf("gpu_names[%d] %q (model %q) is not in the GPU catalog", i, name, norm)}
 		}
 		if i == 0 || cores < minCores || (cores == minCores && info.GPUMemoryTotal[i] < minMem) {
 			minCores, minMem = cores, info.GPUMemoryTotal[i]
@@ -114,4 +117,11 @@ func Of(info domain.ShortTermInfo, cat Catalog) (float64, error) {
 	}
 	s := float64(info.MemoryTotal)/3.5 + 25*n + math.Sqrt(float64(minCores))*math.Sqrt(float64(minMem)/10)*n
 	return math.Round(s*100) / 100, nil
+}
+
+// validate checks the fields the score uses, with the protocol's words.
+func validate(i domain.ShortTermInfo) error {
+	full := i
+	full.CPUType, full.CPURate, full.Wallet = "x", 1, "x"
+	return full.Validate()
 }
