@@ -22,8 +22,9 @@ type countingCatalog struct {
 func (c *countingCatalog) CUDACores(name string, mem int64) (int64, bool) {
 	c.mu.Lock()
 	c.calls++
+	table := c.table
 	c.mu.Unlock()
-	return c.table.CUDACores(name, mem)
+	return table.CUDACores(name, mem)
 }
 
 func (c *countingCatalog) Calls() int {
@@ -219,5 +220,39 @@ func TestNoCatalogNoLocatorLeavesInfosAsReported(t *testing.T) {
 	m := f.machine(t, keyA)
 	if m.ShortTerm.CalcPoint != 0 || m.Location != nil {
 		t.Fatalf("machine = %+v, short-term %+v", m, m.ShortTerm)
+	}
+}
+
+func TestACorrectedCatalogAppliesFromTheNextConnection(t *testing.T) {
+	f := newEnrichFixture(t)
+	ss := f.svc.Open("203.0.113.7")
+	online(t, ss, keyA)
+	if err := ss.ReportShortTerm(ctx, gpuPC); err != nil {
+		t.Fatal(err)
+	}
+	corrected, err := score.NewTable([]score.GPU{{Name: "GeForce RTX 4060", MemoryGB: 8, CUDACores: 4000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.catalog.mu.Lock()
+	f.catalog.table = corrected
+	f.catalog.mu.Unlock()
+	if err := ss.ReportShortTerm(ctx, gpuPC); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 79.15 {
+		t.Fatalf("an unchanged report in the same session was re-scored: %v", got)
+	}
+	if err := ss.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again := f.svc.Open("203.0.113.7")
+	online(t, again, keyA)
+	if err := again.ReportShortTerm(ctx, gpuPC); err != nil {
+		t.Fatal(err)
+	}
+	// 16/3.5 + 25 + sqrt(4000)*sqrt(0.8) = 4.5714 + 25 + 56.5685
+	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 86.14 {
+		t.Fatalf("the next connection kept the old score: %v, want 86.14", got)
 	}
 }

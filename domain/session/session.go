@@ -29,6 +29,7 @@ type Session struct {
 	// location is where the client IP is, looked up once per session (or
 	// taken from machine_info when the machine was located at the same IP).
 	located   bool
+	scored    bool
 	location  *domain.Location
 	storedLoc *domain.Location
 }
@@ -96,7 +97,7 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 
 // ReportShortTerm stores a type-2 report; nil means it is durable. The info
 // gets its calc point (when a catalog is configured) and its location's
-// coordinates and region; an unchanged report reuses them.
+// coordinates and region; an unchanged report in the same session reuses them.
 func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInfo) error {
 	info.ClientIP = ss.clientIP
 	derive := func() error {
@@ -107,7 +108,9 @@ func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInf
 		if cat == nil {
 			return nil
 		}
-		if prev := ss.shortTerm; prev != nil && prev.CalcPoint > 0 && prev.SameReport(info) {
+		// Scored once per session (so a corrected catalog applies from the
+		// next connection) and again whenever the content changes.
+		if prev := ss.shortTerm; ss.scored && prev != nil && prev.SameReport(info) {
 			info.CalcPoint = prev.CalcPoint
 			return nil
 		}
@@ -115,7 +118,7 @@ func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInf
 		if err != nil {
 			return fmt.Errorf("short-term report of %s: %w", ss.key, err)
 		}
-		info.CalcPoint = p
+		info.CalcPoint, ss.scored = p, true
 		return nil
 	}
 	return ss.report(ctx, "short-term", info.Validate, derive, domain.Report{ShortTerm: &info},
