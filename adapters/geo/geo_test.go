@@ -15,7 +15,7 @@ import (
 )
 
 // fixtureDB writes the contract's fixture as a DB5 .BIN.
-func fixtureDB(t *testing.T) string {
+func fixtureDB(t testing.TB) string {
 	t.Helper()
 	var ranges []ip2ltest.Range
 	for _, r := range locatortest.Fixture {
