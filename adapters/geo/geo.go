@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -69,11 +68,10 @@ func (d *DB) Close() { d.db.Close() }
 
 // Locate implements ports.Locator.
 func (d *DB) Locate(_ context.Context, ip string) (domain.Location, error) {
-	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	addr, err := domain.ParseClientIP(ip)
 	if err != nil {
-		return domain.Location{}, fmt.Errorf("locate %q: %w: not an IP address", ip, domain.ErrInvalidParam)
+		return domain.Location{}, fmt.Errorf("locate: %w", err)
 	}
-	addr = addr.Unmap().WithZone("")
 	rec, err := d.db.Get_all(addr.String())
 	if err != nil {
 		return domain.Location{}, fmt.Errorf("locate %s: %w: read %s: %w", addr, domain.ErrGeo, d.path, err)
@@ -122,8 +120,9 @@ var _ ports.Locator = None{}
 
 // Locate implements ports.Locator.
 func (None) Locate(_ context.Context, ip string) (domain.Location, error) {
-	if _, err := netip.ParseAddr(strings.TrimSpace(ip)); err != nil {
-		return domain.Location{}, fmt.Errorf("locate %q: %w: not an IP address", ip, domain.ErrInvalidParam)
+	addr, err := domain.ParseClientIP(ip)
+	if err != nil {
+		return domain.Location{}, fmt.Errorf("locate: %w", err)
 	}
-	return domain.Location{}, fmt.Errorf("locate %s: %w: no geolocation database configured (IP2LocationDB.DatabasePath)", ip, domain.ErrGeo)
+	return domain.Location{}, fmt.Errorf("locate %s: %w: no geolocation database configured (IP2LocationDB.DatabasePath)", addr, domain.ErrGeo)
 }

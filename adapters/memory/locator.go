@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 
 	"ddn/domain"
@@ -45,11 +44,10 @@ func (l *Locator) Locate(_ context.Context, ip string) (domain.Location, error) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
-	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	addr, err := domain.ParseClientIP(ip)
 	if err != nil {
-		return domain.Location{}, fmt.Errorf("locate %q: %w: not an IP address", ip, domain.ErrInvalidParam)
+		return domain.Location{}, fmt.Errorf("locate: %w", err)
 	}
-	addr = addr.Unmap().WithZone("")
 	for _, r := range l.ranges {
 		if r.from.Is4() == addr.Is4() && r.from.Compare(addr) <= 0 && addr.Compare(r.to) <= 0 {
 			return r.loc, nil

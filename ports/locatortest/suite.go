@@ -49,6 +49,8 @@ func Run(t *testing.T, loc ports.Locator) {
 		{"240e:3b::1", Fixture[3].Loc},         // IPv6
 		{"240e:ff:ffff::1", Fixture[3].Loc},    // IPv6 near the end of the range
 		{"2a02:6b8:0:1::feed", Fixture[4].Loc}, // another IPv6 range
+		{"8.8.8.10:40123", Fixture[1].Loc},     // with a port
+		{"[2a02:6b8::2]:443", Fixture[4].Loc},  // IPv6 with a port
 		{" 8.8.8.9 ", Fixture[1].Loc},          // surrounding space is ignored
 	} {
 		got, err := loc.Locate(ctx, tt.ip)
@@ -61,7 +63,7 @@ func Run(t *testing.T, loc ports.Locator) {
 			t.Errorf("Locate(%q) = %+v, %v; want domain.ErrGeo (not in the database)", ip, got, err)
 		}
 	}
-	for _, ip := range []string{"", "not-an-ip", "1.2.3", "1.2.3.4.5", "8.8.8.8/24"} {
+	for _, ip := range []string{"", "not-an-ip", "1.2.3", "1.2.3.4.5", "8.8.8.8/24", "8.8.8.8:99999"} {
 		if got, err := loc.Locate(ctx, ip); !errors.Is(err, domain.ErrInvalidParam) {
 			t.Errorf("Locate(%q) = %+v, %v; want domain.ErrInvalidParam", ip, got, err)
 		}
