@@ -44,6 +44,8 @@ func TestShippedCatalogCoversTheFleet(t *testing.T) {
 		{"NVIDIA RTX A6000", 48, 10752},
 		{"NVIDIA RTX 6000 Ada Generation", 48, 18176},
 		{"Quadro RTX 6000", 24, 4608},
+		{"NVIDIA GeForce RTX 4090 Laptop GPU", 16, 9728}, // told from the desktop card by its memory
+		{"NVIDIA GeForce RTX 4060 Laptop GPU", 8, 3072},
 	} {
 		cores, ok := c.CUDACores(score.Normalize(g.name), g.mem)
 		if !ok || cores != g.cores {
