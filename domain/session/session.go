@@ -29,9 +29,10 @@ type Session struct {
 	// location is where the client IP is, looked up once per session (or
 	// taken from machine_info when the machine was located at the same IP).
 	located   bool
-	scored    bool
 	location  *domain.Location
 	storedLoc *domain.Location
+	// scored is the last info this session scored, with its calc point.
+	scored *domain.ShortTermInfo
 }
 
 // ConnID identifies this connection in machine_connection.
@@ -110,15 +111,17 @@ func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInf
 		}
 		// Scored once per session (so a corrected catalog applies from the
 		// next connection) and again whenever the content changes.
-		if prev := ss.shortTerm; ss.scored && prev != nil && prev.SameReport(info) {
-			info.CalcPoint = prev.CalcPoint
+		if last := ss.scored; last != nil && last.SameReport(info) {
+			info.CalcPoint = last.CalcPoint
 			return nil
 		}
 		p, err := score.Of(info, cat)
 		if err != nil {
 			return fmt.Errorf("short-term report of %s: %w", ss.key, err)
 		}
-		info.CalcPoint, ss.scored = p, true
+		info.CalcPoint = p
+		scored := info
+		ss.scored = &scored
 		return nil
 	}
 	return ss.report(ctx, "short-term", info.Validate, derive, domain.Report{ShortTerm: &info},
