@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"ddn/domain"
+)
+
+// locationView is the answer of GET /api/v0/location.
+type locationView struct {
+	Code            domain.Code `json:"code"`
+	Message         string      `json:"message"`
+	IP              string      `json:"ip"`
+	CountryShort    string      `json:"country_short"`
+	CountryLong     string      `json:"country_long"`
+	Region          string      `json:"region"`
+	City            string      `json:"city"`
+	Latitude        float64     `json:"latitude"`
+	Longitude       float64     `json:"longitude"`
+	BandwidthRegion string      `json:"bandwidth_region"`
+}
+
+// locationHandler serves GET /api/v0/location?ip=: the database's record for
+// an address and the region name a bandwidth machine there would get.
+func locationHandler(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ip := strings.TrimSpace(r.URL.Query().Get("ip"))
+		if ip == "" {
+			writeError(w, http.StatusBadRequest, domain.CodeParameter, "ip is required")
+			return
+		}
+		loc, err := o.Geo.Locator.Locate(r.Context(), ip)
+		switch code := domain.CodeOf(err); code {
+		case domain.CodeOK:
+			writeJSON(w, http.StatusOK, locationView{Code: code, Message: "ok", IP: ip, CountryShort: loc.CountryCode,
+				CountryLong: loc.Country, Region: loc.Region, City: loc.City, Latitude: loc.Latitude,
+				Longitude: loc.Longitude, BandwidthRegion: domain.BandwidthRegion(loc)})
+		case domain.CodeParameter:
+			writeError(w, http.StatusBadRequest, code, "ip "+quote(ip)+" is not an IP address")
+		case domain.CodeIP2Location:
+			status := http.StatusNotFound
+			if strings.Contains(err.Error(), "no geolocation database") {
+				status = http.StatusServiceUnavailable
+			}
+			writeError(w, status, code, err.Error())
+		default:
+			o.Logger.Error("locate", zap.String("ip", ip), zap.Error(err))
+			writeError(w, http.StatusServiceUnavailable, domain.CodeIP2Location, "geolocation failed")
+		}
+	}
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
