@@ -93,6 +93,8 @@ type Config struct {
 	Admin struct {
 		Token     string
 		ReadToken string
+		// ImportMaxBytes caps the body of POST /api/v0/admin/import.
+		ImportMaxBytes int64
 	}
 	// Outbox tunes the delivery of side effects (chain, webhook).
 	Outbox struct {
@@ -149,6 +151,7 @@ var defaults = map[string]any{
 	"NotifyThirdParty.Timeout":                  "10s",
 	"Admin.Token":                               "",
 	"Admin.ReadToken":                           "",
+	"Admin.ImportMaxBytes":                      1 << 30,
 	"Outbox.Interval":                           "1s",
 	"Outbox.MaxAttempts":                        10,
 	"Outbox.BaseBackoff":                        "1s",
