@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"ddn/adapters/httpapi"
 )
@@ -87,5 +90,21 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if doc["openapi"] != "3.0.3" {
 		t.Fatalf("served document: openapi = %v", doc["openapi"])
+	}
+}
+
+// TestOpenAPIDocumentIsValid checks the document against the OpenAPI 3
+// specification with kin-openapi: references resolve, schemas and
+// parameters are well formed.
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	ctx := context.Background()
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	doc, err := loader.LoadFromData(httpapi.OpenAPI)
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI 3 document: %v", err)
 	}
 }
