@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"ddn/domain"
 )
@@ -62,4 +63,20 @@ var notConfigured http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ 
 func tooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)
+}
+
+// upgradeOnly answers a plain request to the WebSocket endpoint with the
+// JSON error every route uses (426) instead of the WebSocket library's text.
+func upgradeOnly(h http.Handler) http.Handler {
+	if h == nil {
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			w.Header().Set("Upgrade", "websocket")
+			writeError(w, http.StatusUpgradeRequired, domain.CodeParameter, "this endpoint needs a WebSocket upgrade (PROTOCOL.md)")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -73,7 +73,7 @@ func build(o Options) *routeMux {
 		o.Now = time.Now
 	}
 	mux := newRouteMux(o.BodyMaxBytes)
-	mux.Handle("GET /websocket", o.WebSocket)
+	mux.Handle("GET /websocket", upgradeOnly(o.WebSocket))
 	mux.Handle("GET /metrics/prometheus", o.FleetMetrics)
 	mux.Handle("GET /metrics", o.NodeMetrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
