@@ -78,7 +78,11 @@ func deleteMachineHandler(o Options) http.HandlerFunc {
 		}
 		o.Logger.Info("machine forgotten by the admin API", zap.Stringer("machine", key), zap.Int64("reports_removed", d.Reports),
 			zap.Bool("was_connected", d.Connection))
-		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "machine forgotten",
+		msg := "machine forgotten"
+		if d.Connection {
+			msg = "machine forgotten; it was connected: its WebSocket stays open on its node, and its next report or disconnect writes a new record"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": msg,
 			"reports_removed": d.Reports, "connection_removed": d.Connection})
 	}
 }
