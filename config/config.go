@@ -93,6 +93,8 @@ type Config struct {
 	Admin struct {
 		Token     string
 		ReadToken string
+		// ImportMaxBytes caps the body of POST /api/v0/admin/import.
+		ImportMaxBytes int64
 	}
 	// Score configures the calc point: GPUCatalog replaces the shipped GPU
 	// catalog and is re-read every CatalogReload when it changes.
@@ -157,6 +159,7 @@ var defaults = map[string]any{
 	"Admin.ReadToken":                           "",
 	"Score.GPUCatalog":                          "",
 	"Score.CatalogReload":                       "5s",
+	"Admin.ImportMaxBytes":                      1 << 30,
 	"Outbox.Interval":                           "1s",
 	"Outbox.MaxAttempts":                        10,
 	"Outbox.BaseBackoff":                        "1s",

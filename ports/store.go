@@ -59,6 +59,9 @@ type MachineFilter struct {
 	State   domain.State
 	// Limit caps the result; 0 means no cap.
 	Limit int
+	// After, when set, starts the list after this key (a page cursor); the
+	// order is project, machine_id, container_id.
+	After *domain.MachineKey
 }
 
 // MachineStore keeps the latest state and content of every machine (machine_info).
@@ -110,6 +113,7 @@ type Store interface {
 	ReportStore
 	OutboxStore
 	MailboxStore
+	QueryStore
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -75,8 +75,11 @@ func notifyHandler(o Options) http.HandlerFunc {
 			Project     string `json:"project"`
 			ContainerID string `json:"container_id"`
 		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err := dec.Decode(&req); err != nil {
+		dec := json.NewDecoder(r.Body)
+		if err := dec.Decode(&req); tooLarge(err) {
+			writeError(w, http.StatusRequestEntityTooLarge, domain.CodeParameter, "request body too large")
+			return
+		} else if err != nil {
 			writeError(w, http.StatusBadRequest, domain.CodeParse, "body must be a JSON object with machine_id, project and container_id")
 			return
 		}

@@ -9,18 +9,22 @@ import (
 
 // GeoOptions are what the score and location endpoints need.
 type GeoOptions struct {
-	// Catalog scores POST /api/v0/calculator/point; nil leaves the route out.
+	// Catalog scores POST /api/v0/calculator/point; nil answers "not configured".
 	Catalog score.Catalog
-	// Locator answers GET /api/v0/location; nil leaves the route out.
+	// Locator answers GET /api/v0/location; nil answers "not configured".
 	Locator ports.Locator
 }
 
-// registerGeo adds the score calculator and the location lookup.
-func registerGeo(mux *http.ServeMux, o Options) {
+// registerGeo adds the score calculator and the location lookup; both routes
+// exist on every node so the route table and the OpenAPI document agree.
+func registerGeo(mux *routeMux, o Options) {
+	var calculate, locate http.HandlerFunc
 	if o.Geo.Catalog != nil {
-		mux.HandleFunc("POST /api/v0/calculator/point", calculatorHandler(o))
+		calculate = calculatorHandler(o)
 	}
 	if o.Geo.Locator != nil {
-		mux.HandleFunc("GET /api/v0/location", locationHandler(o))
+		locate = locationHandler(o)
 	}
+	mux.HandleFunc("POST /api/v0/calculator/point", calculate)
+	mux.HandleFunc("GET /api/v0/location", locate)
 }

@@ -10,8 +10,8 @@ import (
 	"ddn/domain"
 )
 
-// locationView is the answer of GET /api/v0/location.
-type locationView struct {
+// ipLocationView is the answer of GET /api/v0/location.
+type ipLocationView struct {
 	Code            domain.Code `json:"code"`
 	Message         string      `json:"message"`
 	IP              string      `json:"ip"`
@@ -36,7 +36,7 @@ func locationHandler(o Options) http.HandlerFunc {
 		loc, err := o.Geo.Locator.Locate(r.Context(), ip)
 		switch code := domain.CodeOf(err); code {
 		case domain.CodeOK:
-			writeJSON(w, http.StatusOK, locationView{Code: code, Message: "ok", IP: ip, CountryShort: loc.CountryCode,
+			writeJSON(w, http.StatusOK, ipLocationView{Code: code, Message: "ok", IP: ip, CountryShort: loc.CountryCode,
 				CountryLong: loc.Country, Region: loc.Region, City: loc.City, Latitude: loc.Latitude,
 				Longitude: loc.Longitude, BandwidthRegion: domain.BandwidthRegion(loc)})
 		case domain.CodeParameter:

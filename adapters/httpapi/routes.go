@@ -36,15 +36,46 @@ type Options struct {
 	FleetMetrics, NodeMetrics http.Handler
 	Version, NodeID           string
 	Logger                    *zap.Logger
+
+	// Fleet is what the query and management API read and write.
+	Fleet FleetStore
+	// ReadToken, when set, guards the query API (the admin token works too);
+	// empty leaves reads open.
+	ReadToken string
+	// Config is the effective configuration with secrets redacted
+	// (GET /api/v0/admin/config).
+	Config map[string]any
+	// Retention is the report retention policy, shown with the configuration.
+	Retention Retention
+	// BodyMaxBytes caps every request body (default 64 KiB);
+	// ImportMaxBytes caps POST /api/v0/admin/import (default 1 GiB).
+	BodyMaxBytes, ImportMaxBytes int64
+	// Now is the clock of "last hour" and default time windows; nil is time.Now.
+	Now func() time.Time
 }
 
 // New returns the node's HTTP handler.
 func New(o Options) http.Handler {
+	mux := build(o)
+	return jsonErrors(mux.ServeMux)
+}
+
+// Routes lists every route New registers, as "METHOD /path" patterns; the
+// OpenAPI test compares it with the document.
+func Routes() []string {
+	return build(Options{}).patterns
+}
+
+// build registers every route on a routeMux, which records the patterns.
+func build(o Options) *routeMux {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /websocket", o.WebSocket)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	mux := newRouteMux(o.BodyMaxBytes)
+	mux.Handle("GET /websocket", upgradeOnly(o.WebSocket))
 	mux.Handle("GET /metrics/prometheus", o.FleetMetrics)
 	mux.Handle("GET /metrics", o.NodeMetrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -72,7 +103,10 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
 	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
 	registerGeo(mux, o)
-	return jsonErrors(mux)
+	registerQuery(mux, o)
+	registerManagement(mux, o)
+	mux.HandleFunc("GET /api/openapi.json", openAPIHandler)
+	return mux
 }
 
 // NewServer returns an http.Server with the timeouts a public listener needs.

@@ -50,7 +50,17 @@ func TestRoutes(t *testing.T) {
 	if code, body, _ := get("POST", "/healthz"); code != 405 || body["message"] != "method not allowed" {
 		t.Fatalf("wrong method = %d %v", code, body)
 	}
-	for _, p := range []string{"/websocket", "/metrics", "/metrics/prometheus"} {
+	if code, body, _ := get("GET", "/websocket"); code != 426 || body["code"] != float64(1) {
+		t.Fatalf("/websocket without an upgrade = %d %v", code, body)
+	}
+	upgrade, _ := http.NewRequest("GET", srv.URL+"/websocket", nil)
+	upgrade.Header.Set("Upgrade", "websocket")
+	if resp, err := http.DefaultClient.Do(upgrade); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/websocket with an upgrade did not reach its handler: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, p := range []string{"/metrics", "/metrics/prometheus"} {
 		resp, err := http.Get(srv.URL + p)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s = %v %v", p, resp, err)

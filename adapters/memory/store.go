@@ -276,7 +276,8 @@ func (s *Store) ListMachines(_ context.Context, f ports.MachineFilter) ([]domain
 	defer s.mu.Unlock()
 	var out []domain.Machine
 	for _, m := range s.machines {
-		if (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) {
+		if (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) &&
+			(f.After == nil || compareKeys(m.Key, *f.After) > 0) {
 			out = append(out, cloneMachine(m))
 		}
 	}

@@ -130,6 +130,9 @@ func (s *Store) ListMachines(ctx context.Context, f ports.MachineFilter) ([]doma
 	if f.State != "" {
 		filter = append(filter, bson.E{Key: "state", Value: string(f.State)})
 	}
+	if f.After != nil {
+		filter = append(filter, afterKey(*f.After))
+	}
 	opts := options.Find().SetSort(keySort(""))
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))

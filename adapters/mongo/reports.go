@@ -57,7 +57,7 @@ func (s *Store) ListReports(ctx context.Context, key domain.MachineKey, from, to
 	}
 	out := make([]domain.Report, len(docs))
 	for i, d := range docs {
-		out[i] = domain.Report{Key: d.Machine.domain(), Timestamp: utc(d.Timestamp), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain()}
+		out[i] = d.domain()
 	}
 	return out, nil
 }

@@ -172,6 +172,7 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 	}{
 		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
 		{s.machines, mongo.IndexModel{Keys: bson.D{{Key: "state", Value: 1}}}},
+		{s.machines, mongo.IndexModel{Keys: keySort("")}}, // pages of the query API
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "machine_id", Value: 1}, {Key: "project", Value: 1}, {Key: "container_id", Value: 1}}, Options: unique}},
 		{s.connections, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}}}},
 		{s.commands, mongo.IndexModel{Keys: bson.D{{Key: "node_id", Value: 1}, {Key: "created_at", Value: 1}}}},

@@ -352,13 +352,16 @@ func TestHeartbeat(t *testing.T) {
 	})
 
 	t.Run("ping frames keep it open", func(t *testing.T) {
+		// A roomier timeout than the silence case: pings every 100ms must
+		// keep it open even when a loaded machine delays one of them.
+		s := newServer(t, ws.Options{HeartbeatTimeout: time.Second})
 		c := s.dial(t)
 		c.expect(envelope(1, 1, onlineBody("pinger")), 0, "")
 		ctx, cancel := timeout()
 		defer cancel()
 		readErr := make(chan error, 1)
 		go func() { _, _, err := c.c.Read(ctx); readErr <- err }() // the reader answers pongs
-		for range 10 {                                             // ~1s, over three timeouts
+		for range 30 {                                             // ~3s, over three timeouts
 			if err := c.c.Ping(ctx); err != nil {
 				t.Fatalf("ping: %v", err)
 			}

@@ -36,6 +36,7 @@ Endpoints on Addr:
   GET /websocket            machine agents (PROTOCOL.md)
   GET /healthz, /readyz     liveness, readiness (store reachable)
   GET /metrics/prometheus   fleet metrics; GET /metrics: the node's own
+  GET /api/openapi.json     the whole HTTP API: query, management, cluster
 
 Signals: SIGINT or SIGTERM drains (connections closed, machines marked
 disconnected, writes flushed) within ShutdownTimeout, then exits.

@@ -165,7 +165,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		work.Go(func() { pusher.Run(workCtx, cfg.Prometheus.PushInterval) })
 		log.Info("pushing metrics", zap.String("pushgateway", u), zap.String("job", cfg.Prometheus.JobName), zap.Duration("every", cfg.Prometheus.PushInterval))
 	}
-	handler := httpapi.New(httpapi.Options{
+	handler := httpapi.New(withQueryAPI(cfg, store, httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
@@ -180,7 +180,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Version:      version,
 		NodeID:       cfg.NodeID,
 		Logger:       log.Named("http"),
-	})
+	}))
 	srv := httpapi.NewServer(cfg.Addr, handler)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

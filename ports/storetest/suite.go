@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
+	tests = append(tests, queryTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}

@@ -1,0 +1,196 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// afterKey selects machines ordered after k by (project, machine_id, container_id).
+func afterKey(k domain.MachineKey) bson.E {
+	return bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: "project", Value: bson.D{{Key: "$gt", Value: k.Project}}}},
+		bson.D{{Key: "project", Value: k.Project}, {Key: "machine_id", Value: bson.D{{Key: "$gt", Value: k.MachineID}}}},
+		bson.D{{Key: "project", Value: k.Project}, {Key: "machine_id", Value: k.MachineID}, {Key: "container_id", Value: bson.D{{Key: "$gt", Value: k.ContainerID}}}},
+	}}
+}
+
+// reportKeyFilter selects a machine's machine_tm documents.
+func reportKeyFilter(k domain.MachineKey) bson.D {
+	return bson.D{{Key: "machine.machine_id", Value: k.MachineID}, {Key: "machine.project", Value: k.Project},
+		{Key: "machine.container_id", Value: k.ContainerID}}
+}
+
+// timeWindow is the timestamp condition from <= t < to, or nil when both are open.
+func timeWindow(from, to time.Time) bson.D {
+	window := bson.D{}
+	if !from.IsZero() {
+		window = append(window, bson.E{Key: "$gte", Value: from})
+	}
+	if !to.IsZero() {
+		window = append(window, bson.E{Key: "$lt", Value: to})
+	}
+	if len(window) == 0 {
+		return bson.D{}
+	}
+	return bson.D{{Key: "timestamp", Value: window}}
+}
+
+// CountMachines implements ports.QueryStore with one $group aggregation.
+func (s *Store) CountMachines(ctx context.Context) ([]ports.MachineCount, error) {
+	pipeline := mongo.Pipeline{
+		{{Key: "$group", Value: bson.D{
+			{Key: "_id", Value: bson.D{{Key: "project", Value: "$project"}, {Key: "state", Value: "$state"}}},
+			{Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}},
+		}}},
+		{{Key: "$sort", Value: bson.D{{Key: "_id.project", Value: 1}, {Key: "_id.state", Value: 1}}}},
+	}
+	cur, err := s.machines.Aggregate(ctx, pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: count machines: %w", err)
+	}
+	var rows []struct {
+		ID struct {
+			Project string `bson:"project"`
+			State   string `bson:"state"`
+		} `bson:"_id"`
+		Count int64 `bson:"count"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("mongo: count machines: %w", err)
+	}
+	out := make([]ports.MachineCount, len(rows))
+	for i, r := range rows {
+		out[i] = ports.MachineCount{Project: r.ID.Project, State: domain.State(r.ID.State), Count: r.Count}
+	}
+	return out, nil
+}
+
+// CountReports implements ports.QueryStore.
+func (s *Store) CountReports(ctx context.Context, since time.Time) (int64, error) {
+	n, err := s.reports.CountDocuments(ctx, timeWindow(since, time.Time{}))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: count reports since %s: %w", since.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// DeleteMachine implements ports.QueryStore: the machine, its reports, its claim.
+func (s *Store) DeleteMachine(ctx context.Context, key domain.MachineKey) (ports.MachineDeletion, error) {
+	var d ports.MachineDeletion
+	res, err := s.machines.DeleteOne(ctx, keyFilter(key))
+	if err != nil {
+		return d, fmt.Errorf("mongo: delete machine %s: %w", key, err)
+	}
+	d.Found = res.DeletedCount == 1
+	reports, err := s.reports.DeleteMany(ctx, reportKeyFilter(key))
+	if err != nil {
+		return d, fmt.Errorf("mongo: delete reports of %s: %w", key, err)
+	}
+	d.Reports = reports.DeletedCount
+	conn, err := s.connections.DeleteOne(ctx, keyFilter(key))
+	if err != nil {
+		return d, fmt.Errorf("mongo: delete connection of %s: %w", key, err)
+	}
+	d.Connection = conn.DeletedCount == 1
+	return d, nil
+}
+
+// PutMachine implements ports.QueryStore with one replace-or-insert by key.
+func (s *Store) PutMachine(ctx context.Context, m domain.Machine) error {
+	d := machineDoc{Key: keyOf(m.Key), StakingType: int64(m.StakingType), State: string(m.State), NodeID: m.NodeID,
+		RegisterTime: m.RegisterTime, LastOnlineTime: m.LastOnlineTime, LastOfflineTime: m.LastOfflineTime,
+		LastDisconnectTime: m.LastDisconnectTime, LastReportTime: m.LastReportTime}
+	if m.ShortTerm != nil {
+		d.ShortTerm = shortTermOf(*m.ShortTerm)
+	}
+	if m.Bandwidth != nil {
+		d.Bandwidth = bandwidthOf(*m.Bandwidth)
+	}
+	if l := m.Location; l != nil {
+		d.Location = &locationDoc{Country: l.Country, Region: l.Region, City: l.City, Latitude: l.Latitude, Longitude: l.Longitude}
+	}
+	if _, err := s.machines.ReplaceOne(ctx, keyFilter(m.Key), d, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("mongo: put machine %s: %w", m.Key, err)
+	}
+	return nil
+}
+
+// ImportReports implements ports.QueryStore. Time-series collections take no
+// unique index, so per machine it reads which of the batch's timestamps are
+// stored already and inserts the others.
+func (s *Store) ImportReports(ctx context.Context, rs []domain.Report) (int64, error) {
+	byKey := map[domain.MachineKey][]domain.Report{}
+	var order []domain.MachineKey
+	for _, r := range rs {
+		if _, ok := byKey[r.Key]; !ok {
+			order = append(order, r.Key)
+		}
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	var inserted int64
+	for _, key := range order {
+		group := byKey[key]
+		stamps := make(bson.A, len(group))
+		for i, r := range group {
+			stamps[i] = r.Timestamp.Truncate(time.Millisecond)
+		}
+		filter := append(reportKeyFilter(key), bson.E{Key: "timestamp", Value: bson.D{{Key: "$in", Value: stamps}}})
+		var stored []struct {
+			Timestamp time.Time `bson:"timestamp"`
+		}
+		opts := options.Find().SetProjection(bson.D{{Key: "timestamp", Value: 1}})
+		if err := s.findAll(ctx, s.reports, filter, opts, &stored); err != nil {
+			return inserted, fmt.Errorf("mongo: read stored reports of %s: %w", key, err)
+		}
+		seen := map[int64]bool{}
+		for _, d := range stored {
+			seen[d.Timestamp.UnixMilli()] = true
+		}
+		var fresh []domain.Report
+		for _, r := range group {
+			if ms := r.Timestamp.UnixMilli(); !seen[ms] {
+				seen[ms] = true
+				fresh = append(fresh, r)
+			}
+		}
+		if err := s.AppendReports(ctx, fresh); err != nil {
+			return inserted, fmt.Errorf("mongo: import reports of %s: %w", key, err)
+		}
+		inserted += int64(len(fresh))
+	}
+	return inserted, nil
+}
+
+// ScanReports implements ports.QueryStore over a cursor, one document at a time.
+func (s *Store) ScanReports(ctx context.Context, from, to time.Time, fn func(domain.Report) error) error {
+	cur, err := s.reports.Find(ctx, timeWindow(from, to), options.Find().SetBatchSize(500))
+	if err != nil {
+		return fmt.Errorf("mongo: scan reports: %w", err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for cur.Next(ctx) {
+		var d reportDoc
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("mongo: decode report: %w", err)
+		}
+		if err := fn(d.domain()); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("mongo: scan reports: %w", err)
+	}
+	return nil
+}
+
+func (d reportDoc) domain() domain.Report {
+	return domain.Report{Key: d.Machine.domain(), Timestamp: utc(d.Timestamp), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain()}
+}
