@@ -88,6 +88,9 @@ type MachineStore interface {
 	TouchLastReport(ctx context.Context, key domain.MachineKey, at time.Time) error
 	// ListMachines lists machines ordered by key.
 	ListMachines(ctx context.Context, f MachineFilter) ([]domain.Machine, error)
+	// DeleteMachine removes a machine's record (it was unregistered) and
+	// reports whether there was one.
+	DeleteMachine(ctx context.Context, key domain.MachineKey) (bool, error)
 }
 
 // ReportStore keeps the append-only time series of reports (machine_tm).
@@ -109,6 +112,7 @@ type Store interface {
 	ReportStore
 	OutboxStore
 	MailboxStore
+	LeaseStore
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -201,6 +201,10 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 			}
 			return ok, nil
 		}
+	case domain.EventShortTermInfo:
+		return m.ShortTerm != nil, nil
+	case domain.EventBandwidthInfo:
+		return m.Bandwidth != nil, nil
 	}
 	return false, nil
 }

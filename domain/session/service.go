@@ -34,8 +34,12 @@ type Config struct {
 	// TouchInterval is how often at most last_report_time is written per machine
 	// when the reported content does not change.
 	TouchInterval time.Duration
-	// Effects, when set, records the side effects of going online (the outbox).
+	// Effects, when set, records the side effects of going online and of a
+	// machine's first info of each kind (the outbox).
 	Effects ports.Effects
+	// Registry, when set (a chain is configured), must know a machine as
+	// registered before it may go online; nil: every machine is registered.
+	Registry ports.ChainRegistry
 	// ReplaceDuplicates makes the newest connection win a machine held by a
 	// live connection (DuplicateSession: replace); the old one is closed on
 	// whichever node holds it. Off: the newcomer is refused (code 5).

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"OutboxClaimHasOneWinner", outboxClaimHasOneWinner},
 		{"MailboxDeliversOnceToItsNode", mailboxDeliversOnce},
 		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
+		{"LeaseHasOneHolder", leaseHasOneHolder},
+		{"DeleteMachine", deleteMachine},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	for _, tt := range tests {
