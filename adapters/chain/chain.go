@@ -54,9 +54,9 @@ type Options struct {
 	Clock    ports.Clock
 	// OnTx observes each transaction by method and result ("ok", "reverted",
 	// "failed", "timeout"); OnBlock the latest block number seen.
-	OnTx      func(method, result string)
-	OnBlock   func(uint64)
-	OnResync  func(reason string, nonce uint64)
+	OnTx       func(method, result string)
+	OnBlock    func(uint64)
+	OnResync   func(reason string, nonce uint64)
 	OnFailover func(from, to string, err error)
 }
 
