@@ -28,6 +28,8 @@ type Options struct {
 	// Notify sends the unregister notify to a machine wherever it is connected
 	// and names the node (POST /api/v0/admin/notify).
 	Notify func(ctx context.Context, key domain.MachineKey) (string, error)
+	// Contract runs the contract management commands (POST /api/v0/contract/*).
+	Contract ContractCommand
 	// AdminToken guards /api/v0/admin/*; empty turns the admin API off.
 	AdminToken string
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
@@ -69,6 +71,7 @@ func New(o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
 	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
+	contractRoutes(mux, o)
 	return jsonErrors(mux)
 }
 

@@ -75,6 +75,11 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	} else {
 		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
 	}
+	chainSide, err := wireChain(cfg, store, targets, nodeMetrics, log)
+	if err != nil {
+		return err
+	}
+	work.Go(func() { chainSide.run(workCtx) })
 	effects := outbox.New(outbox.Config{
 		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)),
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
@@ -99,6 +104,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
+		Registry: chainSide.registry,
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
@@ -164,6 +170,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
+		Contract:     contractCommands(effects, store, cfg.NodeID, svc),
 		AdminToken:   cfg.Admin.Token,
 		FleetMetrics: fleet,
 		NodeMetrics:  nodeMetrics.Handler(),

@@ -33,6 +33,9 @@ func New(chain ports.Chain) *Deliverer { return &Deliverer{chain: chain} }
 // first, so a retry after a transaction that landed (but whose receipt was
 // not seen) does not report twice.
 func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
+	if tp, ok := commandTypes[e.Kind]; ok {
+		return d.deliverCommand(ctx, e, tp)
+	}
 	switch e.Kind {
 	case domain.EventOnline, domain.EventOffline:
 		st, err := d.chain.MachineState(ctx, e.Key, e.StakingType)
