@@ -4,5 +4,5 @@
 # Usage: contracts/build.sh [output dir]
 set -eu
 cd "$(dirname "$0")"
-npm install --no-audit --no-fund --silent >/dev/null
+npm ci --no-audit --no-fund --silent >/dev/null
 node compile.js "$@"
