@@ -62,7 +62,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	if err != nil {
 		return chainSide{}, err
 	}
-	d := chainreport.New(c)
+	d := chainreport.New(c).WithMachines(store)
 	d.OnSkip = func(e domain.Event, why string) {
 		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
 	}

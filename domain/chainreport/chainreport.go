@@ -7,6 +7,7 @@ package chainreport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"ddn/domain"
@@ -19,6 +20,9 @@ const Target = "chain"
 // Deliverer maps events onto chain calls; retries are the outbox's.
 type Deliverer struct {
 	chain ports.Chain
+	// machines, when set, lets a late presence report see that the machine
+	// moved on (an online delivered after a later offline is stale).
+	machines ports.MachineStore
 	// OnSkip observes an event that needed no transaction (the chain
 	// already agrees), for logs.
 	OnSkip func(e domain.Event, why string)
@@ -29,6 +33,31 @@ var _ ports.Deliverer = (*Deliverer)(nil)
 // New returns the chain target over a configured chain.
 func New(chain ports.Chain) *Deliverer { return &Deliverer{chain: chain} }
 
+// WithMachines makes presence reports that were overtaken by a later
+// transition (retries can reorder deliveries) be skipped.
+func (d *Deliverer) WithMachines(m ports.MachineStore) *Deliverer {
+	d.machines = m
+	return d
+}
+
+// overtaken tells whether the machine's presence changed after e.
+func (d *Deliverer) overtaken(ctx context.Context, e domain.Event) (bool, error) {
+	if d.machines == nil {
+		return false, nil
+	}
+	m, err := d.machines.GetMachine(ctx, e.Key)
+	if errors.Is(err, domain.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("chain %s of %s: read machine: %w: %w", e.Kind, e.Key, domain.ErrStore, err)
+	}
+	if e.Kind == domain.EventOnline {
+		return m.LastOfflineTime.After(e.At), nil
+	}
+	return m.LastOnlineTime.After(e.At), nil
+}
+
 // Deliver implements ports.Deliverer. Online and offline read the chain
 // first, so a retry after a transaction that landed (but whose receipt was
 // not seen) does not report twice.
@@ -38,6 +67,12 @@ func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
 	}
 	switch e.Kind {
 	case domain.EventOnline, domain.EventOffline:
+		if late, err := d.overtaken(ctx, e); err != nil || late {
+			if late {
+				d.skip(e, "overtaken by a later presence change")
+			}
+			return err
+		}
 		st, err := d.chain.MachineState(ctx, e.Key, e.StakingType)
 		if err != nil {
 			return fmt.Errorf("chain %s of %s: read machine state: %w: %w", e.Kind, e.Key, domain.ErrChain, err)

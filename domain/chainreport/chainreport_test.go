@@ -234,3 +234,45 @@ func TestNoChainEveryMachineIsRegistered(t *testing.T) {
 		t.Fatalf("online without a chain: %v", err)
 	}
 }
+
+func TestLatePresenceReportsAreSkipped(t *testing.T) {
+	store, chain := memory.NewStore(), memory.NewChain()
+	d := chainreport.New(chain).WithMachines(store)
+	if err := chain.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	onAt := t0
+	if _, _, err := store.MarkOnline(ctx, key, 0, "n1", onAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkDisconnected(ctx, key, t0.Add(time.Minute), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	offAt := t0.Add(6 * time.Minute)
+	if ok, err := store.MarkOffline(ctx, key, t0.Add(time.Minute), offAt); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// The online's delivery failed and comes after the offline: stale.
+	if err := d.Deliver(ctx, domain.Event{Kind: domain.EventOffline, Key: key, At: offAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Deliver(ctx, domain.Event{Kind: domain.EventOnline, Key: key, At: onAt}); err != nil {
+		t.Fatal(err)
+	}
+	if got := methods(chain.Calls()); !slices.Equal(got, []string{"report1"}) {
+		t.Fatalf("calls = %v, want only the register (the late online is stale)", got)
+	}
+	// Back online later: the offline of before is stale, the new online is not.
+	backAt := t0.Add(10 * time.Minute)
+	if _, _, err := store.MarkOnline(ctx, key, 0, "n1", backAt); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []domain.Event{{Kind: domain.EventOnline, Key: key, At: backAt}, {Kind: domain.EventOffline, Key: key, At: offAt}} {
+		if err := d.Deliver(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := methods(chain.Calls()); !slices.Equal(got, []string{"report1", "report3"}) {
+		t.Fatalf("calls = %v, want register and the new online", got)
+	}
+}
