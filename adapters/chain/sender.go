@@ -12,11 +12,14 @@ import (
 	ethereum "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+
+	"ddn/domain"
 )
 
 // ErrLeaseHeld means another node of the cluster is the sender from this
-// key right now; the outbox retries later.
-var ErrLeaseHeld = errors.New("another node holds the chain sender lease")
+// key right now; it matches domain.ErrNotNow, so the outbox retries soon
+// without counting an attempt.
+var ErrLeaseHeld = fmt.Errorf("another node holds the chain sender lease: %w", domain.ErrNotNow)
 
 // sender signs and submits transactions from one key. Nonces are assigned
 // locally under a mutex, so concurrent deliveries get consecutive nonces and
@@ -231,8 +234,10 @@ func (s *sender) wait(ctx context.Context, hash common.Hash) (*types.Receipt, er
 	for {
 		var rcpt *types.Receipt
 		err := s.c.eps.do(ctx, func(r RPC) error {
+			cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
+			defer cancel()
 			var err error
-			rcpt, err = r.TransactionReceipt(ctx, hash)
+			rcpt, err = r.TransactionReceipt(cctx, hash)
 			return err
 		})
 		if err == nil {

@@ -1,6 +1,8 @@
 package outbox
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,5 +33,40 @@ func TestRecoverySettlesFirstInfos(t *testing.T) {
 	}
 	if e := f.entry(t, lost.ID); e.Status != ports.OutboxCancelled {
 		t.Fatalf("unstored info entry = %+v", e)
+	}
+}
+
+// busy is a target held by another node: it answers domain.ErrNotNow while busy.
+type busy struct{ busy bool }
+
+func (b *busy) Deliver(context.Context, domain.Event) error {
+	if b.busy {
+		return fmt.Errorf("lease held by n2: %w", domain.ErrNotNow)
+	}
+	return nil
+}
+
+func TestBusyElsewhereIsNotAFailedAttempt(t *testing.T) {
+	f := newFixture("n1")
+	target := &busy{busy: true}
+	ob := New(Config{NodeID: "n1", Targets: []string{"chain"}, MaxAttempts: 2}, f.store, f.clock, map[string]ports.Deliverer{"chain": target})
+	e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: keyA, At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Confirm(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		dispatch(t, ob)
+		f.clock.Advance(31 * time.Second)
+	}
+	got := f.entry(t, e.ID)
+	if got.Status != ports.OutboxReady || got.Attempts != 0 {
+		t.Fatalf("entry after 5 busy passes = %+v, want ready with no attempt counted", got)
+	}
+	target.busy = false
+	if p := dispatch(t, ob); p.Delivered != 1 {
+		t.Fatalf("pass = %+v", p)
 	}
 }
