@@ -77,6 +77,16 @@ type Config struct {
 		PrivateKey          string
 		ReportContract      Contract
 		MachineInfoContract Contract
+		// ReceiptTimeout bounds the wait for a transaction to be mined.
+		ReceiptTimeout time.Duration
+		// CallTimeout bounds one RPC call on one endpoint.
+		CallTimeout time.Duration
+		// GasLimit, when non-zero, replaces gas estimation.
+		GasLimit uint64
+		// SenderLease is the time slice one node holds the key's sender lease.
+		SenderLease time.Duration
+		// BlockPoll is how often the latest block is read (metric, liveness).
+		BlockPoll time.Duration
 	}
 	Certificate struct {
 		Cert string
@@ -150,6 +160,11 @@ var defaults = map[string]any{
 	"Chain.ReportContract.ContractAddress":      "",
 	"Chain.MachineInfoContract.AbiFile":         "",
 	"Chain.MachineInfoContract.ContractAddress": "",
+	"Chain.ReceiptTimeout":                      "60s",
+	"Chain.CallTimeout":                         "10s",
+	"Chain.GasLimit":                            0,
+	"Chain.SenderLease":                         "30s",
+	"Chain.BlockPoll":                           "15s",
 	"Certificate.Cert":                          "",
 	"Certificate.Key":                           "",
 	"NotifyThirdParty.OfflineNotify":            "",

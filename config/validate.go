@@ -81,6 +81,7 @@ func (c *Config) validate() error {
 		parsed, err := url.Parse(u)
 		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "NotifyThirdParty.OfflineNotify", "%q is not an http(s) URL", u)
 	}
+	errs = append(errs, c.validateChain()...)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -33,6 +33,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate: a record with that identity exists already.
 	ErrDuplicate = errors.New("already exists")
+	// ErrNotNow: another node is doing this right now (e.g. it holds the
+	// chain sender lease); try again soon, it is not a failed attempt.
+	ErrNotNow = errors.New("busy elsewhere, try again soon")
 	// ErrInvalidTransition: a presence change the state machine forbids.
 	ErrInvalidTransition = errors.New("invalid presence transition")
 )

@@ -17,6 +17,12 @@ const (
 	// EventBandwidthInfo: a machine's type-4 content was stored because it is
 	// new or changed (chain: set bandwidth info).
 	EventBandwidthInfo EventKind = "bandwidth_info"
+	// EventContractRegister, ...Unregister, ...Online and ...Offline are the
+	// operator's contract management commands (chain: report 1, 2, 3, 4).
+	EventContractRegister   EventKind = "contract_register"
+	EventContractUnregister EventKind = "contract_unregister"
+	EventContractOnline     EventKind = "contract_online"
+	EventContractOffline    EventKind = "contract_offline"
 )
 
 // Event is something that happened to a machine, published after it is stored.

@@ -114,6 +114,7 @@ type Store interface {
 	OutboxStore
 	MailboxStore
 	QueryStore
+	LeaseStore
 	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -30,6 +30,8 @@ type Options struct {
 	Notify func(ctx context.Context, key domain.MachineKey) (string, error)
 	// Geo serves the score calculator and the location lookup (geo.go).
 	Geo GeoOptions
+	// Contract runs the contract management commands (POST /api/v0/contract/*).
+	Contract ContractCommand
 	// AdminToken guards /api/v0/admin/*; empty turns the admin API off.
 	AdminToken string
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
@@ -105,6 +107,7 @@ func build(o Options) *routeMux {
 	registerGeo(mux, o)
 	registerQuery(mux, o)
 	registerManagement(mux, o)
+	contractRoutes(mux, o)
 	mux.HandleFunc("GET /api/openapi.json", openAPIHandler)
 	return mux
 }

@@ -82,6 +82,11 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	} else {
 		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
 	}
+	chainSide, err := wireChain(cfg, store, targets, nodeMetrics, log)
+	if err != nil {
+		return err
+	}
+	work.Go(func() { chainSide.run(workCtx) })
 	effects := outbox.New(outbox.Config{
 		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)),
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
@@ -107,6 +112,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, Locator: geoParts.sessionLocator(),
+		Registry: chainSide.registry,
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
@@ -173,6 +179,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
+		Contract:     contractCommands(effects, store, cfg.NodeID, svc),
 		AdminToken:   cfg.Admin.Token,
 		Geo:          geoParts.http(),
 		FleetMetrics: fleet,

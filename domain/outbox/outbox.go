@@ -201,6 +201,10 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 			}
 			return ok, nil
 		}
+	case domain.EventShortTermInfo:
+		return m.ShortTerm != nil, nil
+	case domain.EventBandwidthInfo:
+		return m.Bandwidth != nil, nil
 	}
 	return false, nil
 }
@@ -221,6 +225,7 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 		return nil
 	}
 	var failures []string
+	deferred := true // every failure was domain.ErrNotNow
 	for _, target := range cur.Targets {
 		if slices.Contains(cur.Delivered, target) {
 			continue
@@ -237,6 +242,7 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 		}
 		if err != nil {
 			failures = append(failures, target+": "+err.Error())
+			deferred = deferred && errors.Is(err, domain.ErrNotNow)
 			continue
 		}
 		cur.Delivered = append(cur.Delivered, target)
@@ -246,6 +252,13 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 	case len(failures) == 0:
 		cur.Status, cur.DoneAt, cur.LastError = ports.OutboxDone, now, ""
 		p.Delivered++
+	case deferred:
+		// Another node is doing it (e.g. holds the chain sender lease): not
+		// an attempt that failed. The same attempt can be claimed again in
+		// the next claim epoch, by any node.
+		cur.LastError = strings.Join(failures, "; ")
+		cur.NextAttemptAt = now.Add(o.cfg.ClaimLease)
+		p.Retried++
 	default:
 		cur.Attempts++
 		cur.LastError = strings.Join(failures, "; ")

@@ -35,7 +35,8 @@ type Config struct {
 	// TouchInterval is how often at most last_report_time is written per machine
 	// when the reported content does not change.
 	TouchInterval time.Duration
-	// Effects, when set, records the side effects of going online (the outbox).
+	// Effects, when set, records the side effects of going online and of a
+	// machine's first info of each kind (the outbox).
 	Effects ports.Effects
 	// Catalog, when set, scores every new short-term info (its calc point);
 	// an info it cannot score is refused with domain.ErrInvalidInfo (code 6).
@@ -45,6 +46,9 @@ type Config struct {
 	// region name, machine_info its location. A failed lookup never fails a
 	// report.
 	Locator ports.Locator
+	// Registry, when set (a chain is configured), must know a machine as
+	// registered before it may go online; nil: every machine is registered.
+	Registry ports.ChainRegistry
 	// ReplaceDuplicates makes the newest connection win a machine held by a
 	// live connection (DuplicateSession: replace); the old one is closed on
 	// whichever node holds it. Off: the newcomer is refused (code 5).

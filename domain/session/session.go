@@ -54,6 +54,9 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w", req.Key, err)
 	}
 	s := ss.svc
+	if err := s.checkRegistered(ctx, req); err != nil {
+		return err
+	}
 	now := s.clock.Now()
 	err := s.claim(ctx, ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now})
 	if err != nil {
@@ -171,18 +174,41 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 	s := ss.svc
 	now := s.clock.Now()
 	r.Key, r.Timestamp = ss.key, now
+	// The first content of each kind a machine ever reports goes to the
+	// chain through the outbox (set machine info / bandwidth info).
+	first := (r.ShortTerm != nil && ss.shortTerm == nil) || (r.Bandwidth != nil && ss.bandwidth == nil)
 	if err := s.reports.Append(ctx, r); err != nil {
 		return err
 	}
 	ss.lastReport = now
 	switch {
 	case !unchanged():
+		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
+		oldST, oldBW := ss.shortTerm, ss.bandwidth
+		stored(&e)
+		var entry ports.OutboxEntry
+		recorded := false
+		if first && s.cfg.Effects != nil {
+			var err error
+			if entry, err = s.cfg.Effects.Record(ctx, e); err != nil {
+				ss.shortTerm, ss.bandwidth = oldST, oldBW
+				return fmt.Errorf("%s info of %s: record side effects: %w: %w", kind, ss.key, domain.ErrStore, err)
+			}
+			recorded = true
+		}
 		if err := store(now); err != nil {
+			if recorded {
+				_ = s.cfg.Effects.Cancel(context.WithoutCancel(ctx), entry) // else recovery cancels it
+			}
+			ss.shortTerm, ss.bandwidth = oldST, oldBW
 			return fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
 		}
+		if recorded {
+			if err := s.cfg.Effects.Confirm(ctx, entry); err != nil && s.OnError != nil {
+				s.OnError("confirm "+string(e.Kind)+" side effects (recovery will settle them)", err)
+			}
+		}
 		ss.lastTouch = now
-		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
-		stored(&e)
 		s.publish(ctx, e)
 	case now.Sub(ss.lastTouch) >= s.cfg.TouchInterval:
 		if err := s.store.TouchLastReport(ctx, ss.key, now); err != nil {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"OutboxClaimHasOneWinner", outboxClaimHasOneWinner},
 		{"MailboxDeliversOnceToItsNode", mailboxDeliversOnce},
 		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
+		{"LeaseHasOneHolder", leaseHasOneHolder},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	tests = append(tests, queryTests...)

@@ -1,0 +1,279 @@
+// Package chain is the go-ethereum adapter of the report and machine-info
+// contracts (DESIGN.md, "Integrations"): registry reads through eth_call,
+// transactions signed locally with managed nonces, estimated gas, receipts
+// awaited with a timeout, several RPC endpoints with failover, and a
+// cluster-wide lease so one node at a time sends from the key.
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	ethereum "github.com/ethereum/go-ethereum"
+	gethabi "github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"ddn/abi"
+	"ddn/domain"
+	"ddn/ports"
+)
+
+// Options configure the adapter; the config keys they come from are named
+// in startup errors.
+type Options struct {
+	// Endpoints are tried in order, the first (Chain.Rpc) preferred.
+	Endpoints []*Endpoint
+	ChainID   int64
+	// PrivateKey is the hex key transactions are signed with (never logged).
+	PrivateKey string
+	// ReportAddress and MachineInfoAddress are the contracts' addresses.
+	ReportAddress, MachineInfoAddress string
+	// ReportABIFile and MachineInfoABIFile override the embedded ABIs.
+	ReportABIFile, MachineInfoABIFile string
+	// ReceiptTimeout bounds the wait for a transaction to be mined (60s).
+	ReceiptTimeout time.Duration
+	// ReceiptPoll is how often a receipt is asked for (1s).
+	ReceiptPoll time.Duration
+	// CallTimeout bounds one read or one submission on one endpoint (10s).
+	CallTimeout time.Duration
+	// GasLimit, when non-zero, replaces gas estimation.
+	GasLimit uint64
+	// Leases and LeaseTTL make one node at a time the sender from the key,
+	// cluster-wide (time slices of LeaseTTL, 30s); Owner names this node.
+	Leases   ports.LeaseStore
+	LeaseTTL time.Duration
+	Owner    string
+	Clock    ports.Clock
+	// OnTx observes each transaction by method and result ("ok", "reverted",
+	// "failed", "timeout"); OnBlock the latest block number seen.
+	OnTx       func(method, result string)
+	OnBlock    func(uint64)
+	OnResync   func(reason string, nonce uint64)
+	OnFailover func(from, to string, err error)
+}
+
+// Chain implements ports.Chain over go-ethereum.
+type Chain struct {
+	opts        Options
+	eps         *endpoints
+	key         *ecdsa.PrivateKey
+	from        common.Address
+	report      common.Address
+	machineInfo common.Address
+	reportABI   gethabi.ABI
+	infoABI     gethabi.ABI
+	chainID     *big.Int
+	sender      *sender
+}
+
+var _ ports.Chain = (*Chain)(nil)
+
+// New validates the options and returns the adapter; it does not touch the
+// network, so a node starts while the chain is down.
+func New(o Options) (*Chain, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("config: Chain.Rpc: no RPC endpoint")
+	}
+	if o.ChainID <= 0 {
+		return nil, fmt.Errorf("config: Chain.ChainId: must be positive, got %d", o.ChainID)
+	}
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(o.PrivateKey), "0x"))
+	if err != nil {
+		// The message of HexToECDSA never quotes the key.
+		return nil, fmt.Errorf("config: Chain.PrivateKey: not a hex secp256k1 private key: %v", err)
+	}
+	c := &Chain{opts: o, key: key, from: crypto.PubkeyToAddress(key.PublicKey), chainID: big.NewInt(o.ChainID)}
+	if c.report, err = address("Chain.ReportContract.ContractAddress", o.ReportAddress); err != nil {
+		return nil, err
+	}
+	if c.machineInfo, err = address("Chain.MachineInfoContract.ContractAddress", o.MachineInfoAddress); err != nil {
+		return nil, err
+	}
+	if c.reportABI, err = loadABI("Chain.ReportContract.AbiFile", o.ReportABIFile, abi.Report, "report", "getMachineState"); err != nil {
+		return nil, err
+	}
+	if c.infoABI, err = loadABI("Chain.MachineInfoContract.AbiFile", o.MachineInfoABIFile, abi.MachineInfo, "setMachineInfo", "setBandWidthInfos"); err != nil {
+		return nil, err
+	}
+	if c.opts.ReceiptTimeout <= 0 {
+		c.opts.ReceiptTimeout = time.Minute
+	}
+	if c.opts.ReceiptPoll <= 0 {
+		c.opts.ReceiptPoll = time.Second
+	}
+	if c.opts.CallTimeout <= 0 {
+		c.opts.CallTimeout = 10 * time.Second
+	}
+	if c.opts.LeaseTTL <= 0 {
+		c.opts.LeaseTTL = 30 * time.Second
+	}
+	if c.opts.Clock == nil {
+		c.opts.Clock = ports.SystemClock{}
+	}
+	c.eps = &endpoints{list: o.Endpoints, onFailover: o.OnFailover}
+	c.sender = &sender{c: c}
+	return c, nil
+}
+
+// From is the address transactions are sent from (the key's account).
+func (c *Chain) From() common.Address { return c.from }
+
+func address(key, s string) (common.Address, error) {
+	if !common.IsHexAddress(s) {
+		return common.Address{}, fmt.Errorf("config: %s: %q is not a 0x-prefixed 20-byte hex address", key, s)
+	}
+	return common.HexToAddress(s), nil
+}
+
+// loadABI reads the override file or the embedded ABI and checks it has
+// the methods ddn calls.
+func loadABI(key, file string, embedded []byte, methods ...string) (gethabi.ABI, error) {
+	src := embedded
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return gethabi.ABI{}, fmt.Errorf("config: %s: %w", key, err)
+		}
+		src = b
+	}
+	parsed, err := gethabi.JSON(bytes.NewReader(src))
+	if err != nil {
+		return gethabi.ABI{}, fmt.Errorf("config: %s: not a contract ABI: %v", key, err)
+	}
+	for _, m := range methods {
+		if _, ok := parsed.Methods[m]; !ok {
+			return gethabi.ABI{}, fmt.Errorf("config: %s: the ABI has no function %s", key, m)
+		}
+	}
+	return parsed, nil
+}
+
+// MachineState implements ports.ChainRegistry with getMachineState.
+func (c *Chain) MachineState(ctx context.Context, key domain.MachineKey, st domain.StakingType) (domain.ChainState, error) {
+	data, err := c.reportABI.Pack("getMachineState", key.MachineID, key.Project, uint8(st))
+	if err != nil {
+		return domain.ChainState{}, fmt.Errorf("pack getMachineState: %w", err)
+	}
+	var out []byte
+	err = c.eps.do(ctx, func(r RPC) error {
+		cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+		var err error
+		out, err = r.CallContract(cctx, ethereum.CallMsg{From: c.from, To: &c.report, Data: data}, nil)
+		return err
+	})
+	if err != nil {
+		return domain.ChainState{}, fmt.Errorf("getMachineState(%s): %w", key, err)
+	}
+	vals, err := c.reportABI.Unpack("getMachineState", out)
+	if err != nil || len(vals) != 2 {
+		return domain.ChainState{}, fmt.Errorf("getMachineState(%s): unexpected answer %x: %v", key, out, err)
+	}
+	isOnline, ok1 := vals[0].(bool)
+	isRegistered, ok2 := vals[1].(bool)
+	if !ok1 || !ok2 {
+		return domain.ChainState{}, fmt.Errorf("getMachineState(%s): answer is not (bool, bool)", key)
+	}
+	return domain.ChainState{Online: isOnline, Registered: isRegistered}, nil
+}
+
+// Report implements ports.ChainReporter with report(tp, project, stakingType, machineId).
+func (c *Chain) Report(ctx context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) error {
+	data, err := c.reportABI.Pack("report", uint8(tp), key.Project, uint8(st), key.MachineID)
+	if err != nil {
+		return fmt.Errorf("pack report: %w", err)
+	}
+	return c.sender.send(ctx, "report", c.report, data)
+}
+
+// machineInfoTuple mirrors the setMachineInfo tuple for the ABI encoder
+// (field names match the ABI's component names).
+type machineInfoTuple struct {
+	MachineOwner common.Address
+	CalcPoint    *big.Int
+	CpuRate      *big.Int
+	GpuType      string
+	GpuMem       *big.Int
+	CpuType      string
+	GpuCount     *big.Int
+	MachineId    string
+	Longitude    string
+	Latitude     string
+	MachineMem   *big.Int
+	Region       string
+	Model        string
+}
+
+type bandwidthTuple struct {
+	MachineOwner common.Address
+	MachineId    string
+	CpuCores     *big.Int
+	MachineMem   *big.Int
+	Region       string
+	Hdd          *big.Int
+	Bandwidth    *big.Int
+}
+
+func u(v uint64) *big.Int { return new(big.Int).SetUint64(v) }
+
+// owner parses a wallet; a wallet that is not an address is sent as zero
+// rather than blocking the machine's info forever.
+func owner(s string) common.Address {
+	if common.IsHexAddress(s) {
+		return common.HexToAddress(s)
+	}
+	return common.Address{}
+}
+
+// SetMachineInfo implements ports.ChainReporter.
+func (c *Chain) SetMachineInfo(ctx context.Context, machineID string, i domain.ChainMachineInfo) error {
+	data, err := c.infoABI.Pack("setMachineInfo", machineID, machineInfoTuple{
+		MachineOwner: owner(i.MachineOwner), CalcPoint: u(i.CalcPoint), CpuRate: u(i.CPURate), GpuType: i.GPUType,
+		GpuMem: u(i.GPUMem), CpuType: i.CPUType, GpuCount: u(i.GPUCount), MachineId: i.MachineID,
+		Longitude: i.Longitude, Latitude: i.Latitude, MachineMem: u(i.MachineMem), Region: i.Region, Model: i.Model,
+	})
+	if err != nil {
+		return fmt.Errorf("pack setMachineInfo: %w", err)
+	}
+	return c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+}
+
+// SetBandwidthInfo implements ports.ChainReporter.
+func (c *Chain) SetBandwidthInfo(ctx context.Context, machineID string, i domain.ChainBandwidthInfo) error {
+	data, err := c.infoABI.Pack("setBandWidthInfos", machineID, bandwidthTuple{
+		MachineOwner: owner(i.MachineOwner), MachineId: i.MachineID, CpuCores: u(i.CPUCores), MachineMem: u(i.MachineMem),
+		Region: i.Region, Hdd: u(i.HDD), Bandwidth: u(i.Bandwidth),
+	})
+	if err != nil {
+		return fmt.Errorf("pack setBandWidthInfos: %w", err)
+	}
+	return c.sender.send(ctx, "setBandWidthInfos", c.machineInfo, data)
+}
+
+// LatestBlock reads the head block number (for the last-block metric and
+// as a liveness probe).
+func (c *Chain) LatestBlock(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := c.eps.do(ctx, func(r RPC) error {
+		cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+		var err error
+		n, err = r.BlockNumber(cctx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("block number: %w", err)
+	}
+	if c.opts.OnBlock != nil {
+		c.opts.OnBlock(n)
+	}
+	return n, nil
+}

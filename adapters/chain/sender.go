@@ -1,0 +1,252 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"ddn/domain"
+)
+
+// ErrLeaseHeld means another node of the cluster is the sender from this
+// key right now; it matches domain.ErrNotNow, so the outbox retries soon
+// without counting an attempt.
+var ErrLeaseHeld = fmt.Errorf("another node holds the chain sender lease: %w", domain.ErrNotNow)
+
+// sender signs and submits transactions from one key. Nonces are assigned
+// locally under a mutex, so concurrent deliveries get consecutive nonces and
+// wait for their receipts in parallel; the local nonce is resynchronised
+// from the chain at start, after a lease gap, and on "nonce too low",
+// "replacement underpriced" or a receipt timeout.
+type sender struct {
+	c *Chain
+
+	mu        sync.Mutex
+	synced    bool
+	nonce     uint64
+	heldEpoch int64
+	held      bool
+}
+
+// resyncErrors are the node's answers that mean the local nonce is wrong.
+var resyncErrors = []string{"nonce too low", "replacement transaction underpriced", "nonce too high"}
+
+func needsResync(err error) bool {
+	msg := strings.ToLower(err.Error())
+	for _, s := range resyncErrors {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sender) observe(method, result string) {
+	if s.c.opts.OnTx != nil {
+		s.c.opts.OnTx(method, result)
+	}
+}
+
+// send submits a call of method to `to` and waits for its receipt; nil
+// means mined and successful.
+func (s *sender) send(ctx context.Context, method string, to common.Address, data []byte) error {
+	tx, err := s.submit(ctx, method, to, data)
+	if err != nil {
+		if !errors.Is(err, ErrLeaseHeld) {
+			s.observe(method, "failed")
+		}
+		return err
+	}
+	rcpt, err := s.wait(ctx, tx.Hash())
+	if err != nil {
+		s.observe(method, "timeout")
+		s.mu.Lock()
+		s.synced = false // the transaction may have been dropped: read the nonce again
+		s.mu.Unlock()
+		return fmt.Errorf("%s tx %s (nonce %d): %w", method, tx.Hash().Hex(), tx.Nonce(), err)
+	}
+	if s.c.opts.OnBlock != nil && rcpt.BlockNumber != nil {
+		s.c.opts.OnBlock(rcpt.BlockNumber.Uint64())
+	}
+	if rcpt.Status != types.ReceiptStatusSuccessful {
+		s.observe(method, "reverted")
+		return fmt.Errorf("%s tx %s reverted in block %v", method, tx.Hash().Hex(), rcpt.BlockNumber)
+	}
+	s.observe(method, "ok")
+	return nil
+}
+
+// lease makes this node the cluster's sender for the current time slice,
+// keeping the next slice too when this one ends soon, so that a busy sender
+// keeps the key; a slice not held before forces a nonce resync.
+func (s *sender) lease(ctx context.Context) error {
+	o := s.c.opts
+	if o.Leases == nil {
+		return nil
+	}
+	now := o.Clock.Now()
+	ttl := int64(o.LeaseTTL)
+	epoch := now.UnixNano() / ttl
+	name := "chain-sender|" + s.c.from.Hex()
+	ok, err := o.Leases.ClaimLease(ctx, name, epoch, o.Owner)
+	if err != nil {
+		return fmt.Errorf("claim chain sender lease: %w", err)
+	}
+	if !ok {
+		s.held = false
+		return fmt.Errorf("%w (%s)", ErrLeaseHeld, name)
+	}
+	if !s.held || (s.heldEpoch != epoch && s.heldEpoch != epoch-1) {
+		s.synced = false
+	}
+	s.held, s.heldEpoch = true, epoch
+	if now.UnixNano()%ttl > ttl*2/3 {
+		if ok, err := o.Leases.ClaimLease(ctx, name, epoch+1, o.Owner); err == nil && ok {
+			s.heldEpoch = epoch + 1
+		}
+	}
+	return nil
+}
+
+// submit assigns the next nonce, prices and signs the transaction and hands
+// it to an endpoint, resyncing the nonce and trying again on a nonce error.
+func (s *sender) submit(ctx context.Context, method string, to common.Address, data []byte) (*types.Transaction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.lease(ctx); err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := range 3 {
+		if !s.synced {
+			if err := s.resync(ctx, reason(attempt, lastErr)); err != nil {
+				return nil, err
+			}
+		}
+		tx, err := s.build(ctx, to, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", method, err)
+		}
+		err = s.c.eps.do(ctx, func(r RPC) error {
+			cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
+			defer cancel()
+			return r.SendTransaction(cctx, tx)
+		})
+		// "already known": an earlier try on a slow endpoint did reach the pool.
+		if err == nil || strings.Contains(strings.ToLower(err.Error()), "already known") {
+			s.nonce++
+			return tx, nil
+		}
+		if !needsResync(err) {
+			return nil, fmt.Errorf("%s: send tx (nonce %d): %w", method, tx.Nonce(), err)
+		}
+		s.synced, lastErr = false, err
+	}
+	return nil, fmt.Errorf("%s: nonce still rejected after resync: %w", method, lastErr)
+}
+
+func reason(attempt int, err error) string {
+	if attempt == 0 || err == nil {
+		return "start or lease change"
+	}
+	return err.Error()
+}
+
+// resync reads the account's pending nonce from the chain.
+func (s *sender) resync(ctx context.Context, why string) error {
+	var n uint64
+	err := s.c.eps.do(ctx, func(r RPC) error {
+		cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
+		defer cancel()
+		var err error
+		n, err = r.PendingNonceAt(cctx, s.c.from)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read nonce of %s: %w", s.c.from.Hex(), err)
+	}
+	s.nonce, s.synced = n, true
+	if s.c.opts.OnResync != nil {
+		s.c.opts.OnResync(why, n)
+	}
+	return nil
+}
+
+// build estimates gas and fees and signs a transaction with the local nonce:
+// EIP-1559 when the chain has a base fee, legacy otherwise.
+func (s *sender) build(ctx context.Context, to common.Address, data []byte) (*types.Transaction, error) {
+	var tx *types.Transaction
+	err := s.c.eps.do(ctx, func(r RPC) error {
+		cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
+		defer cancel()
+		gas := s.c.opts.GasLimit
+		if gas == 0 {
+			est, err := r.EstimateGas(cctx, ethereum.CallMsg{From: s.c.from, To: &to, Data: data})
+			if err != nil {
+				return fmt.Errorf("estimate gas: %w", err)
+			}
+			gas = est + est/5 // headroom: state may change between estimate and mining
+		}
+		head, err := r.HeaderByNumber(cctx, nil)
+		if err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		if head.BaseFee == nil {
+			price, err := r.SuggestGasPrice(cctx)
+			if err != nil {
+				return fmt.Errorf("gas price: %w", err)
+			}
+			tx = types.NewTx(&types.LegacyTx{Nonce: s.nonce, GasPrice: price, Gas: gas, To: &to, Data: data})
+			return nil
+		}
+		tip, err := r.SuggestGasTipCap(cctx)
+		if err != nil {
+			return fmt.Errorf("gas tip: %w", err)
+		}
+		feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
+		tx = types.NewTx(&types.DynamicFeeTx{ChainID: s.c.chainID, Nonce: s.nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &to, Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	signed, err := types.SignTx(tx, types.LatestSignerForChainID(s.c.chainID), s.c.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return signed, nil
+}
+
+// wait polls for the receipt until it arrives or ReceiptTimeout passes.
+func (s *sender) wait(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.c.opts.ReceiptTimeout)
+	defer cancel()
+	tick := time.NewTicker(s.c.opts.ReceiptPoll)
+	defer tick.Stop()
+	for {
+		var rcpt *types.Receipt
+		err := s.c.eps.do(ctx, func(r RPC) error {
+			cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
+			defer cancel()
+			var err error
+			rcpt, err = r.TransactionReceipt(cctx, hash)
+			return err
+		})
+		if err == nil {
+			return rcpt, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no receipt within %s: %w (last: %v)", s.c.opts.ReceiptTimeout, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}

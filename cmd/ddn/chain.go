@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"ddn/adapters/chain"
+	"ddn/adapters/httpapi"
+	"ddn/adapters/prom"
+	"ddn/config"
+	"ddn/domain"
+	"ddn/domain/chainreport"
+	"ddn/domain/periodic"
+	"ddn/domain/session"
+	"ddn/ports"
+)
+
+// chainSide is what a configured chain adds to a node: the registry the
+// online check reads, the outbox target, and the block poller. Without a
+// chain the registry is nil (every machine is registered) and transactions
+// reach only the "log" target.
+type chainSide struct {
+	registry ports.ChainRegistry
+	run      func(ctx context.Context)
+}
+
+// wireChain builds the chain adapter from Chain.* and adds its outbox
+// target; a bad key, address or ABI stops startup with one line naming it.
+func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.Deliverer, nodeMetrics *prom.NodeMetrics, log *zap.Logger) (chainSide, error) {
+	if !cfg.ChainEnabled() {
+		log.Info("chain disabled (Chain.Rpc is empty): every machine counts as registered, transactions are only logged")
+		return chainSide{run: func(context.Context) {}}, nil
+	}
+	metrics := prom.NewChainMetrics()
+	if err := nodeMetrics.Register(metrics.Collectors()...); err != nil {
+		return chainSide{}, fmt.Errorf("register chain metrics: %w", err)
+	}
+	clog := log.Named("chain")
+	var eps []*chain.Endpoint
+	for _, u := range cfg.ChainEndpoints() {
+		eps = append(eps, &chain.Endpoint{URL: u})
+	}
+	c, err := chain.New(chain.Options{
+		Endpoints: eps, ChainID: cfg.Chain.ChainId, PrivateKey: cfg.Chain.PrivateKey,
+		ReportAddress: cfg.Chain.ReportContract.ContractAddress, MachineInfoAddress: cfg.Chain.MachineInfoContract.ContractAddress,
+		ReportABIFile: cfg.Chain.ReportContract.AbiFile, MachineInfoABIFile: cfg.Chain.MachineInfoContract.AbiFile,
+		ReceiptTimeout: cfg.Chain.ReceiptTimeout, CallTimeout: cfg.Chain.CallTimeout, GasLimit: cfg.Chain.GasLimit,
+		Leases: store, LeaseTTL: cfg.Chain.SenderLease, Owner: cfg.NodeID, Clock: ports.SystemClock{},
+		OnTx:    metrics.ObserveTx,
+		OnBlock: metrics.ObserveBlock,
+		OnResync: func(why string, nonce uint64) {
+			metrics.ObserveResync()
+			clog.Info("nonce read from the chain", zap.String("reason", why), zap.Uint64("nonce", nonce))
+		},
+		OnFailover: func(from, to string, err error) {
+			metrics.ObserveFailover()
+			clog.Warn("RPC endpoint unreachable, switched", zap.String("from", from), zap.String("to", to), zap.Error(err))
+		},
+	})
+	if err != nil {
+		return chainSide{}, err
+	}
+	d := chainreport.New(c).WithMachines(store)
+	d.OnSkip = func(e domain.Event, why string) {
+		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
+	}
+	targets[chainreport.Target] = d
+	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", cfg.Chain.ChainId),
+		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
+		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress))
+	return chainSide{registry: c, run: func(ctx context.Context) {
+		periodic.Run(ctx, cfg.Chain.BlockPoll, func(ctx context.Context) {
+			if _, err := c.LatestBlock(ctx); err != nil && ctx.Err() == nil {
+				clog.Warn("chain unreachable", zap.Error(err))
+			}
+		})
+	}}, nil
+}
+
+// redactURLs keeps scheme and host of RPC URLs: paths and queries often
+// carry a provider's API key.
+func redactURLs(us []string) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = config.RedactURL(u)
+	}
+	return out
+}
+
+// contractCommands wires POST /api/v0/contract/* to the outbox.
+func contractCommands(effects ports.Effects, store ports.Store, nodeID string, svc *session.Service) httpapi.ContractCommand {
+	cmds := chainreport.NewCommands(effects, store, ports.SystemClock{}, nodeID, func(ctx context.Context, key domain.MachineKey) (string, error) {
+		return svc.Notify(ctx, key, session.UnregisterNotice)
+	})
+	return func(ctx context.Context, action string, key domain.MachineKey, st domain.StakingType) (httpapi.ContractResult, error) {
+		return cmds.Run(ctx, action, key, st)
+	}
+}

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"net/url"
+	"slices"
+)
+
+// ChainEnabled tells whether a chain is configured (Chain.Rpc set); without
+// one every machine counts as registered and transactions are only logged.
+func (c *Config) ChainEnabled() bool { return c.Chain.Rpc != "" }
+
+// ChainEndpoints is Chain.Rpc followed by the other Chain.RpcEndpoints, each once.
+func (c *Config) ChainEndpoints() []string {
+	out := []string{c.Chain.Rpc}
+	for _, u := range c.Chain.RpcEndpoints {
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// validateChain checks the chain keys when a chain is configured; the key,
+// addresses and ABIs are parsed by the chain adapter at startup, which names
+// the key too.
+func (c *Config) validateChain() []error {
+	if !c.ChainEnabled() {
+		return nil
+	}
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, keyError(key, format, args...))
+		}
+	}
+	for _, u := range c.ChainEndpoints() {
+		parsed, err := url.Parse(u)
+		ok := err == nil && parsed.Host != "" && slices.Contains([]string{"http", "https", "ws", "wss"}, parsed.Scheme)
+		// Endpoint URLs may carry an API key: name the key, not the value.
+		check(ok, "Chain.Rpc", "every RPC endpoint must be an http(s):// or ws(s):// URL")
+		if !ok {
+			break
+		}
+	}
+	check(c.Chain.ChainId > 0, "Chain.ChainId", "must be positive when Chain.Rpc is set, got %d", c.Chain.ChainId)
+	check(c.Chain.PrivateKey != "", "Chain.PrivateKey", "is required when Chain.Rpc is set (or DDN_CHAIN_PRIVATEKEY)")
+	check(c.Chain.ReportContract.ContractAddress != "", "Chain.ReportContract.ContractAddress", "is required when Chain.Rpc is set")
+	check(c.Chain.MachineInfoContract.ContractAddress != "", "Chain.MachineInfoContract.ContractAddress", "is required when Chain.Rpc is set")
+	check(c.Chain.ReceiptTimeout > 0, "Chain.ReceiptTimeout", "must be positive, got %q", c.Chain.ReceiptTimeout.String())
+	check(c.Chain.CallTimeout > 0, "Chain.CallTimeout", "must be positive, got %q", c.Chain.CallTimeout.String())
+	check(c.Chain.SenderLease > 0, "Chain.SenderLease", "must be positive, got %q", c.Chain.SenderLease.String())
+	check(c.Chain.BlockPoll > 0, "Chain.BlockPoll", "must be positive, got %q", c.Chain.BlockPoll.String())
+	return errs
+}
+
+// RedactURL keeps only the scheme and host of a URL, for logs.
+func RedactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Host == "" {
+		return redacted
+	}
+	if parsed.Path == "" && parsed.RawQuery == "" && parsed.User == nil {
+		return parsed.Scheme + "://" + parsed.Host
+	}
+	return parsed.Scheme + "://" + parsed.Host + "/" + redacted
+}

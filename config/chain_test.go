@@ -1,0 +1,55 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestChainKeysValidatedWhenRpcIsSet(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"DDN_CHAIN_RPC": "ftp://x"}, "config: Chain.Rpc:"},
+		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545"}, "config: Chain.PrivateKey: is required"},
+		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545", "DDN_CHAIN_PRIVATEKEY": secretKey}, "config: Chain.ChainId:"},
+		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545", "DDN_CHAIN_PRIVATEKEY": secretKey, "DDN_CHAIN_CHAINID": "5",
+			"DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS": "0x1"}, "config: Chain.MachineInfoContract.ContractAddress: is required"},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load("")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secretKey) {
+				t.Fatalf("error leaks the private key: %v", err)
+			}
+		})
+	}
+}
+
+func TestChainEndpointsStartWithRpc(t *testing.T) {
+	t.Setenv("DDN_CHAIN_RPC", "http://a:1")
+	t.Setenv("DDN_CHAIN_RPCENDPOINTS", "http://b:2,http://a:1,ws://c:3")
+	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
+	t.Setenv("DDN_CHAIN_CHAINID", "7")
+	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
+	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.ChainEndpoints(), []string{"http://a:1", "http://b:2", "ws://c:3"}; !slices.Equal(got, want) {
+		t.Fatalf("endpoints = %v, want %v", got, want)
+	}
+	if !c.ChainEnabled() || c.Chain.ReceiptTimeout <= 0 || c.Chain.SenderLease <= 0 {
+		t.Fatalf("chain config = %+v", c.Chain)
+	}
+	if strings.Contains(strings.Join(c.Warnings, " "), secretKey) {
+		t.Fatal("warning leaks the key")
+	}
+}
