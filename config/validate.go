@@ -79,6 +79,7 @@ func (c *Config) validate() error {
 		parsed, err := url.Parse(u)
 		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "NotifyThirdParty.OfflineNotify", "%q is not an http(s) URL", u)
 	}
+	c.validateSecurity(check)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	FleetMetrics, NodeMetrics http.Handler
 	Version, NodeID           string
 	Logger                    *zap.Logger
+	// AdminSeparate leaves metrics and /api/v0/admin/* off this handler:
+	// they are served by NewAdmin on AdminAddr.
+	AdminSeparate bool
 }
 
 // New returns the node's HTTP handler.
@@ -43,11 +46,10 @@ func New(o Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /websocket", o.WebSocket)
-	mux.Handle("GET /metrics/prometheus", o.FleetMetrics)
-	mux.Handle("GET /metrics", o.NodeMetrics)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": o.Version, "node_id": o.NodeID})
-	})
+	if !o.AdminSeparate {
+		registerAdmin(mux, o)
+	}
+	mux.HandleFunc("GET /healthz", healthz(o))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
@@ -67,9 +69,13 @@ func New(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
 	})
-	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
-	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
 	return jsonErrors(mux)
+}
+
+func healthz(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": o.Version, "node_id": o.NodeID})
+	}
 }
 
 // NewServer returns an http.Server with the timeouts a public listener needs.

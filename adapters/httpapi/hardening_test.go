@@ -1,0 +1,124 @@
+package httpapi_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"ddn/adapters/httpapi"
+)
+
+func TestHardenCapsBodies(t *testing.T) {
+	var read int
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		read = len(b)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	srv := httptest.NewServer(httpapi.Harden(echo, 100, nil))
+	defer srv.Close()
+
+	if code, _, _ := call(t, "POST", srv.URL+"/x", "", strings.Repeat("a", 100)); code != 200 || read != 100 {
+		t.Fatalf("body at the cap: %d (read %d), want 200", code, read)
+	}
+	code, body, _ := call(t, "POST", srv.URL+"/x", "", strings.Repeat("a", 101))
+	if code != 413 || body["code"] != float64(1) {
+		t.Fatalf("body over the cap: %d %v, want 413 code 1", code, body)
+	}
+	// A chunked body of unknown length is cut off by the reader.
+	req, _ := http.NewRequest("POST", srv.URL+"/x", io.MultiReader(strings.NewReader(strings.Repeat("b", 5000))))
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 || read > 100 {
+		t.Fatalf("chunked body over the cap: %d, handler read %d", resp.StatusCode, read)
+	}
+}
+
+func TestHardenLeavesUpgradesAlone(t *testing.T) {
+	var body io.ReadCloser
+	h := httpapi.Harden(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { body = r.Body }), 10, nil)
+	req := httptest.NewRequest("GET", "/websocket", strings.NewReader(strings.Repeat("x", 50)))
+	req.Header.Set("Upgrade", "websocket")
+	orig := req.Body
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if body != orig {
+		t.Fatal("the upgrade request's body was wrapped")
+	}
+}
+
+func TestHardenRecoversWithoutSecrets(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	boom := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })
+	srv := httptest.NewServer(httpapi.Harden(boom, 0, zap.New(core)))
+	defer srv.Close()
+
+	code, body, _ := call(t, "GET", srv.URL+"/api/v0/admin/outbox", "TOPSECRET-TOKEN", "")
+	if code != 500 || body["code"] != float64(9) {
+		t.Fatalf("panicking handler = %d %v, want 500 code 9", code, body)
+	}
+	// The node keeps serving.
+	if code, _, _ := call(t, "GET", srv.URL+"/again", "", ""); code != 500 {
+		t.Fatalf("second request = %d", code)
+	}
+	entries := logs.FilterMessage("handler panicked; request dropped").All()
+	if len(entries) != 2 {
+		t.Fatalf("%d panic log lines, want 2", len(entries))
+	}
+	for _, e := range entries {
+		for k, v := range e.ContextMap() {
+			if s, ok := v.(string); ok && strings.Contains(s, "TOPSECRET") {
+				t.Fatalf("log field %s leaks the token: %s", k, s)
+			}
+		}
+		if e.ContextMap()["panic"] != "boom" || e.ContextMap()["path"] == nil {
+			t.Fatalf("panic line lacks what happened: %v", e.ContextMap())
+		}
+	}
+}
+
+func TestAdminOnSeparateListener(t *testing.T) {
+	mark := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(name)) })
+	}
+	o := httpapi.Options{WebSocket: mark("ws"), FleetMetrics: mark("fleet"), NodeMetrics: mark("node"), AdminToken: "tok", AdminSeparate: true}
+	public := httptest.NewServer(httpapi.New(o))
+	defer public.Close()
+	admin := httptest.NewServer(httpapi.NewAdmin(o))
+	defer admin.Close()
+
+	for _, p := range []string{"/metrics", "/metrics/prometheus", "/api/v0/admin/outbox"} {
+		if code, _, _ := call(t, "GET", public.URL+p, "tok", ""); code != 404 {
+			t.Errorf("public %s = %d, want 404 (served on AdminAddr only)", p, code)
+		}
+	}
+	for p, want := range map[string]string{"/metrics": "node", "/metrics/prometheus": "fleet"} {
+		resp, err := http.Get(admin.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Errorf("admin %s = %d %q", p, resp.StatusCode, b)
+		}
+	}
+	if code, _, _ := call(t, "GET", admin.URL+"/api/v0/admin/outbox", "wrong", ""); code != 401 {
+		t.Errorf("admin listener with a wrong token = %d, want 401", code)
+	}
+	if code, _, _ := call(t, "GET", admin.URL+"/websocket", "", ""); code != 404 {
+		t.Errorf("admin listener serves /websocket: %d", code)
+	}
+}
