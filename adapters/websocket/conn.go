@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -24,6 +25,8 @@ type conn struct {
 	boundKey domain.MachineKey
 	adm      *admission
 	limit    *limiter
+	// policyClosed is set once the connection is being closed for abuse.
+	policyClosed atomic.Bool
 
 	hbMu      sync.Mutex
 	heartbeat *time.Timer

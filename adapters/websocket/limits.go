@@ -158,6 +158,9 @@ var errRateLimited = &wireError{code: domain.CodeParameter, msg: "rate limited"}
 
 // closePolicy closes the connection for abuse with a reason the client sees.
 func (c *conn) closePolicy(log *zap.Logger, reason, msg string) {
+	if !c.policyClosed.CompareAndSwap(false, true) {
+		return
+	}
 	c.h.opts.LimitObserver.ConnectionPolicyClosed(reason)
 	log.Info("closing connection", zap.String("reason", msg))
 	_ = c.ws.Close(websocket.StatusPolicyViolation, msg)
