@@ -109,3 +109,18 @@ func TestWorkedExample(t *testing.T) {
 		t.Fatalf("Signer = %s, %v", got, err)
 	}
 }
+
+// FuzzSigner feeds arbitrary keys, signatures and bodies to the verifier:
+// no panic, and every refusal is a sign error (code 3).
+func FuzzSigner(f *testing.F) {
+	key, _ := crypto.HexToECDSA(exampleKey)
+	sig, _ := crypto.Sign(crypto.Keccak256([]byte(exampleBody)), key)
+	f.Add(crypto.FromECDSAPub(&key.PublicKey), sig, []byte(exampleBody))
+	f.Add(crypto.CompressPubkey(&key.PublicKey), sig, []byte(exampleBody))
+	f.Add([]byte{4}, make([]byte, 65), []byte{})
+	f.Fuzz(func(t *testing.T, pub, sig, body []byte) {
+		if _, err := (signature.Secp256k1{}).Signer(pub, sig, body); err != nil && domain.CodeOf(err) != domain.CodeSign {
+			t.Fatalf("%v mapped to code %d", err, domain.CodeOf(err))
+		}
+	})
+}

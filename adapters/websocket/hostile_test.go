@@ -41,7 +41,11 @@ func (l *limitCounts) ConnectionPolicyClosed(r string) {
 	l.closed[r]++
 	l.mu.Unlock()
 }
-func (l *limitCounts) get(m map[string]int, r string) int { l.mu.Lock(); defer l.mu.Unlock(); return m[r] }
+func (l *limitCounts) get(m map[string]int, r string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return m[r]
+}
 
 // hostileServer is a node behind a real http.Server with a short handshake
 // timeout, whose client IPs come from X-Forwarded-For (loopback is the
