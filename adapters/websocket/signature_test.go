@@ -118,3 +118,18 @@ var zeroTime time.Time
 func keyOf(machine string) domain.MachineKey {
 	return domain.MachineKey{MachineID: machine, Project: "deeplink"}
 }
+
+// readmeSignedFrame is the signed report of the README's worked example.
+const readmeSignedFrame = `{"version":0,"timestamp":1732450000000,"id":2,"type":4,` +
+	`"pub_key":"BE47ga+cIjTK0J1nnOYDXtE5I0fOZM5AX13NNiKKJd5uR/01xCFdHt9T5vg940RhXOcZvbD9h49u128G3Sd5Vt4=",` +
+	`"sign":"0CA/t+fIgXpz3FZ2l84cIj6NM9OPxNDnrxRXQg2rlEVOVbIo/2bMtf6jkL4gLdM0ChPWuUE8sHRX2atJwmgQJQA=",` +
+	`"body":"eyJjcHVfY29yZXMiOjEsIm1lbW9yeV90b3RhbCI6MiwiaGRkIjo1MCwiYmFuZHdpZHRoIjoxMCwid2FsbGV0IjoiMHgyYzc1MzZFMzYwNUQ5QzE2YTdhM0Q3YjE4OThlNTI5Mzk2YTY1YzIzIn0="}`
+
+func TestREADMESignedExampleIsAccepted(t *testing.T) {
+	s := newServer(t, ws.Options{VerifySignatures: true, Verifier: signature.Secp256k1{}})
+	c := s.dial(t)
+	c.expect(envelope(1, 1, onlineBody("readme")), 0, "")
+	c.expect(readmeSignedFrame, 0, "add machine bandwidth tm success")
+	tampered := strings.Replace(readmeSignedFrame, `"sign":"0CA`, `"sign":"1CA`, 1)
+	c.expect(tampered, 3, "sign error")
+}
