@@ -120,6 +120,12 @@ type Config struct {
 		MaxBackoff  time.Duration
 	}
 
+	// AdminAddr, when set, serves metrics and the admin API on a listener of
+	// their own; the public Addr no longer serves them.
+	AdminAddr string
+	Limits    Limits
+	Security  Security
+
 	// Warnings are problems that do not stop startup (e.g. a readable secret file).
 	Warnings []string `mapstructure:"-"`
 }

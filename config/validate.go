@@ -82,6 +82,7 @@ func (c *Config) validate() error {
 		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "NotifyThirdParty.OfflineNotify", "%q is not an http(s) URL", u)
 	}
 	errs = append(errs, c.validateChain()...)
+	c.validateSecurity(check)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -24,13 +25,20 @@ func requireToken(token string, next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		if !ok || !sameToken(got, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ddn"`)
 			writeError(w, http.StatusUnauthorized, domain.CodeParameter, "missing or wrong bearer token")
 			return
 		}
 		next(w, r)
 	}
+}
+
+// sameToken compares in constant time, also in the length: both sides are
+// hashed first, so neither a prefix nor the token's length leaks through timing.
+func sameToken(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // outboxHandler serves GET /api/v0/admin/outbox?status=&limit=.

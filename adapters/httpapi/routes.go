@@ -54,35 +54,48 @@ type Options struct {
 	BodyMaxBytes, ImportMaxBytes int64
 	// Now is the clock of "last hour" and default time windows; nil is time.Now.
 	Now func() time.Time
+	// AdminSeparate leaves metrics and /api/v0/admin/* off this handler:
+	// they are served by NewAdmin on AdminAddr.
+	AdminSeparate bool
 }
 
-// New returns the node's HTTP handler.
+// New returns the node's HTTP handler: every route, or, with AdminSeparate,
+// every route but the operator surface (NewAdmin serves that).
 func New(o Options) http.Handler {
-	mux := build(o)
+	o = o.withDefaults()
+	mux := newRouteMux(o.BodyMaxBytes)
+	registerPublic(mux, o)
+	if !o.AdminSeparate {
+		registerAdmin(mux, o)
+	}
 	return jsonErrors(mux.ServeMux)
 }
 
 // Routes lists every route New registers, as "METHOD /path" patterns; the
 // OpenAPI test compares it with the document.
 func Routes() []string {
-	return build(Options{}).patterns
+	o := Options{}.withDefaults()
+	mux := newRouteMux(0)
+	registerPublic(mux, o)
+	registerAdmin(mux, o)
+	return mux.patterns
 }
 
-// build registers every route on a routeMux, which records the patterns.
-func build(o Options) *routeMux {
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	mux := newRouteMux(o.BodyMaxBytes)
+	return o
+}
+
+// registerPublic adds what agents and readers use: the WebSocket, health,
+// cluster, query, score and location routes, and the API document.
+func registerPublic(mux *routeMux, o Options) {
 	mux.Handle("GET /websocket", upgradeOnly(o.WebSocket))
-	mux.Handle("GET /metrics/prometheus", o.FleetMetrics)
-	mux.Handle("GET /metrics", o.NodeMetrics)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": o.Version, "node_id": o.NodeID})
-	})
+	mux.HandleFunc("GET /healthz", healthz(o))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
@@ -102,14 +115,15 @@ func build(o Options) *routeMux {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
 	})
-	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
-	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
 	registerGeo(mux, o)
 	registerQuery(mux, o)
-	registerManagement(mux, o)
-	contractRoutes(mux, o)
 	mux.HandleFunc("GET /api/openapi.json", openAPIHandler)
-	return mux
+}
+
+func healthz(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": o.Version, "node_id": o.NodeID})
+	}
 }
 
 // NewServer returns an http.Server with the timeouts a public listener needs.

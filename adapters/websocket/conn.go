@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -22,9 +23,25 @@ type conn struct {
 	session  *session.Session
 	log      *zap.Logger
 	boundKey domain.MachineKey
+	adm      *admission
+	limit    *limiter
+	// policyClosed is set once the connection is being closed for abuse.
+	policyClosed atomic.Bool
 
 	hbMu      sync.Mutex
 	heartbeat *time.Timer
+	deadline  *time.Timer // first online message
+}
+
+// pinged is a ping frame: a heartbeat, answered with a pong while the
+// connection keeps within its message budget (a ping flood spends it too).
+func (c *conn) pinged(context.Context, []byte) bool {
+	c.beat()
+	ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes)
+	if cut {
+		go c.closePolicy(c.h.opts.Logger, ClosedRateLimit, "rate limited: too many messages")
+	}
+	return ok
 }
 
 // beat records a heartbeat: the connection lives for another timeout.
@@ -44,10 +61,18 @@ func (c *conn) serve(ctx context.Context) {
 		hbLog.Info("heartbeat timeout: closing connection")
 		_ = c.ws.Close(websocket.StatusPolicyViolation, "heartbeat timeout")
 	})
+	if d := c.h.opts.Limits.OnlineDeadline; d > 0 {
+		c.deadline = time.AfterFunc(d, func() {
+			c.closePolicy(hbLog, ClosedNoOnline, "no online message within "+d.String())
+		})
+	}
 	c.hbMu.Unlock()
 	defer func() {
 		c.hbMu.Lock()
 		c.heartbeat.Stop()
+		if c.deadline != nil {
+			c.deadline.Stop()
+		}
 		c.hbMu.Unlock()
 	}()
 	for {
@@ -57,6 +82,15 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 		start := time.Now()
+		if ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes); !ok {
+			req, _ := decodeRequest(frame)
+			c.answer(ctx, request{Version: req.Version, ID: req.ID, Type: req.Type}, start, errRateLimited)
+			if cut {
+				c.closePolicy(c.log, ClosedRateLimit, "rate limited: too many messages")
+				return
+			}
+			continue
+		}
 		if typ == websocket.MessageBinary {
 			c.answer(ctx, request{}, start, parseError("binary frames are not accepted; send JSON text frames"))
 			continue
@@ -109,6 +143,10 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	signer, err := c.signer(req, body)
+	if err != nil {
+		return "", err
+	}
 	switch req.Type {
 	case typeOnline:
 		var b onlineBody
@@ -123,6 +161,12 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 			return "", err
 		}
 		c.h.bind(c, or.Key)
+		c.h.identified(c.adm)
+		c.hbMu.Lock()
+		if c.deadline != nil {
+			c.deadline.Stop()
+		}
+		c.hbMu.Unlock()
 		c.log = c.log.With(zap.Stringer("machine", or.Key))
 		return "machine online success", nil
 	case typeShortTerm:
@@ -133,6 +177,9 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 		if err := decodeBody(body, "machine info", &b); err != nil {
 			return "", err
 		}
+		if err := checkWallet(signer, b.Wallet); err != nil {
+			return "", err
+		}
 		return "add machine tm success", c.session.ReportShortTerm(ctx, b.domain())
 	default:
 		if _, bound := c.session.Machine(); !bound {
@@ -140,6 +187,9 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 		}
 		var b bandwidthBody
 		if err := decodeBody(body, "bandwidth machine info", &b); err != nil {
+			return "", err
+		}
+		if err := checkWallet(signer, b.Wallet); err != nil {
 			return "", err
 		}
 		return "add machine bandwidth tm success", c.session.ReportBandwidth(ctx, b.domain())

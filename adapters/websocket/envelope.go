@@ -26,8 +26,8 @@ type request struct {
 	Timestamp int64           `json:"timestamp"`
 	ID        uint64          `json:"id"`
 	Type      uint32          `json:"type"`
-	PubKey    []byte          `json:"pub_key"`
-	Sign      []byte          `json:"sign"`
+	PubKey    json.RawMessage `json:"pub_key"`
+	Sign      json.RawMessage `json:"sign"`
 	RawBody   json.RawMessage `json:"body"`
 }
 

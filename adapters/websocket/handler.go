@@ -44,6 +44,15 @@ type Options struct {
 	Logger   *zap.Logger
 	Observer Observer
 	Clock    ports.Clock
+
+	// Limits bound connections and message rates; zero fields are off.
+	Limits Limits
+	// LimitObserver counts refusals and policy closes (default: none).
+	LimitObserver LimitObserver
+	// VerifySignatures checks pub_key/sign with Verifier: a bad signature
+	// answers code 3. RequireSignatures also refuses unsigned messages.
+	VerifySignatures, RequireSignatures bool
+	Verifier                            ports.SignatureVerifier
 }
 
 // Handler serves GET /websocket.
@@ -56,6 +65,11 @@ type Handler struct {
 	conns    map[*conn]struct{}
 	byKey    map[domain.MachineKey]*conn
 	closed   *sync.Cond
+
+	// admitted, perIP and anonymous are the counts the limits bound.
+	admitted  int
+	perIP     map[string]int
+	anonymous int
 }
 
 // NewHandler returns a handler running connections through svc.
@@ -84,7 +98,10 @@ func NewHandler(svc *session.Service, o Options) *Handler {
 	if o.Clock == nil {
 		o.Clock = ports.SystemClock{}
 	}
-	h := &Handler{svc: svc, opts: o, conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}}
+	if o.LimitObserver == nil {
+		o.LimitObserver = nopLimitObserver{}
+	}
+	h := &Handler{svc: svc, opts: o, conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
 	h.closed = sync.NewCond(&h.mu)
 	return h
 }
@@ -98,28 +115,29 @@ func remoteHost(r *http.Request) string {
 }
 
 // ServeHTTP upgrades the request and serves the connection until it ends.
+// Connections over the limits are refused before the upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	draining := h.draining
-	h.mu.Unlock()
-	if draining {
-		http.Error(w, `{"code":9,"message":"node shutting down"}`, http.StatusServiceUnavailable)
+	ip := h.opts.ClientIP(r)
+	adm, status, reason, msg := h.admit(ip)
+	if adm == nil {
+		h.refuse(w, r, status, reason, msg)
 		return
 	}
-	c := &conn{h: h, log: h.opts.Logger}
+	defer h.release(adm)
+	c := &conn{h: h, log: h.opts.Logger, adm: adm, limit: newLimiter(h.opts.Limits)}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
 		OriginPatterns:     h.opts.OriginPatterns,
-		OnPingReceived:     func(context.Context, []byte) bool { c.beat(); return true },
+		OnPingReceived:     c.pinged,
 	})
 	if err != nil {
-		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("remote", r.RemoteAddr))
+		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("client_ip", ip))
 		return
 	}
 	ws.SetReadLimit(h.opts.MaxMessageBytes)
 	c.ws = ws
-	c.session = h.svc.Open(h.opts.ClientIP(r))
-	c.log = h.opts.Logger.With(zap.String("conn_id", c.session.ConnID()), zap.String("client_ip", h.opts.ClientIP(r)))
+	c.session = h.svc.Open(ip)
+	c.log = h.opts.Logger.With(zap.String("conn_id", c.session.ConnID()), zap.String("client_ip", ip))
 	if !h.track(c) {
 		ws.Close(websocket.StatusGoingAway, "node shutting down")
 		h.closeSession(c)

@@ -199,8 +199,8 @@ func TestQueryAndManagementAPI(t *testing.T) {
 		wantError(t, "unknown state", code, body, 400, domain.CodeParameter)
 		code, body = n.json(t, "GET", "/api/v0/machines?after=!!", apiReadToken, nil)
 		wantError(t, "bad cursor", code, body, 400, domain.CodeParameter)
-		code, body = n.json(t, "POST", "/api/v0/admin/notify", apiAdminToken, strings.NewReader(`{"machine_id":"`+strings.Repeat("x", 70<<10)+`"}`))
-		wantError(t, "notify body over 64 KiB", code, body, 413, domain.CodeParameter)
+		code, body = n.json(t, "POST", "/api/v0/admin/notify", apiAdminToken, strings.NewReader(`{"machine_id":"`+strings.Repeat("x", 1<<20)+`"}`))
+		wantError(t, "notify body over Limits.MaxBodyBytes (1 MiB)", code, body, 413, domain.CodeParameter)
 		code, body = n.json(t, "POST", "/api/v0/admin/import", apiAdminToken, strings.NewReader(strings.Repeat(" ", 1<<20+1)))
 		if code != 413 || body["code"] != float64(domain.CodeParameter) {
 			t.Fatalf("import over Admin.ImportMaxBytes = %d %v", code, body)

@@ -141,12 +141,16 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		})
 	})
 
-	ws := websocket.NewHandler(svc, websocket.Options{
+	wsOpts := websocket.Options{
 		HeartbeatTimeout: cfg.HeartbeatTimeout,
 		MaxMessageBytes:  cfg.MaxMessageBytes,
 		Logger:           log.Named("websocket"),
 		Observer:         nodeMetrics,
-	})
+	}
+	if err := secureWebSocket(cfg, &wsOpts, nodeMetrics, log); err != nil {
+		return err
+	}
+	ws := websocket.NewHandler(svc, wsOpts)
 	if err := nodeMetrics.Register(prom.NewClusterCollector(store, func(ctx context.Context) (int, int, error) {
 		nodes, err := svc.ClusterNodes(ctx)
 		alive := 0
@@ -171,7 +175,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		work.Go(func() { pusher.Run(workCtx, cfg.Prometheus.PushInterval) })
 		log.Info("pushing metrics", zap.String("pushgateway", u), zap.String("job", cfg.Prometheus.JobName), zap.Duration("every", cfg.Prometheus.PushInterval))
 	}
-	handler := httpapi.New(withQueryAPI(cfg, store, httpapi.Options{
+	httpOpts := withQueryAPI(cfg, store, httpapi.Options{
 		WebSocket:    ws,
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
@@ -179,21 +183,24 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
-		Contract:     contractCommands(effects, store, cfg.NodeID, svc),
-		AdminToken:   cfg.Admin.Token,
-		Geo:          geoParts.http(),
-		FleetMetrics: fleet,
-		NodeMetrics:  nodeMetrics.Handler(),
-		Version:      version,
-		NodeID:       cfg.NodeID,
-		Logger:       log.Named("http"),
-	}))
-	srv := httpapi.NewServer(cfg.Addr, handler)
+		Contract:      contractCommands(effects, store, cfg.NodeID, svc),
+		AdminToken:    cfg.Admin.Token,
+		Geo:           geoParts.http(),
+		FleetMetrics:  fleet,
+		NodeMetrics:   nodeMetrics.Handler(),
+		Version:       version,
+		NodeID:        cfg.NodeID,
+		Logger:        log.Named("http"),
+		AdminSeparate: cfg.AdminAddr != "",
+		BodyMaxBytes:  cfg.Limits.MaxBodyBytes,
+	})
+	srv := httpapi.NewServer(cfg.Addr, httpapi.New(httpOpts))
+	hardenServer(cfg, srv, log.Named("http"))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() {
 		if cfg.Certificate.Cert != "" {
 			serveErr <- srv.ServeTLS(ln, cfg.Certificate.Cert, cfg.Certificate.Key)
@@ -202,6 +209,11 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		}
 	}()
 	log.Info("ddn is serving", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cfg.Certificate.Cert != ""))
+	stopAdmin, err := serveAdmin(cfg, httpOpts, serveErr, log.Named("admin"))
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
 
 	select {
 	case <-ctx.Done():
@@ -218,6 +230,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	if err := srv.Shutdown(drainCtx); err != nil {
 		log.Error("stop http server", zap.Error(err))
 	}
+	stopAdmin(drainCtx)
 	stopBatcher()
 	<-batcherDone
 	stopWork()

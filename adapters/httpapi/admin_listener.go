@@ -1,0 +1,25 @@
+package httpapi
+
+import "net/http"
+
+// registerAdmin adds the operator surface: metrics, the admin API, machine
+// deletion and the contract commands. It is served on the public listener,
+// or alone on AdminAddr (NewAdmin).
+func registerAdmin(mux *routeMux, o Options) {
+	mux.Handle("GET /metrics/prometheus", o.FleetMetrics)
+	mux.Handle("GET /metrics", o.NodeMetrics)
+	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
+	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
+	registerManagement(mux, o)
+	contractRoutes(mux, o)
+}
+
+// NewAdmin returns the handler of the separate admin listener (AdminAddr):
+// the operator surface, and health so it can be probed.
+func NewAdmin(o Options) http.Handler {
+	o = o.withDefaults()
+	mux := newRouteMux(o.BodyMaxBytes)
+	registerAdmin(mux, o)
+	mux.HandleFunc("GET /healthz", healthz(o))
+	return jsonErrors(mux.ServeMux)
+}
