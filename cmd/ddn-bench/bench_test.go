@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"strings"
 	"testing"
 
@@ -112,4 +113,27 @@ func TestNodeURL(t *testing.T) {
 			t.Errorf("nodeURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestHelpNamesEveryFlag: -help exits 0, has the man sections and names
+// each flag.
+func TestHelpNamesEveryFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"-help"}, &out, &errOut); code != 0 {
+		t.Fatalf("-help exited %d: %s", code, errOut.String())
+	}
+	help := out.String()
+	for _, section := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "FLAGS", "ENVIRONMENT", "EXAMPLES", "EXIT STATUS"} {
+		if !strings.Contains(help, "\n"+section+"\n") && !strings.HasPrefix(help, section+"\n") {
+			t.Errorf("help has no %s section", section)
+		}
+	}
+	var cfg loadConfig
+	var urls urlList
+	var asJSON bool
+	newFlags(&cfg, &urls, &asJSON).VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(help, "  -"+f.Name+" ") && !strings.Contains(help, "  -"+f.Name+"\n") {
+			t.Errorf("help does not name -%s", f.Name)
+		}
+	})
 }
