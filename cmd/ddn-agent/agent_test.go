@@ -48,7 +48,7 @@ func eventually(t *testing.T, what string, cond func() bool, logs ...func() stri
 // the agent's connection), and expects the agent to come back online on the
 // new process by itself and report again.
 func TestAgentSurvivesANodeRestart(t *testing.T) {
-	bin := ddnproc.Build(t, "ddn/cmd/ddn")
+	bin := ddnproc.Build(t, "ddn")
 	dataDir, addr := t.TempDir(), ddnproc.FreeAddr(t)
 	start := func() *ddnproc.Node {
 		return ddnproc.Start(t, bin, dataDir, addr, "DDN_DATADIR="+dataDir, "DDN_NODEID=agent-test")

@@ -30,7 +30,7 @@ func runJSON(t *testing.T, args ...string) Summary {
 // against a real ddn process on each store it can run here without MongoDB:
 // every agent goes online and stays, reports are acknowledged, no errors.
 func TestBenchAgainstRealNodes(t *testing.T) {
-	bin := ddnproc.Build(t, "ddn/cmd/ddn")
+	bin := ddnproc.Build(t, "ddn")
 	for _, store := range []struct{ name, env string }{
 		{"memory", "DDN_MONGODB_URI=memory://"},
 		{"embedded", "DDN_DATADIR=" + t.TempDir()},
@@ -67,7 +67,7 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 // TestBenchChurnAndRoundRobin spreads agents over two nodes and churns them:
 // agents reconnect by themselves and keep being acknowledged.
 func TestBenchChurnAndRoundRobin(t *testing.T) {
-	bin := ddnproc.Build(t, "ddn/cmd/ddn")
+	bin := ddnproc.Build(t, "ddn")
 	dir := t.TempDir()
 	a := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=a")
 	b := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=b")

@@ -17,17 +17,21 @@ import (
 	"time"
 )
 
-// Build compiles the command at pkg (an import path such as "ddn/cmd/ddn")
-// into a temporary directory, the way CI builds it.
-func Build(t testing.TB, pkg string) string {
+// Build compiles ./cmd/<command> with deploy/build.sh, the script CI, the
+// Dockerfile and `task build` use, so tests run the binary that ships.
+func Build(t testing.TB, command string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=test", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
 	}
-	return bin
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "deploy/build.sh", dir, "test", command)
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("deploy/build.sh %s: %v\n%s", command, err, out)
+	}
+	return filepath.Join(dir, command)
 }
 
 // FreeAddr is a loopback address nobody listens on right now.
