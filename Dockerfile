@@ -12,7 +12,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    sh deploy/build.sh /out "${VERSION}" && mkdir -p /state/data
+    sh deploy/build.sh /out "${VERSION}" && mkdir -p /state/ddn-data
 
 # The reference agent (cmd/ddn-agent): DDN_AGENT_* variables or flags.
 FROM gcr.io/distroless/static-debian12:nonroot AS agent
@@ -29,14 +29,13 @@ ENTRYPOINT ["/usr/local/bin/ddn-bench"]
 # The node (the default target). Configuration: DDN_* variables, and/or a
 # JSON file mounted read-only and named with -config, e.g.
 #   docker run -v ./config.json:/etc/ddn/config.json:ro ddn -config /etc/ddn/config.json
-# The embedded store (when DDN_MONGODB_URI is empty) lives in the volume
-# /var/lib/ddn.
+# The embedded store (when MongoDB.URI is empty) lives in ./ddn-data of the
+# working directory, the volume /var/lib/ddn, owned by the non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot AS ddn
 COPY --from=build /out/ddn /usr/local/bin/ddn
 COPY --from=build --chown=65532:65532 /state /var/lib/ddn
 USER 65532:65532
 WORKDIR /var/lib/ddn
-ENV DDN_ADDR=0.0.0.0:9521 DDN_DATADIR=/var/lib/ddn/data
 EXPOSE 9521
 VOLUME ["/var/lib/ddn"]
 # Distroless has no shell and no curl: the binary probes its own /healthz.
