@@ -17,32 +17,66 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `ddn - Distributed Detection Node
+const usage = `NAME
+  ddn - Distributed Detection Node: machines online, their reports, the fleet
 
-Usage:
-  ddn [-config FILE]     run the node
-  ddn store [flags]      serve the embedded store for several local nodes
-                         (ddn store -help)
-  ddn -version           print the version and exit
-  ddn -help              print this help
+SYNOPSIS
+  ddn [-config FILE]       run the node
+  ddn store [flags]        serve the embedded store for several local nodes
+  ddn healthcheck [flags]  exit 0 when the local node answers /healthz
+  ddn -version | -help
 
-Without -config the node starts on its embedded default: an embedded
-Mongo-compatible store under ./ddn-data, listening on 0.0.0.0:9521, no chain,
-no geolocation, no webhook. Every configuration key can be set in the
-environment as DDN_<SECTION>_<KEY>, e.g. DDN_ADDR=127.0.0.1:9521 or
-DDN_MONGODB_URI=mongodb://127.0.0.1:27017/.
+DESCRIPTION
+  Machines keep a WebSocket open to the node; an open, heart-beating
+  connection is what online means. The node stores what they report,
+  keeps every machine's presence, and exposes the fleet to Prometheus.
+  Several nodes over one database behave as one cluster.
 
-Endpoints on Addr:
-  GET /websocket            machine agents (PROTOCOL.md)
-  GET /healthz, /readyz     liveness, readiness (store reachable)
-  GET /metrics/prometheus   fleet metrics; GET /metrics: the node's own
-  GET /api/openapi.json     the whole HTTP API: query, management, cluster
+  Without -config the node starts on its embedded default: an embedded
+  Mongo-compatible store under ./ddn-data, listening on 0.0.0.0:9521, no
+  chain, no geolocation, no webhook. A bad configuration stops startup with
+  one line naming the key.
 
-Signals: SIGINT or SIGTERM drains (connections closed, machines marked
-disconnected, writes flushed) within ShutdownTimeout, then exits.
+  Endpoints on Addr:
+    GET /websocket            machine agents (PROTOCOL.md)
+    GET /healthz, /readyz     liveness, readiness (store reachable)
+    GET /metrics/prometheus   fleet metrics; GET /metrics: the node's own
+    GET /api/openapi.json     the whole HTTP API: query, management, cluster
 
-Flags:
+  SIGINT or SIGTERM drains (connections closed with 1001, machines marked
+  disconnected, writes flushed) within ShutdownTimeout, then exits.
+
+  Sub-commands have their own help: ddn store -help, ddn healthcheck -help.
+
+FLAGS
 `
+
+const usageTail = `
+ENVIRONMENT
+  Every configuration key can be set as DDN_<SECTION>_<KEY> in upper case
+  and wins over the file: DDN_ADDR, DDN_LOGLEVEL, DDN_NODEID, DDN_DATADIR,
+  DDN_MONGODB_URI, DDN_MONGODB_DATABASE, DDN_ADMIN_TOKEN, ... (README.md,
+  "Configuration", lists every key). Secrets are redacted in logs.
+
+EXAMPLES
+  ddn                                            # embedded store, :9521
+  ddn -config /etc/ddn/config.json               # the original node's file
+  DDN_MONGODB_URI=mongodb://127.0.0.1:27017/ DDN_ADDR=127.0.0.1:9521 ddn
+  DDN_MONGODB_URI=memory:// ddn                  # nothing persists (benchmarks)
+
+EXIT STATUS
+  0  drained and stopped after SIGINT or SIGTERM (or -version, -help)
+  1  startup failed (configuration, store, listener) or the server failed
+  2  bad flags
+`
+
+// nodeFlags declares the flags of ddn itself.
+func nodeFlags(configPath *string, showVersion *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("ddn", flag.ContinueOnError)
+	fs.StringVar(configPath, "config", "", "JSON configuration `file` (the original node's format works unchanged)")
+	fs.BoolVar(showVersion, "version", false, "print the version and exit")
+	return fs
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -54,14 +88,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		return runStore(ctx, args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("ddn", flag.ContinueOnError)
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return runHealthcheck(context.Background(), args[1:], stdout, stderr)
+	}
+	configPath, showVersion := new(string), new(bool)
+	fs := nodeFlags(configPath, showVersion)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "JSON configuration `file` (the original node's format works unchanged)")
-	showVersion := fs.Bool("version", false, "print the version and exit")
 	printUsage := func(w io.Writer) {
 		fs.SetOutput(w)
 		fmt.Fprint(w, usage)
 		fs.PrintDefaults()
+		fmt.Fprint(w, usageTail)
 	}
 	fs.Usage = func() {} // printed below, to stdout for -help and stderr for mistakes
 	if err := fs.Parse(args); err != nil {

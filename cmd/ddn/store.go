@@ -12,26 +12,50 @@ import (
 	"ddn/adapters/embedded"
 )
 
-const storeUsage = `ddn store - serve the embedded store for several local nodes
+const storeUsage = `NAME
+  ddn store - serve the embedded store for several local nodes
 
-Usage:
+SYNOPSIS
   ddn store [-addr 127.0.0.1:27017] [-dir ./ddn-data]
 
-Runs the embedded Mongo-compatible store (FerretDB on SQLite) on its own,
-so that several ddn processes on this machine can share it as one cluster:
-start each node with DDN_MONGODB_URI=mongodb://ADDR/ and its own DDN_ADDR.
-For trials only: in production the nodes share a MongoDB 7 replica set.
-Stops on SIGINT or SIGTERM.
+DESCRIPTION
+  Runs the embedded Mongo-compatible store (FerretDB on SQLite, pure Go) on
+  its own, so that several ddn processes on this machine share it as one
+  cluster: start each node with DDN_MONGODB_URI=mongodb://ADDR/ and its own
+  DDN_ADDR and DDN_NODEID. For trials only: in production the nodes share a
+  MongoDB 7 replica set. Stops on SIGINT or SIGTERM.
 
-Flags:
+FLAGS
 `
+
+const storeUsageTail = `
+ENVIRONMENT
+  None: everything is a flag.
+
+EXAMPLES
+  ddn store -addr 127.0.0.1:27017 -dir ./cluster-data &
+  DDN_MONGODB_URI=mongodb://127.0.0.1:27017/ DDN_ADDR=127.0.0.1:9521 DDN_NODEID=node-1 ddn &
+  DDN_MONGODB_URI=mongodb://127.0.0.1:27017/ DDN_ADDR=127.0.0.1:9522 DDN_NODEID=node-2 ddn &
+
+EXIT STATUS
+  0  stopped by SIGINT or SIGTERM (or -help)
+  1  the store could not start (directory, address in use)
+  2  bad flags
+`
+
+// storeFlags declares the flags of ddn store.
+func storeFlags(addr, dir *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("ddn store", flag.ContinueOnError)
+	fs.StringVar(addr, "addr", "127.0.0.1:27017", "loopback `address` to serve the Mongo wire protocol on")
+	fs.StringVar(dir, "dir", "./ddn-data", "`directory` of the SQLite files")
+	return fs
+}
 
 // runStore serves the embedded store until ctx ends.
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ddn store", flag.ContinueOnError)
+	addr, dir := new(string), new(string)
+	fs := storeFlags(addr, dir)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:27017", "loopback `address` to serve the Mongo wire protocol on")
-	dir := fs.String("dir", "./ddn-data", "`directory` of the SQLite files")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		w := stderr
@@ -42,6 +66,7 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.SetOutput(w)
 		fmt.Fprint(w, storeUsage)
 		fs.PrintDefaults()
+		fmt.Fprint(w, storeUsageTail)
 		return code
 	}
 	log, closeLog, err := newLogger("info", "", stderr)
