@@ -22,6 +22,8 @@ import (
 // FleetStore is what the query and management API read and write.
 type FleetStore interface {
 	ports.MachineStore
+	// GetConnection tells whether, and where, a machine is connected now.
+	GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error)
 	ports.ReportStore
 	ports.QueryStore
 }
@@ -211,11 +213,21 @@ func getMachineHandler(o Options) http.HandlerFunc {
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			writeError(w, http.StatusNotFound, domain.CodeParameter, "unknown machine "+key.String())
+			return
 		case err != nil:
 			storeFailed(w, o, "get machine", err)
-		default:
-			writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "machine": machineOf(m)})
+			return
 		}
+		var conn *connectionView
+		c, err := o.Fleet.GetConnection(r.Context(), key)
+		switch {
+		case err == nil:
+			conn = &connectionView{NodeID: c.NodeID, ClientIP: c.ClientIP, Since: c.AddTime}
+		case !errors.Is(err, domain.ErrNotFound):
+			storeFailed(w, o, "get connection", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "machine": machineOf(m), "connection": conn})
 	}
 }
 
