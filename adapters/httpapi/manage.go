@@ -23,13 +23,17 @@ type Retention struct {
 	Interval time.Duration
 }
 
-// importBatch is how many imported reports are stored at a time.
-const importBatch = 500
+// exportPage is how many machines an export reads at a time.
+const exportPage = 500
+
+// importBatch is how many imported reports are checked and stored at a
+// time: the embedded store scans machine_tm once per batch.
+const importBatch = 5000
 
 // registerManagement adds the admin API: prune, forget a machine, export,
 // import, effective configuration.
 func registerManagement(mux *routeMux, o Options) {
-	admin := func(h http.HandlerFunc) http.HandlerFunc { return requireToken(o.AdminToken, h) }
+	admin := func(h http.HandlerFunc) http.HandlerFunc { return requireToken(o.AdminToken, needsFleet(o, h)) }
 	mux.HandleFunc("POST /api/v0/admin/prune", admin(pruneHandler(o)))
 	mux.HandleFunc("DELETE /api/v0/machines/{project}/{machine_id}", admin(deleteMachineHandler(o)))
 	mux.HandleFunc("GET /api/v0/admin/export", admin(exportHandler(o)))
@@ -127,7 +131,7 @@ func exportHandler(o Options) http.HandlerFunc {
 		}
 		var after *domain.MachineKey
 		for {
-			ms, err := o.Fleet.ListMachines(ctx, ports.MachineFilter{After: after, Limit: importBatch})
+			ms, err := o.Fleet.ListMachines(ctx, ports.MachineFilter{After: after, Limit: exportPage})
 			if err != nil {
 				fail("export machines", err)
 				return
@@ -144,7 +148,7 @@ func exportHandler(o Options) http.HandlerFunc {
 			if flusher != nil {
 				flusher.Flush()
 			}
-			if len(ms) < importBatch {
+			if len(ms) < exportPage {
 				break
 			}
 			k := ms[len(ms)-1].Key
@@ -155,7 +159,7 @@ func exportHandler(o Options) http.HandlerFunc {
 				return fmt.Errorf("write export: %w", err)
 			}
 			end.Reports++
-			if flusher != nil && end.Reports%importBatch == 0 {
+			if flusher != nil && end.Reports%exportPage == 0 {
 				flusher.Flush()
 			}
 			return nil

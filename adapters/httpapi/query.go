@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,6 +22,8 @@ import (
 // FleetStore is what the query and management API read and write.
 type FleetStore interface {
 	ports.MachineStore
+	// GetConnection tells whether, and where, a machine is connected now.
+	GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error)
 	ports.ReportStore
 	ports.QueryStore
 }
@@ -35,11 +38,21 @@ const (
 
 // registerQuery adds the read API: machines, one machine, its reports, stats.
 func registerQuery(mux *routeMux, o Options) {
-	read := func(h http.HandlerFunc) http.HandlerFunc { return requireRead(o.ReadToken, o.AdminToken, h) }
+	read := func(h http.HandlerFunc) http.HandlerFunc {
+		return requireRead(o.ReadToken, o.AdminToken, needsFleet(o, h))
+	}
 	mux.HandleFunc("GET /api/v0/machines", read(listMachinesHandler(o)))
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}", read(getMachineHandler(o)))
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}/reports", read(listReportsHandler(o)))
 	mux.HandleFunc("GET /api/v0/stats", read(statsHandler(o)))
+}
+
+// needsFleet answers 503 "not configured" instead of h when no store was given.
+func needsFleet(o Options, h http.HandlerFunc) http.HandlerFunc {
+	if o.Fleet == nil {
+		return notConfigured.ServeHTTP
+	}
+	return h
 }
 
 // requireRead guards the query API: open when no read token is configured;
@@ -200,11 +213,21 @@ func getMachineHandler(o Options) http.HandlerFunc {
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
 			writeError(w, http.StatusNotFound, domain.CodeParameter, "unknown machine "+key.String())
+			return
 		case err != nil:
 			storeFailed(w, o, "get machine", err)
-		default:
-			writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "machine": machineOf(m)})
+			return
 		}
+		var conn *connectionView
+		c, err := o.Fleet.GetConnection(r.Context(), key)
+		switch {
+		case err == nil:
+			conn = &connectionView{NodeID: c.NodeID, ClientIP: c.ClientIP, Since: c.AddTime}
+		case !errors.Is(err, domain.ErrNotFound):
+			storeFailed(w, o, "get connection", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "machine": machineOf(m), "connection": conn})
 	}
 }
 
@@ -241,17 +264,47 @@ func listReportsHandler(o Options) http.HandlerFunc {
 	}
 }
 
+// recentReportsTTL is how long a count of the last hour's reports is
+// reused: the count reads machine_tm (a scan on the embedded store), so
+// however often /stats is polled the store counts at most this often.
+const recentReportsTTL = 15 * time.Second
+
+// recentReports caches the count of reports stored in the last hour; the
+// mutex is held while counting so concurrent requests share one count.
+type recentReports struct {
+	mu    sync.Mutex
+	at    time.Time
+	since time.Time
+	n     int64
+}
+
+func (c *recentReports) get(ctx context.Context, o Options) (int64, time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := o.Now()
+	if !c.at.IsZero() && now.Sub(c.at) < recentReportsTTL && !now.Before(c.at) {
+		return c.n, c.since, nil
+	}
+	since := now.Add(-time.Hour)
+	n, err := o.Fleet.CountReports(ctx, since)
+	if err != nil {
+		return 0, since, err
+	}
+	c.at, c.since, c.n = now, since, n
+	return n, since, nil
+}
+
 // statsHandler serves GET /api/v0/stats: machines by project and state,
-// reports stored in the last hour.
+// reports stored in the last hour (counted at most every recentReportsTTL).
 func statsHandler(o Options) http.HandlerFunc {
+	cache := &recentReports{}
 	return func(w http.ResponseWriter, r *http.Request) {
 		counts, err := o.Fleet.CountMachines(r.Context())
 		if err != nil {
 			storeFailed(w, o, "count machines", err)
 			return
 		}
-		since := o.Now().Add(-time.Hour)
-		recent, err := o.Fleet.CountReports(r.Context(), since)
+		recent, since, err := cache.get(r.Context(), o)
 		if err != nil {
 			storeFailed(w, o, "count reports", err)
 			return

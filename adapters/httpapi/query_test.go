@@ -86,3 +86,50 @@ func TestExportEndsWithAnErrorLineWhenTheStoreFailsMidway(t *testing.T) {
 		t.Fatalf("export = %d %q", resp.StatusCode, lines)
 	}
 }
+
+func TestQueryWithoutAStoreAnswers503(t *testing.T) {
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{}))
+	defer srv.Close()
+	if code, body, _ := call(t, "GET", srv.URL+"/api/v0/stats", "", ""); code != 503 || body["code"] != float64(domain.CodeInternal) {
+		t.Fatalf("stats without a store = %d %v", code, body)
+	}
+}
+
+func TestStatsCountsRecentReportsAtMostEveryFifteenSeconds(t *testing.T) {
+	ctx := context.Background()
+	store := memory.NewStore()
+	clock := memory.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	key := domain.MachineKey{MachineID: "m", Project: "p"}
+	if _, _, err := store.MarkOnline(ctx, key, 0, "n", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	report := func(at time.Time) {
+		b := domain.BandwidthInfo{CPUCores: 1}
+		if err := store.AppendReports(ctx, []domain.Report{{Key: key, Timestamp: at, Bandwidth: &b}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(clock.Now().Add(-2 * time.Hour)) // too old to count
+	report(clock.Now().Add(-time.Minute))
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{Fleet: store, Now: clock.Now}))
+	defer srv.Close()
+	recent := func() any {
+		code, body, _ := call(t, "GET", srv.URL+"/api/v0/stats", "", "")
+		if code != 200 || body["machines"] != float64(1) {
+			t.Fatalf("stats = %d %v", code, body)
+		}
+		return body["reports_last_hour"]
+	}
+	if got := recent(); got != float64(1) {
+		t.Fatalf("reports_last_hour = %v, want 1", got)
+	}
+	report(clock.Now())
+	clock.Advance(14 * time.Second)
+	if got := recent(); got != float64(1) {
+		t.Fatalf("reports_last_hour within 15s = %v, want the cached 1", got)
+	}
+	clock.Advance(time.Second)
+	if got := recent(); got != float64(2) {
+		t.Fatalf("reports_last_hour after 15s = %v, want 2", got)
+	}
+}

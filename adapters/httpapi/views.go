@@ -63,6 +63,14 @@ type machineView struct {
 	Location           *locationView  `json:"location,omitempty"`
 }
 
+// connectionView is the cluster's claim of a connected machine: the node
+// holding its WebSocket, its client IP and since when (null when not connected).
+type connectionView struct {
+	NodeID   string    `json:"node_id"`
+	ClientIP string    `json:"client_ip"`
+	Since    time.Time `json:"since"`
+}
+
 // reportView is one stored report; the machine's key is present in exports
 // (kind "report") and omitted in a machine's own time series.
 type reportView struct {

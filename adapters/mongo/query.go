@@ -123,50 +123,61 @@ func (s *Store) PutMachine(ctx context.Context, m domain.Machine) error {
 	return nil
 }
 
-// ImportReports implements ports.QueryStore. Time-series collections take no
-// unique index, so per machine it reads which of the batch's timestamps are
-// stored already and inserts the others.
+// ImportReports implements ports.QueryStore. Time-series collections take
+// no unique index, so it reads which (machine, timestamp) pairs of the
+// batch's time span are stored already, in one query, and inserts the
+// others. An export lists reports in about the order they were stored, so a
+// batch spans a short time and the query reads little on MongoDB (the time
+// series is clustered by time); the embedded store scans machine_tm once per
+// call, which is why callers send large batches.
 func (s *Store) ImportReports(ctx context.Context, rs []domain.Report) (int64, error) {
-	byKey := map[domain.MachineKey][]domain.Report{}
-	var order []domain.MachineKey
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	lo, hi := rs[0].Timestamp, rs[0].Timestamp
+	for _, r := range rs[1:] {
+		if r.Timestamp.Before(lo) {
+			lo = r.Timestamp
+		}
+		if r.Timestamp.After(hi) {
+			hi = r.Timestamp
+		}
+	}
+	filter := bson.D{{Key: "timestamp", Value: bson.D{{Key: "$gte", Value: lo.Truncate(time.Millisecond)}, {Key: "$lte", Value: hi}}}}
+	opts := options.Find().SetProjection(bson.D{{Key: "machine", Value: 1}, {Key: "timestamp", Value: 1}})
+	cur, err := s.reports.Find(ctx, filter, opts)
+	if err != nil {
+		return 0, fmt.Errorf("mongo: read stored reports for import: %w", err)
+	}
+	type id struct {
+		key domain.MachineKey
+		ms  int64
+	}
+	seen := map[id]bool{}
+	for cur.Next(ctx) {
+		var d reportDoc
+		if err := cur.Decode(&d); err != nil {
+			_ = cur.Close(ctx)
+			return 0, fmt.Errorf("mongo: decode stored report: %w", err)
+		}
+		seen[id{d.Machine.domain(), d.Timestamp.UnixMilli()}] = true
+	}
+	if err := cur.Err(); err != nil {
+		return 0, fmt.Errorf("mongo: read stored reports for import: %w", err)
+	}
+	_ = cur.Close(ctx)
+	var fresh []domain.Report
 	for _, r := range rs {
-		if _, ok := byKey[r.Key]; !ok {
-			order = append(order, r.Key)
+		k := id{r.Key, r.Timestamp.UnixMilli()}
+		if !seen[k] {
+			seen[k] = true
+			fresh = append(fresh, r)
 		}
-		byKey[r.Key] = append(byKey[r.Key], r)
 	}
-	var inserted int64
-	for _, key := range order {
-		group := byKey[key]
-		stamps := make(bson.A, len(group))
-		for i, r := range group {
-			stamps[i] = r.Timestamp.Truncate(time.Millisecond)
-		}
-		filter := append(reportKeyFilter(key), bson.E{Key: "timestamp", Value: bson.D{{Key: "$in", Value: stamps}}})
-		var stored []struct {
-			Timestamp time.Time `bson:"timestamp"`
-		}
-		opts := options.Find().SetProjection(bson.D{{Key: "timestamp", Value: 1}})
-		if err := s.findAll(ctx, s.reports, filter, opts, &stored); err != nil {
-			return inserted, fmt.Errorf("mongo: read stored reports of %s: %w", key, err)
-		}
-		seen := map[int64]bool{}
-		for _, d := range stored {
-			seen[d.Timestamp.UnixMilli()] = true
-		}
-		var fresh []domain.Report
-		for _, r := range group {
-			if ms := r.Timestamp.UnixMilli(); !seen[ms] {
-				seen[ms] = true
-				fresh = append(fresh, r)
-			}
-		}
-		if err := s.AppendReports(ctx, fresh); err != nil {
-			return inserted, fmt.Errorf("mongo: import reports of %s: %w", key, err)
-		}
-		inserted += int64(len(fresh))
+	if err := s.AppendReports(ctx, fresh); err != nil {
+		return 0, fmt.Errorf("mongo: import %d reports: %w", len(fresh), err)
 	}
-	return inserted, nil
+	return int64(len(fresh)), nil
 }
 
 // ScanReports implements ports.QueryStore over a cursor, one document at a time.

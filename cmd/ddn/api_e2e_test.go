@@ -17,6 +17,7 @@ import (
 	"ddn/adapters/embedded"
 	"ddn/adapters/mongo"
 	"ddn/domain"
+	"ddn/ports"
 )
 
 // syncBuffer is an io.Writer the node's logger and the test share.
@@ -167,6 +168,9 @@ func TestQueryAndManagementAPI(t *testing.T) {
 	}
 	gpu := domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4090"}, GPUMemoryTotal: []int64{24}, MemoryTotal: 64,
 		CPUType: "AMD Ryzen 9 7950X", CPURate: 4500, Wallet: "0xabc"}
+	if err := n.store.InsertConnection(ctx, ports.Connection{Key: keys[2], NodeID: "api-node", ConnID: "c1", ClientIP: "198.51.100.7", AddTime: now}); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.store.SetShortTermInfo(ctx, keys[0], gpu, now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +255,13 @@ func TestQueryAndManagementAPI(t *testing.T) {
 		if code != 200 || m["state"] != "online" || m["node_id"] != "api-node" || m["staking_type"] != float64(1) ||
 			st["cpu_type"] != "AMD Ryzen 9 7950X" || m["last_report_time"] != now.Add(-time.Minute).Format(time.RFC3339Nano) {
 			t.Fatalf("machine = %d %v", code, body)
+		}
+		if body["connection"] != nil {
+			t.Fatalf("gpu-0 is not connected, yet connection = %v", body["connection"])
+		}
+		code, body = n.json(t, "GET", "/api/v0/machines/deeplink/gpu-2", apiReadToken, nil)
+		if c, _ := body["connection"].(map[string]any); code != 200 || c["node_id"] != "api-node" || c["client_ip"] != "198.51.100.7" {
+			t.Fatalf("connected machine = %d %v", code, body)
 		}
 		if code, body := n.json(t, "GET", "/api/v0/machines/deeplink/gpu-1?container_id=c9", apiReadToken, nil); code != 200 ||
 			body["machine"].(map[string]any)["container_id"] != "c9" {
