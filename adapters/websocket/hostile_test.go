@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -522,9 +523,19 @@ func TestConnectionLimits(t *testing.T) {
 		for i := range 3 {
 			s.mustDial(t, fmt.Sprintf("10.0.0.%d", i))
 		}
-		_, status, err := s.dialAs(t, "10.0.1.1", nil)
-		if status != http.StatusServiceUnavailable || s.limits.get(s.limits.refused, ws.RefusedNodeFull) != 1 {
-			t.Fatalf("4th connection: %d %v", status, err)
+		ctx, cancel := timeout()
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, s.url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {"10.0.1.1"}}})
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || s.limits.get(s.limits.refused, ws.RefusedNodeFull) != 1 {
+			t.Fatalf("4th connection: %v %v", resp, err)
+		}
+		var body struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Code != 9 || !strings.Contains(body.Message, "connection limit") ||
+			resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("refusal body %+v (%v), headers %v: want a JSON code 9 naming the connection limit, and Retry-After", body, err, resp.Header)
 		}
 	})
 
