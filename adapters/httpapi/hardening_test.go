@@ -1,11 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -74,5 +78,49 @@ func TestAdminOnSeparateListener(t *testing.T) {
 	}
 	if code, _, _ := call(t, "GET", admin.URL+"/websocket", "", ""); code != 404 {
 		t.Errorf("admin listener serves /websocket: %d", code)
+	}
+}
+
+// TestWebSocketOutlivesRequestTimeouts: the server-wide ReadTimeout and
+// WriteTimeout bound HTTP requests, not upgraded connections (net/http
+// clears the deadlines on hijack), and the body cap lets the upgrade through.
+func TestWebSocketOutlivesRequestTimeouts(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, p, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, p); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewUnstartedServer(httpapi.Harden(echo, nil))
+	httpapi.ServerLimits{ReadHeaderTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}.Apply(srv.Config)
+	srv.Start()
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	msg := strings.Repeat("m", 100) // larger than the body cap: frames are not bodies
+	for range 3 {
+		time.Sleep(150 * time.Millisecond) // past every request timeout
+		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatalf("write after the request timeouts: %v", err)
+		}
+		if _, p, err := c.Read(ctx); err != nil || string(p) != msg {
+			t.Fatalf("echo after the request timeouts: %q %v", p, err)
+		}
 	}
 }

@@ -124,3 +124,16 @@ func FuzzSigner(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSigner is the cost verification adds to every signed message.
+func BenchmarkSigner(b *testing.B) {
+	key, _ := crypto.HexToECDSA(exampleKey)
+	sig, _ := crypto.Sign(crypto.Keccak256([]byte(exampleBody)), key)
+	pub := crypto.FromECDSAPub(&key.PublicKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (signature.Secp256k1{}).Signer(pub, sig, []byte(exampleBody)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -171,7 +172,7 @@ func startHealthy(t *testing.T, s *hostileServer) *healthy {
 				return
 			}
 			h.answered.Add(1)
-			time.Sleep(20 * time.Millisecond) // pacing only: under 50 reports a second, half its budget
+			time.Sleep(20 * time.Millisecond) // pacing only: under 50 reports a second, within its budget of 60
 		}
 	}()
 	return h
@@ -209,9 +210,15 @@ func TestHostileClients(t *testing.T) {
 		HeartbeatTimeout: 30 * time.Second,
 		WriteTimeout:     300 * time.Millisecond,
 		Limits: ws.Limits{MaxConnections: 400, MaxConnectionsPerIP: 8, MaxAnonymous: 64, OnlineDeadline: time.Second,
-			MessageRate: 100, MessageBurst: 50, RateStrikes: 30},
+			MessageRate: 60, MessageBurst: 30, RateStrikes: 30},
 	})
 	agent := startHealthy(t, s)
+	// run runs one hostile case, then checks the healthy agent is still served.
+	run := func(name string, f func(t *testing.T)) {
+		t.Helper()
+		t.Run(name, f)
+		agent.served(t, 1)
+	}
 	var ipSeq atomic.Int64
 	freshIP := func() string { n := ipSeq.Add(1); return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255) }
 
@@ -251,7 +258,7 @@ func TestHostileClients(t *testing.T) {
 		{"empty online body", envelope(17, 1, `{}`), 1, "machine_id"},
 	}
 	for _, tc := range answered {
-		t.Run(tc.name, func(t *testing.T) {
+		run(tc.name, func(t *testing.T) {
 			c := s.mustDial(t, freshIP())
 			a := c.send(tc.frame)
 			if a.Code != tc.code || !strings.Contains(a.Message, tc.msg) {
@@ -263,7 +270,7 @@ func TestHostileClients(t *testing.T) {
 		})
 	}
 
-	t.Run("binary frame", func(t *testing.T) {
+	run("binary frame", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -274,7 +281,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("online then garbage then reports", func(t *testing.T) {
+	run("online then garbage then reports", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		c.expect(envelope(1, 1, onlineBody("garbage-1")), 0, "")
 		c.expect(`{"id":2,"type":2,"body":{"cpu_type":`, 2, "")
@@ -283,11 +290,11 @@ func TestHostileClients(t *testing.T) {
 		c.expect(envelope(5, 1, onlineBody("garbage-2")), 5, "repeated")
 	})
 
-	t.Run("a second connection for a held machine", func(t *testing.T) {
+	run("a second connection for a held machine", func(t *testing.T) {
 		s.mustDial(t, freshIP()).expect(envelope(1, 1, onlineBody("healthy")), 5, "")
 	})
 
-	t.Run("fragmented frame is reassembled", func(t *testing.T) {
+	run("fragmented frame is reassembled", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -306,7 +313,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("fragmented frame over the limit closes 1009", func(t *testing.T) {
+	run("fragmented frame over the limit closes 1009", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -319,7 +326,7 @@ func TestHostileClients(t *testing.T) {
 		expectClose(t, c, websocket.StatusMessageTooBig, "")
 	})
 
-	t.Run("oversize frame closes 1009", func(t *testing.T) {
+	run("oversize frame closes 1009", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -327,7 +334,7 @@ func TestHostileClients(t *testing.T) {
 		expectClose(t, c, websocket.StatusMessageTooBig, "")
 	})
 
-	t.Run("message flood is rate limited then closed 1008", func(t *testing.T) {
+	run("message flood is rate limited then closed 1008", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -356,7 +363,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("text ping flood is rate limited", func(t *testing.T) {
+	run("text ping flood is rate limited", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		ctx, cancel := timeout()
 		defer cancel()
@@ -370,7 +377,7 @@ func TestHostileClients(t *testing.T) {
 		expectClose(t, c, websocket.StatusPolicyViolation, "rate limited")
 	})
 
-	t.Run("ping frame flood is cut off", func(t *testing.T) {
+	run("ping frame flood is cut off", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		before := s.limits.get(s.limits.closed, ws.ClosedRateLimit)
 		ctx := c.c.CloseRead(context.Background()) // a reader for pongs and the close
@@ -395,7 +402,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("no online message before the deadline closes 1008", func(t *testing.T) {
+	run("no online message before the deadline closes 1008", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		if got := c.raw("ping"); got != "pong" { // pings alone do not count
 			t.Fatalf("ping answered %q", got)
@@ -403,7 +410,7 @@ func TestHostileClients(t *testing.T) {
 		expectClose(t, c, websocket.StatusPolicyViolation, "no online message within 1s")
 	})
 
-	t.Run("online before the deadline keeps the connection", func(t *testing.T) {
+	run("online before the deadline keeps the connection", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		c.expect(envelope(1, 1, onlineBody("in-time")), 0, "")
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond) // past the 1s deadline
@@ -413,7 +420,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("per-IP limit refuses with 429", func(t *testing.T) {
+	run("per-IP limit refuses with 429", func(t *testing.T) {
 		ip := freshIP()
 		for range 8 {
 			s.mustDial(t, ip)
@@ -425,7 +432,7 @@ func TestHostileClients(t *testing.T) {
 		s.mustDial(t, freshIP()) // others are not affected
 	})
 
-	t.Run("thousands of anonymous connections are bounded", func(t *testing.T) {
+	run("thousands of anonymous connections are bounded", func(t *testing.T) {
 		before := s.limits.get(s.limits.refused, ws.RefusedAnonymous)
 		var opened []*client
 		refused := 0
@@ -449,7 +456,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("slowloris handshake is cut by the header timeout", func(t *testing.T) {
+	run("slowloris handshake is cut by the header timeout", func(t *testing.T) {
 		conn, err := net.Dial("tcp", s.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -476,7 +483,7 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 
-	t.Run("a client that never reads is dropped", func(t *testing.T) {
+	run("a client that never reads is dropped", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		c.expect(envelope(1, 1, onlineBody("never-reads")), 0, "")
 		key := domain.MachineKey{MachineID: "never-reads", Project: "deeplink"}
@@ -496,7 +503,7 @@ func TestHostileClients(t *testing.T) {
 		agent.served(t, 3)
 	})
 
-	t.Run("origins are not checked without AllowedOrigins", func(t *testing.T) {
+	run("origins are not checked without AllowedOrigins", func(t *testing.T) {
 		c, status, err := s.dialAs(t, freshIP(), http.Header{"Origin": {"https://anything.example"}})
 		if c == nil {
 			t.Fatalf("browser origin refused: %d %v", status, err)
@@ -516,9 +523,19 @@ func TestConnectionLimits(t *testing.T) {
 		for i := range 3 {
 			s.mustDial(t, fmt.Sprintf("10.0.0.%d", i))
 		}
-		_, status, err := s.dialAs(t, "10.0.1.1", nil)
-		if status != http.StatusServiceUnavailable || s.limits.get(s.limits.refused, ws.RefusedNodeFull) != 1 {
-			t.Fatalf("4th connection: %d %v", status, err)
+		ctx, cancel := timeout()
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, s.url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {"10.0.1.1"}}})
+		if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || s.limits.get(s.limits.refused, ws.RefusedNodeFull) != 1 {
+			t.Fatalf("4th connection: %v %v", resp, err)
+		}
+		var body struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Code != 9 || !strings.Contains(body.Message, "connection limit") ||
+			resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("refusal body %+v (%v), headers %v: want a JSON code 9 naming the connection limit, and Retry-After", body, err, resp.Header)
 		}
 	})
 

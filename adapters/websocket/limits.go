@@ -1,7 +1,9 @@
 package websocket
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -119,10 +121,11 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 
 func appendError(dst []byte, code domain.Code, msg string) []byte {
 	dst = append(dst, `{"code":`...)
-	dst = append(dst, byte('0'+code))
-	dst = append(dst, `,"message":"`...)
-	dst = append(dst, msg...) // messages above are constants without quotes
-	return append(dst, "\"}\n"...)
+	dst = strconv.AppendUint(dst, uint64(code), 10)
+	dst = append(dst, `,"message":`...)
+	m, _ := json.Marshal(msg) // a string always marshals
+	dst = append(dst, m...)
+	return append(dst, "}\n"...)
 }
 
 // limiter is one connection's message budget.

@@ -50,8 +50,9 @@ func ready(addr string) int {
 
 // TestStoreKilledAndRestartedMidLoad: agents report while the embedded store
 // is SIGKILLed and started again. While it is gone, reports answer code 4
-// and /readyz says 503; the node recovers by itself when it is back; and
-// every acknowledged report, and nothing else, is stored.
+// and /readyz says 503; the node recovers by itself when it is back; every
+// acknowledged report is stored, and nothing else but the writes in flight
+// at the moment of the kill.
 func TestStoreKilledAndRestartedMidLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and runs the binary")
@@ -137,16 +138,23 @@ func TestStoreKilledAndRestartedMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	total := 0
+	// A write in flight when the store dies is ambiguous: it may have been
+	// applied with its answer lost, so the agent was told code 4 for a
+	// report that is stored (it would send it again: at least once). Each
+	// agent has at most one report in flight, so per machine the stored
+	// count is the acknowledged count, or one more; never fewer.
+	total, ambiguous := 0, 0
 	for i := range agents {
 		id := fmt.Sprint("fault-", i)
 		rs, err := db.ListReports(ctx, domain.MachineKey{MachineID: id, Project: "deeplink"}, time.Time{}, time.Time{}, 0)
-		if err != nil || len(rs) != acked[id] {
-			t.Errorf("%s: %d reports stored, %d acknowledged (%v)", id, len(rs), acked[id], err)
+		if err != nil || len(rs) < acked[id] || len(rs) > acked[id]+1 {
+			t.Errorf("%s: %d reports stored, %d acknowledged (%v); want every acknowledged one, plus at most the one in flight at the kill", id, len(rs), acked[id], err)
 		}
 		total += acked[id]
+		ambiguous += len(rs) - acked[id]
 	}
-	t.Logf("%d reports acknowledged and stored, %d answered code 4 while the store was gone", total, code4.Load())
+	t.Logf("%d reports acknowledged, all stored; %d answered code 4 while the store was gone, of which %d had reached the store before it died",
+		total, code4.Load(), ambiguous)
 	n.stop(t)
 }
 

@@ -68,7 +68,7 @@ func TestTLSAndSeparateAdminListener(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t, dir)
 	public, admin := freeAddr(t), freeAddr(t)
 	n := startNodeTLS(t, bin, dir, public, pool, "DDN_MONGODB_URI=memory://", "DDN_CERTIFICATE_CERT="+certFile, "DDN_CERTIFICATE_KEY="+keyFile,
-		"DDN_ADMINADDR="+admin, "DDN_ADMIN_TOKEN=tls-admin-token")
+		"DDN_ADMINADDR="+admin, "DDN_ADMIN_TOKEN=tls-admin-token", "DDN_CHAIN_PRIVATEKEY="+testPrivateKey, "DDN_LOGLEVEL=debug")
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	get := func(url, token string) int {
 		t.Helper()
@@ -128,10 +128,17 @@ func TestTLSAndSeparateAdminListener(t *testing.T) {
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
 	n.stop(t)
-	if strings.Contains(n.logs.String(), "tls-admin-token") {
-		t.Fatal("the admin token appears in the logs")
+	logs := n.logs.String()
+	if strings.Contains(logs, "tls-admin-token") || strings.Contains(logs, testPrivateKey) {
+		t.Fatal("a secret appears in the logs")
+	}
+	if !strings.Contains(logs, "REDACTED") {
+		t.Fatal("the startup configuration log shows no redacted secret: is it still logged?")
 	}
 }
+
+// testPrivateKey is a throwaway chain key that must never reach the logs.
+const testPrivateKey = "8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63"
 
 // startNodeTLS starts the binary like startNode, waiting for readiness over TLS.
 func startNodeTLS(t *testing.T, bin, dir, addr string, pool *x509.CertPool, env ...string) *node {
