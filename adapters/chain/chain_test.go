@@ -331,3 +331,31 @@ func TestStartupErrorsNameTheKeyAndNeverTheSecret(t *testing.T) {
 		t.Fatalf("valid options: %v", err)
 	}
 }
+
+func TestBusySenderKeepsTheNextSlice(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	store := memory.NewStore()
+	clock := memory.NewClock(time.Date(2026, 11, 24, 12, 0, 25, 0, time.UTC)) // the last third of a 30s slice
+	resyncs := map[string]int{}
+	node := func(owner string) *chain.Chain {
+		return tc.adapter(t, addr, func(o *chain.Options) {
+			o.Leases, o.Owner, o.Clock, o.LeaseTTL = store, owner, clock, 30*time.Second
+			o.OnResync = func(string, uint64) { resyncs[owner]++ }
+		})
+	}
+	n1, n2 := node("n1"), node("n2")
+	if err := n1.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second) // the next slice, which n1 claimed while busy
+	if err := n2.Report(ctx, domain.ReportMachineOnline, key, 0); !errors.Is(err, chain.ErrLeaseHeld) || !errors.Is(err, domain.ErrNotNow) {
+		t.Fatalf("n2 in the slice n1 kept: %v, want ErrLeaseHeld (ErrNotNow)", err)
+	}
+	if err := n1.Report(ctx, domain.ReportMachineOnline, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	if resyncs["n1"] != 1 {
+		t.Fatalf("n1 read its nonce %d times, want once (it held the key throughout)", resyncs["n1"])
+	}
+}

@@ -104,10 +104,12 @@ func (s *sender) lease(ctx context.Context) error {
 		s.held = false
 		return fmt.Errorf("%w (%s)", ErrLeaseHeld, name)
 	}
-	if !s.held || (s.heldEpoch != epoch && s.heldEpoch != epoch-1) {
+	// Holding the previous (or an already claimed later) slice means no
+	// other node sent in between; otherwise the chain knows better.
+	if !s.held || s.heldEpoch < epoch-1 {
 		s.synced = false
 	}
-	s.held, s.heldEpoch = true, epoch
+	s.held, s.heldEpoch = true, max(s.heldEpoch, epoch)
 	if now.UnixNano()%ttl > ttl*2/3 {
 		if ok, err := o.Leases.ClaimLease(ctx, name, epoch+1, o.Owner); err == nil && ok {
 			s.heldEpoch = epoch + 1
