@@ -330,6 +330,11 @@ func TestStartupErrorsNameTheKeyAndNeverTheSecret(t *testing.T) {
 	if _, err := chain.New(base()); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
+	o := base() // ABI files that hold the functions (and more) replace the embedded ones
+	o.ReportABIFile, o.MachineInfoABIFile = "testdata/TestRegistry.abi", "testdata/TestRegistry.abi"
+	if _, err := chain.New(o); err != nil {
+		t.Fatalf("ABI override: %v", err)
+	}
 }
 
 func TestBusySenderKeepsTheNextSlice(t *testing.T) {
