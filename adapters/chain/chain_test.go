@@ -364,3 +364,23 @@ func TestBusySenderKeepsTheNextSlice(t *testing.T) {
 		t.Fatalf("n1 read its nonce %d times, want once (it held the key throughout)", resyncs["n1"])
 	}
 }
+
+func TestRevertedTransactionIsAnError(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	var results []string
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.GasLimit = 1_000_000 // skip estimation, which would refuse the call before sending
+		o.OnTx = func(method, result string) { results = append(results, method+":"+result) }
+	})
+	err := c.Report(ctx, domain.ReportType(9), key, 0) // the test contract reverts unknown types
+	if err == nil || !strings.Contains(err.Error(), "reverted") {
+		t.Fatalf("report(9) = %v, want a reverted transaction", err)
+	}
+	if err := c.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatalf("the next transaction after a revert: %v", err)
+	}
+	if want := []string{"report:reverted", "report:ok"}; !slices.Equal(results, want) {
+		t.Fatalf("observed %v, want %v", results, want)
+	}
+}

@@ -78,7 +78,8 @@ func (s *sender) send(ctx context.Context, method string, to common.Address, dat
 	}
 	if rcpt.Status != types.ReceiptStatusSuccessful {
 		s.observe(method, "reverted")
-		return fmt.Errorf("%s tx %s reverted in block %v", method, tx.Hash().Hex(), rcpt.BlockNumber)
+		// Gas used equal to the limit points at Chain.GasLimit being too low.
+		return fmt.Errorf("%s tx %s reverted in block %v (gas used %d of %d)", method, tx.Hash().Hex(), rcpt.BlockNumber, rcpt.GasUsed, tx.Gas())
 	}
 	s.observe(method, "ok")
 	return nil
