@@ -384,3 +384,34 @@ func TestRevertedTransactionIsAnError(t *testing.T) {
 		t.Fatalf("observed %v, want %v", results, want)
 	}
 }
+
+// A transaction not mined within ReceiptTimeout is an error (the outbox
+// retries); the sender then reads its nonce again, so the next transaction
+// neither collides with nor leaves a gap after the pending one.
+func TestReceiptTimeoutThenResync(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	var results, reasons []string
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.ReceiptTimeout = 300 * time.Millisecond
+		o.OnTx = func(method, result string) { results = append(results, result) }
+		o.OnResync = func(why string, _ uint64) { reasons = append(reasons, why) }
+	})
+	tc.paused.Store(true)
+	if err := c.Report(ctx, domain.ReportMachineRegister, key, 0); err == nil || !strings.Contains(err.Error(), "no receipt within") {
+		t.Fatalf("report with no block sealed: %v, want a receipt timeout", err)
+	}
+	tc.paused.Store(false)
+	if err := c.Report(ctx, domain.ReportMachineOnline, key, 0); err != nil {
+		t.Fatalf("report after the timeout: %v", err)
+	}
+	if s, err := c.MachineState(ctx, key, 0); err != nil || s != (domain.ChainState{Registered: true, Online: true}) {
+		t.Fatalf("state = %+v, %v: both transactions should have landed", s, err)
+	}
+	if got := tc.senderNonces(t); !slices.Equal(got, []uint64{0, 1}) {
+		t.Fatalf("nonces = %v, want 0, 1", got)
+	}
+	if !slices.Equal(results, []string{"timeout", "ok"}) || len(reasons) != 2 {
+		t.Fatalf("results %v, resyncs %q; want a timeout, an ok, and a resync at start and after the timeout", results, reasons)
+	}
+}
