@@ -53,3 +53,17 @@ func TestChainEndpointsStartWithRpc(t *testing.T) {
 		t.Fatal("warning leaks the key")
 	}
 }
+
+func TestRPCURLsRedacted(t *testing.T) {
+	c := &Config{}
+	c.Chain.Rpc = "https://mainnet.provider.example/v3/0123456789abcdef"
+	c.Chain.RpcEndpoints = []string{"wss://user:pw@backup.example/ws?apikey=xyz", "http://127.0.0.1:8545"}
+	r := c.Redacted()
+	want := []string{"https://mainnet.provider.example/REDACTED", "wss://backup.example/REDACTED", "http://127.0.0.1:8545"}
+	if got := append([]string{r.Chain.Rpc}, r.Chain.RpcEndpoints...); !slices.Equal(got, want) {
+		t.Fatalf("redacted = %v, want %v", got, want)
+	}
+	if c.Chain.RpcEndpoints[0] == want[1] {
+		t.Fatal("Redacted changed the configuration itself")
+	}
+}

@@ -14,6 +14,13 @@ func (c *Config) Redacted() Config {
 	r := *c
 	r.Warnings = nil
 	r.Chain.RpcEndpoints = append([]string(nil), c.Chain.RpcEndpoints...)
+	// RPC URLs often carry a provider's API key in the path or query.
+	if r.Chain.Rpc != "" {
+		r.Chain.Rpc = RedactURL(r.Chain.Rpc)
+	}
+	for i, u := range r.Chain.RpcEndpoints {
+		r.Chain.RpcEndpoints[i] = RedactURL(u)
+	}
 	for _, s := range []*string{&r.Chain.PrivateKey, &r.Admin.Token, &r.Admin.ReadToken} {
 		if *s != "" {
 			*s = redacted

@@ -330,4 +330,88 @@ func TestStartupErrorsNameTheKeyAndNeverTheSecret(t *testing.T) {
 	if _, err := chain.New(base()); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
+	o := base() // ABI files that hold the functions (and more) replace the embedded ones
+	o.ReportABIFile, o.MachineInfoABIFile = "testdata/TestRegistry.abi", "testdata/TestRegistry.abi"
+	if _, err := chain.New(o); err != nil {
+		t.Fatalf("ABI override: %v", err)
+	}
+}
+
+func TestBusySenderKeepsTheNextSlice(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	store := memory.NewStore()
+	clock := memory.NewClock(time.Date(2026, 11, 24, 12, 0, 25, 0, time.UTC)) // the last third of a 30s slice
+	resyncs := map[string]int{}
+	node := func(owner string) *chain.Chain {
+		return tc.adapter(t, addr, func(o *chain.Options) {
+			o.Leases, o.Owner, o.Clock, o.LeaseTTL = store, owner, clock, 30*time.Second
+			o.OnResync = func(string, uint64) { resyncs[owner]++ }
+		})
+	}
+	n1, n2 := node("n1"), node("n2")
+	if err := n1.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second) // the next slice, which n1 claimed while busy
+	if err := n2.Report(ctx, domain.ReportMachineOnline, key, 0); !errors.Is(err, chain.ErrLeaseHeld) || !errors.Is(err, domain.ErrNotNow) {
+		t.Fatalf("n2 in the slice n1 kept: %v, want ErrLeaseHeld (ErrNotNow)", err)
+	}
+	if err := n1.Report(ctx, domain.ReportMachineOnline, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	if resyncs["n1"] != 1 {
+		t.Fatalf("n1 read its nonce %d times, want once (it held the key throughout)", resyncs["n1"])
+	}
+}
+
+func TestRevertedTransactionIsAnError(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	var results []string
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.GasLimit = 1_000_000 // skip estimation, which would refuse the call before sending
+		o.OnTx = func(method, result string) { results = append(results, method+":"+result) }
+	})
+	err := c.Report(ctx, domain.ReportType(9), key, 0) // the test contract reverts unknown types
+	if err == nil || !strings.Contains(err.Error(), "reverted") {
+		t.Fatalf("report(9) = %v, want a reverted transaction", err)
+	}
+	if err := c.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatalf("the next transaction after a revert: %v", err)
+	}
+	if want := []string{"report:reverted", "report:ok"}; !slices.Equal(results, want) {
+		t.Fatalf("observed %v, want %v", results, want)
+	}
+}
+
+// A transaction not mined within ReceiptTimeout is an error (the outbox
+// retries); the sender then reads its nonce again, so the next transaction
+// neither collides with nor leaves a gap after the pending one.
+func TestReceiptTimeoutThenResync(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	var results, reasons []string
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.ReceiptTimeout = 300 * time.Millisecond
+		o.OnTx = func(method, result string) { results = append(results, result) }
+		o.OnResync = func(why string, _ uint64) { reasons = append(reasons, why) }
+	})
+	tc.paused.Store(true)
+	if err := c.Report(ctx, domain.ReportMachineRegister, key, 0); err == nil || !strings.Contains(err.Error(), "no receipt within") {
+		t.Fatalf("report with no block sealed: %v, want a receipt timeout", err)
+	}
+	tc.paused.Store(false)
+	if err := c.Report(ctx, domain.ReportMachineOnline, key, 0); err != nil {
+		t.Fatalf("report after the timeout: %v", err)
+	}
+	if s, err := c.MachineState(ctx, key, 0); err != nil || s != (domain.ChainState{Registered: true, Online: true}) {
+		t.Fatalf("state = %+v, %v: both transactions should have landed", s, err)
+	}
+	if got := tc.senderNonces(t); !slices.Equal(got, []uint64{0, 1}) {
+		t.Fatalf("nonces = %v, want 0, 1", got)
+	}
+	if !slices.Equal(results, []string{"timeout", "ok"}) || !slices.Equal(reasons, []string{"start", "receipt timeout"}) {
+		t.Fatalf("results %v, resyncs %q; want a timeout, an ok, and a resync at start and after the timeout", results, reasons)
+	}
 }

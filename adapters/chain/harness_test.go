@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ type testChain struct {
 	deployer *ecdsa.PrivateKey
 	sender   *ecdsa.PrivateKey
 	abi      gethabi.ABI
+	// paused stops sealing blocks: transactions wait in the pool.
+	paused atomic.Bool
 }
 
 const simChainID = 1337
@@ -53,6 +56,7 @@ func newTestChain(t *testing.T) *testChain {
 		nc.HTTPModules = []string{"eth", "net", "web3"}
 	})
 	t.Cleanup(func() { _ = sim.Close() })
+	tc := &testChain{sim: sim, deployer: deployer, sender: sender}
 	ctx, stop := context.WithCancel(context.Background())
 	var miner sync.WaitGroup
 	miner.Go(func() {
@@ -63,7 +67,9 @@ func newTestChain(t *testing.T) *testChain {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				sim.Commit()
+				if !tc.paused.Load() {
+					sim.Commit()
+				}
 			}
 		}
 	})
@@ -77,7 +83,8 @@ func newTestChain(t *testing.T) *testChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testChain{sim: sim, proxy: p, deployer: deployer, sender: sender, abi: parsed}
+	tc.proxy, tc.abi = p, parsed
+	return tc
 }
 
 // deploy puts a fresh test contract on the chain and returns its address.

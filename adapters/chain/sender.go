@@ -31,6 +31,7 @@ type sender struct {
 
 	mu        sync.Mutex
 	synced    bool
+	why       string // why the nonce must be read again
 	nonce     uint64
 	heldEpoch int64
 	held      bool
@@ -69,7 +70,7 @@ func (s *sender) send(ctx context.Context, method string, to common.Address, dat
 	if err != nil {
 		s.observe(method, "timeout")
 		s.mu.Lock()
-		s.synced = false // the transaction may have been dropped: read the nonce again
+		s.unsync("receipt timeout") // the transaction may have been dropped
 		s.mu.Unlock()
 		return fmt.Errorf("%s tx %s (nonce %d): %w", method, tx.Hash().Hex(), tx.Nonce(), err)
 	}
@@ -78,7 +79,8 @@ func (s *sender) send(ctx context.Context, method string, to common.Address, dat
 	}
 	if rcpt.Status != types.ReceiptStatusSuccessful {
 		s.observe(method, "reverted")
-		return fmt.Errorf("%s tx %s reverted in block %v", method, tx.Hash().Hex(), rcpt.BlockNumber)
+		// Gas used equal to the limit points at Chain.GasLimit being too low.
+		return fmt.Errorf("%s tx %s reverted in block %v (gas used %d of %d)", method, tx.Hash().Hex(), rcpt.BlockNumber, rcpt.GasUsed, tx.Gas())
 	}
 	s.observe(method, "ok")
 	return nil
@@ -104,10 +106,12 @@ func (s *sender) lease(ctx context.Context) error {
 		s.held = false
 		return fmt.Errorf("%w (%s)", ErrLeaseHeld, name)
 	}
-	if !s.held || (s.heldEpoch != epoch && s.heldEpoch != epoch-1) {
-		s.synced = false
+	// Holding the previous (or an already claimed later) slice means no
+	// other node sent in between; otherwise the chain knows better.
+	if !s.held || s.heldEpoch < epoch-1 {
+		s.unsync("sender lease taken (another node may have sent)")
 	}
-	s.held, s.heldEpoch = true, epoch
+	s.held, s.heldEpoch = true, max(s.heldEpoch, epoch)
 	if now.UnixNano()%ttl > ttl*2/3 {
 		if ok, err := o.Leases.ClaimLease(ctx, name, epoch+1, o.Owner); err == nil && ok {
 			s.heldEpoch = epoch + 1
@@ -125,9 +129,9 @@ func (s *sender) submit(ctx context.Context, method string, to common.Address, d
 		return nil, err
 	}
 	var lastErr error
-	for attempt := range 3 {
+	for range 3 {
 		if !s.synced {
-			if err := s.resync(ctx, reason(attempt, lastErr)); err != nil {
+			if err := s.resync(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -148,20 +152,21 @@ func (s *sender) submit(ctx context.Context, method string, to common.Address, d
 		if !needsResync(err) {
 			return nil, fmt.Errorf("%s: send tx (nonce %d): %w", method, tx.Nonce(), err)
 		}
-		s.synced, lastErr = false, err
+		s.unsync(err.Error())
+		lastErr = err
 	}
 	return nil, fmt.Errorf("%s: nonce still rejected after resync: %w", method, lastErr)
 }
 
-func reason(attempt int, err error) string {
-	if attempt == 0 || err == nil {
-		return "start or lease change"
+// unsync marks the local nonce stale; the first reason is kept.
+func (s *sender) unsync(why string) {
+	if s.synced {
+		s.synced, s.why = false, why
 	}
-	return err.Error()
 }
 
 // resync reads the account's pending nonce from the chain.
-func (s *sender) resync(ctx context.Context, why string) error {
+func (s *sender) resync(ctx context.Context) error {
 	var n uint64
 	err := s.c.eps.do(ctx, func(r RPC) error {
 		cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
@@ -173,7 +178,11 @@ func (s *sender) resync(ctx context.Context, why string) error {
 	if err != nil {
 		return fmt.Errorf("read nonce of %s: %w", s.c.from.Hex(), err)
 	}
-	s.nonce, s.synced = n, true
+	why := s.why
+	if why == "" {
+		why = "start"
+	}
+	s.nonce, s.synced, s.why = n, true, ""
 	if s.c.opts.OnResync != nil {
 		s.c.opts.OnResync(why, n)
 	}

@@ -274,7 +274,7 @@ func checkRulesLoaded(t *testing.T, promAddr string) {
 			names = append(names, r.Name)
 		}
 	}
-	want := []string{"DdnNodeDown", "DdnClusterNodeDead", "DdnMachineFlapping", "DdnOutboxGrowing", "DdnOutboxDeadLetters", "DdnStoreErrors"}
+	want := []string{"DdnNodeDown", "DdnClusterNodeDead", "DdnMachineFlapping", "DdnOutboxGrowing", "DdnOutboxDeadLetters", "DdnStoreErrors", "DdnChainTransactionsFailing", "DdnChainStalled"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("Prometheus loaded rules %v, want %v", names, want)
 	}

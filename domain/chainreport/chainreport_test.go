@@ -276,3 +276,47 @@ func TestLatePresenceReportsAreSkipped(t *testing.T) {
 		t.Fatalf("calls = %v, want register and the new online", got)
 	}
 }
+
+// A machine that reconnects within the grace period makes no presence
+// transition, but if the chain does not show it online (an operator's
+// offline, a lost report) the online request still reports it online.
+func TestReconnectCatchesTheChainUp(t *testing.T) {
+	n := newNode(t)
+	if err := n.chain.Report(ctx, domain.ReportMachineRegister, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	ss := n.svc.Open("")
+	if err := ss.Online(ctx, domain.OnlineRequest{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	n.dispatch(t)
+	if err := ss.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The chain forgets the online (an operator's offline command).
+	if err := n.chain.Report(ctx, domain.ReportMachineOffline, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(time.Second)
+	ss = n.svc.Open("")
+	if err := ss.Online(ctx, domain.OnlineRequest{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(time.Second)
+	n.dispatch(t)
+	if got, want := methods(n.chain.Calls()), []string{"report1", "report3", "report4", "report3"}; !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+	// A reconnect while the chain shows it online queues nothing.
+	if err := ss.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(time.Second)
+	if err := n.svc.Open("").Online(ctx, domain.OnlineRequest{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	n.dispatch(t)
+	if got := len(n.chain.Calls()); got != 4 {
+		t.Fatalf("calls after a plain reconnect = %v", methods(n.chain.Calls()))
+	}
+}

@@ -54,11 +54,12 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w", req.Key, err)
 	}
 	s := ss.svc
-	if err := s.checkRegistered(ctx, req); err != nil {
+	chainState, err := s.checkRegistered(ctx, req)
+	if err != nil {
 		return err
 	}
 	now := s.clock.Now()
-	err := s.claim(ctx, ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now})
+	err = s.claim(ctx, ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now})
 	if err != nil {
 		return err
 	}
@@ -86,6 +87,7 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		settle, what := s.cfg.Effects.Confirm, "confirm"
 		if prev.State == domain.StateOnline || prev.State == domain.StateDisconnected {
 			settle, what = s.cfg.Effects.Cancel, "cancel"
+			s.catchUpChain(ctx, req, chainState, now)
 		}
 		if err := settle(ctx, entry); err != nil && s.OnError != nil {
 			s.OnError(what+" online side effects (recovery will settle them)", err)
