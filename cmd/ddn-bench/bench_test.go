@@ -101,20 +101,6 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 	}
 }
 
-func TestNodeURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:9521":                    "ws://127.0.0.1:9521/websocket",
-		"http://127.0.0.1:9521":             "ws://127.0.0.1:9521/websocket",
-		"https://ddn.example:443":           "wss://ddn.example:443/websocket",
-		"ws://127.0.0.1:9521/websocket":     "ws://127.0.0.1:9521/websocket",
-		"ws://127.0.0.1:9521/other/path/ws": "ws://127.0.0.1:9521/other/path/ws",
-	} {
-		if got := nodeURL(in); got != want {
-			t.Errorf("nodeURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestHelpNamesEveryFlag: -help exits 0, has the man sections and names
 // each flag.
 func TestHelpNamesEveryFlag(t *testing.T) {
