@@ -54,6 +54,9 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 			if s.AckLatency.Count != s.ReportsAcked || s.AckLatency.P99 <= 0 || s.AckLatency.P50 > s.AckLatency.P99 {
 				t.Errorf("ack latency %+v does not describe %d acknowledgements", s.AckLatency, s.ReportsAcked)
 			}
+			if s.AckedPerSecondSteady < 40*3 { // 40 agents at 5 reports/s each, less a wide margin
+				t.Errorf("%.1f acknowledgements/s after the ramp-up; want well above 120", s.AckedPerSecondSteady)
+			}
 			if s.OnlineLatency.Count != 40 {
 				t.Errorf("online latency counted %d onlines, want 40", s.OnlineLatency.Count)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -55,6 +56,19 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	if cfg.Progress > 0 && cfg.ProgressTo != nil {
 		wg.Go(func() { progress(runCtx, cfg, st, start) })
 	}
+	// Acknowledgements at the end of the ramp-up, for the steady rate.
+	var ackedAtRampEnd atomic.Int64
+	if cfg.RampUp > 0 {
+		wg.Go(func() {
+			t := time.NewTimer(cfg.RampUp)
+			defer t.Stop()
+			select {
+			case <-runCtx.Done():
+			case <-t.C:
+				ackedAtRampEnd.Store(st.acked.Load())
+			}
+		})
+	}
 	// One spawner paces the ramp-up; each agent is one goroutine.
 	wg.Go(func() {
 		step := time.Duration(0)
@@ -93,12 +107,16 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	}
 	st.mu.Unlock()
 	acked := st.acked.Load()
+	steady := float64(acked) / elapsed.Seconds()
+	if after := elapsed - cfg.RampUp; cfg.RampUp > 0 && after > 0 {
+		steady = float64(acked-ackedAtRampEnd.Load()) / after.Seconds()
+	}
 	return Summary{
 		Targets: cfg.URLs, Agents: cfg.Agents, Kind: cfg.Kind,
 		ReportEvery: cfg.ReportEvery.String(), PingEvery: cfg.PingEvery.String(), RampUp: cfg.RampUp.String(),
 		ChurnPerSecond: cfg.Churn, Duration: cfg.Duration.String(), ElapsedSeconds: elapsed.Seconds(),
 		HeldAtEnd: held, PeakHeld: st.peak.Load(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
-		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(),
+		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(), AckedPerSecondSteady: steady,
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
 	}
