@@ -73,8 +73,11 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 func TestBenchChurnAndRoundRobin(t *testing.T) {
 	bin := ddnproc.Build(t, "ddn")
 	dir := t.TempDir()
-	a := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=a")
-	b := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=b")
+	// A churned agent may come back before the node has released its
+	// previous connection's claim (code 5 under reject); replace makes the
+	// comeback deterministic, which is what this test is about.
+	a := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=a", "DDN_DUPLICATESESSION=replace")
+	b := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=b", "DDN_DUPLICATESESSION=replace")
 	s := runJSON(t, "-url", a.Addr+","+b.Addr, "-agents", "20", "-kind", "bandwidth", "-report-every", "200ms",
 		"-ramp-up", "200ms", "-duration", "3s", "-churn", "10", "-churn-pause", "300ms")
 	t.Logf("%+v", s)

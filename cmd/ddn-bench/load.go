@@ -176,19 +176,18 @@ func (a *simAgent) run(ctx context.Context) {
 	}
 	var retry *backoff.ExponentialBackOff
 	for ctx.Err() == nil {
-		churned, err := a.session(ctx, timer)
+		end := a.session(ctx, timer)
 		if ctx.Err() != nil {
 			return
 		}
-		if churned {
+		if end == sessionChurned {
 			retry = nil
 			if !sleep(a.cfg.ChurnPause) {
 				return
 			}
 			continue
 		}
-		_ = err
-		if retry == nil {
+		if retry == nil || end == sessionFailedOnline { // once online, backoff starts over
 			retry = backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 				backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
 		}
@@ -199,15 +198,25 @@ func (a *simAgent) run(ctx context.Context) {
 	}
 }
 
-// session runs one connection; it reports whether it ended by churn.
-func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool, err error) {
+// sessionEnd is how a connection ended.
+type sessionEnd int
+
+const (
+	sessionFailed       sessionEnd = iota // before the machine went online
+	sessionFailedOnline                   // after it went online
+	sessionChurned                        // closed on purpose, to churn
+	sessionStopped                        // the run ended
+)
+
+// session runs one connection and says how it ended.
+func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 	cfg := a.cfg
 	c, err := dialWS(ctx, a.url, cfg.DialTimeout)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.st.fail(errorKind("dial", err))
 		}
-		return false, err
+		return sessionFailed
 	}
 	// Unblock a read or write in progress when the run ends.
 	stopAfter := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
@@ -215,11 +224,15 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 		stopAfter()
 		c.close(time.Now().Add(time.Second))
 	}()
-	fail := func(stage string, err error) (bool, error) {
+	online := false
+	fail := func(stage string, err error) sessionEnd {
 		if ctx.Err() == nil {
 			a.st.fail(errorKind(stage, err))
 		}
-		return false, err
+		if online {
+			return sessionFailedOnline
+		}
+		return sessionFailed
 	}
 
 	t0 := time.Now()
@@ -232,6 +245,7 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 	}
 	a.st.onlineLatency.record(time.Since(t0))
 	a.st.onlines.Add(1)
+	online = true
 	a.st.connected()
 	defer a.st.held.Add(-1)
 
@@ -253,13 +267,13 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
-			return false, nil
+			return sessionStopped
 		case <-timer.C:
 		}
 		now := time.Now()
 		if !end.IsZero() && !now.Before(end) {
 			a.st.churned.Add(1)
-			return true, nil
+			return sessionChurned
 		}
 		if !now.Before(nextPing) {
 			if err := c.ping(now.Add(cfg.AnswerTimeout)); err != nil {
