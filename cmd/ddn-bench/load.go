@@ -36,16 +36,7 @@ type loadConfig struct {
 // ends), then closes every connection and returns what happened.
 func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	st := newStats()
-	reportType, reportBody := uint32(typeShortTerm), encodeBody(shortTermBody{
-		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
-		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
-		MemoryTotal: 16, Wallet: "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8",
-	})
-	if cfg.Kind == "bandwidth" {
-		reportType, reportBody = typeBandwidth, encodeBody(bandwidthBody{
-			CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8",
-		})
-	}
+	reportType, reportBody := reportFor(cfg.Kind)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -120,6 +111,20 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
 	}
+}
+
+// reportFor is the type and the encoded body every agent of a kind sends:
+// one shared string, not one per agent.
+func reportFor(kind string) (uint32, string) {
+	const wallet = "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8"
+	if kind == "bandwidth" {
+		return typeBandwidth, encodeBody(bandwidthBody{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet})
+	}
+	return typeShortTerm, encodeBody(shortTermBody{
+		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
+		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
+		MemoryTotal: 16, Wallet: wallet,
+	})
 }
 
 // progress prints a line per interval: connections held, acknowledgements
