@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,4 +179,52 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 			t.Errorf("help does not name %s", envName(f.Name))
 		}
 	})
+}
+
+// TestBinaryConfiguredByEnvironment runs the built ddn-agent the way an
+// operator's service manager does (environment only), against a real node,
+// and stops it with SIGTERM: it reports real facts and exits 0.
+func TestBinaryConfiguredByEnvironment(t *testing.T) {
+	agentBin, ddnBin := ddnproc.Build(t, "ddn-agent"), ddnproc.Build(t, "ddn")
+	n := ddnproc.Start(t, ddnBin, t.TempDir(), ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=env-test")
+	cmd := exec.Command(agentBin)
+	cmd.Env = append(os.Environ(), "DDN_AGENT_URL=http://"+n.Addr, "DDN_AGENT_MACHINE_ID=env-agent", "DDN_AGENT_PROJECT=envproj",
+		"DDN_AGENT_WALLET=0xenv", "DDN_AGENT_KIND=bandwidth", "DDN_AGENT_DISK_GB=250", "DDN_AGENT_BANDWIDTH_MBPS=40",
+		"DDN_AGENT_INTERVAL=200ms", "DDN_AGENT_PING_EVERY=100ms")
+	var log syncBuffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	eventually(t, "the agent's bandwidth report stored", func() bool {
+		return strings.Contains(n.Logs(), `"event":"bandwidth_info","machine":"envproj/env-agent"`)
+	}, log.String, n.Logs)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("ddn-agent exited with %v after SIGTERM\n%s", err, log.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ddn-agent did not stop within 10s of SIGTERM\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "stopped") || !strings.Contains(log.String(), "version") {
+		t.Errorf("agent log:\n%s", log.String())
+	}
+	eventually(t, "the node to see the agent leave", func() bool {
+		return strings.Contains(n.Logs(), `"event":"disconnected","machine":"envproj/env-agent"`)
+	}, n.Logs)
 }

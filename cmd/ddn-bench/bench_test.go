@@ -43,16 +43,20 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 			if s.Onlines != 40 || s.HeldAtEnd != 40 || s.PeakHeld != 40 {
 				t.Errorf("onlines %d, held %d, peak %d; want 40 each", s.Onlines, s.HeldAtEnd, s.PeakHeld)
 			}
-			// At least ~2.5 s of reports every 200 ms for 40 agents, with room
-			// for a slow machine: well over one report per agent.
-			if s.ReportsAcked < 40*4 {
-				t.Errorf("%d reports acknowledged, want at least %d", s.ReportsAcked, 40*4)
+			// Every agent reports right after its online and waits for the
+			// answer: at least one acknowledgement each (rates are for
+			// benchmarks, not for this test).
+			if s.ReportsAcked < 40 || s.ReportsSent-s.ReportsAcked > 40 {
+				t.Errorf("%d of %d reports acknowledged; want every agent's, less at most one in flight each", s.ReportsAcked, s.ReportsSent)
 			}
 			if s.ErrorsTotal != 0 || len(s.Errors) != 0 {
 				t.Errorf("errors: %v", s.Errors)
 			}
 			if s.AckLatency.Count != s.ReportsAcked || s.AckLatency.P99 <= 0 || s.AckLatency.P50 > s.AckLatency.P99 {
 				t.Errorf("ack latency %+v does not describe %d acknowledgements", s.AckLatency, s.ReportsAcked)
+			}
+			if s.AckedPerSecondSteady <= 0 {
+				t.Errorf("no acknowledgement after the ramp-up: %+v", s)
 			}
 			if s.OnlineLatency.Count != 40 {
 				t.Errorf("online latency counted %d onlines, want 40", s.OnlineLatency.Count)
@@ -69,10 +73,13 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 func TestBenchChurnAndRoundRobin(t *testing.T) {
 	bin := ddnproc.Build(t, "ddn")
 	dir := t.TempDir()
-	a := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=a")
-	b := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=b")
+	// A churned agent may come back before the node has released its
+	// previous connection's claim (code 5 under reject); replace makes the
+	// comeback deterministic, which is what this test is about.
+	a := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=a", "DDN_DUPLICATESESSION=replace")
+	b := ddnproc.Start(t, bin, dir, ddnproc.FreeAddr(t), "DDN_MONGODB_URI=memory://", "DDN_NODEID=b", "DDN_DUPLICATESESSION=replace")
 	s := runJSON(t, "-url", a.Addr+","+b.Addr, "-agents", "20", "-kind", "bandwidth", "-report-every", "200ms",
-		"-ramp-up", "200ms", "-duration", "3s", "-churn", "10", "-churn-pause", "100ms")
+		"-ramp-up", "200ms", "-duration", "3s", "-churn", "10", "-churn-pause", "300ms")
 	t.Logf("%+v", s)
 	if s.Churned == 0 || s.Onlines <= 20 {
 		t.Errorf("churned %d, onlines %d: want reconnects after churn", s.Churned, s.Onlines)
@@ -97,20 +104,6 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "ddn-bench: -") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and the flag named", args, code, errOut.String())
-		}
-	}
-}
-
-func TestNodeURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:9521":                    "ws://127.0.0.1:9521/websocket",
-		"http://127.0.0.1:9521":             "ws://127.0.0.1:9521/websocket",
-		"https://ddn.example:443":           "wss://ddn.example:443/websocket",
-		"ws://127.0.0.1:9521/websocket":     "ws://127.0.0.1:9521/websocket",
-		"ws://127.0.0.1:9521/other/path/ws": "ws://127.0.0.1:9521/other/path/ws",
-	} {
-		if got := nodeURL(in); got != want {
-			t.Errorf("nodeURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -35,16 +36,7 @@ type loadConfig struct {
 // ends), then closes every connection and returns what happened.
 func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	st := newStats()
-	reportType, reportBody := uint32(typeShortTerm), encodeBody(shortTermBody{
-		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
-		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
-		MemoryTotal: 16, Wallet: "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8",
-	})
-	if cfg.Kind == "bandwidth" {
-		reportType, reportBody = typeBandwidth, encodeBody(bandwidthBody{
-			CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8",
-		})
-	}
+	reportType, reportBody := reportFor(cfg.Kind)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -54,6 +46,19 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	var wg sync.WaitGroup
 	if cfg.Progress > 0 && cfg.ProgressTo != nil {
 		wg.Go(func() { progress(runCtx, cfg, st, start) })
+	}
+	// Acknowledgements at the end of the ramp-up, for the steady rate.
+	var ackedAtRampEnd atomic.Int64
+	if cfg.RampUp > 0 {
+		wg.Go(func() {
+			t := time.NewTimer(cfg.RampUp)
+			defer t.Stop()
+			select {
+			case <-runCtx.Done():
+			case <-t.C:
+				ackedAtRampEnd.Store(st.acked.Load())
+			}
+		})
 	}
 	// One spawner paces the ramp-up; each agent is one goroutine.
 	wg.Go(func() {
@@ -93,15 +98,33 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	}
 	st.mu.Unlock()
 	acked := st.acked.Load()
+	steady := float64(acked) / elapsed.Seconds()
+	if after := elapsed - cfg.RampUp; cfg.RampUp > 0 && after > 0 {
+		steady = float64(acked-ackedAtRampEnd.Load()) / after.Seconds()
+	}
 	return Summary{
 		Targets: cfg.URLs, Agents: cfg.Agents, Kind: cfg.Kind,
 		ReportEvery: cfg.ReportEvery.String(), PingEvery: cfg.PingEvery.String(), RampUp: cfg.RampUp.String(),
 		ChurnPerSecond: cfg.Churn, Duration: cfg.Duration.String(), ElapsedSeconds: elapsed.Seconds(),
 		HeldAtEnd: held, PeakHeld: st.peak.Load(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
-		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(),
+		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(), AckedPerSecondSteady: steady,
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
 	}
+}
+
+// reportFor is the type and the encoded body every agent of a kind sends:
+// one shared string, not one per agent.
+func reportFor(kind string) (uint32, string) {
+	const wallet = "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8"
+	if kind == "bandwidth" {
+		return typeBandwidth, encodeBody(bandwidthBody{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet})
+	}
+	return typeShortTerm, encodeBody(shortTermBody{
+		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
+		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
+		MemoryTotal: 16, Wallet: wallet,
+	})
 }
 
 // progress prints a line per interval: connections held, acknowledgements
@@ -158,19 +181,18 @@ func (a *simAgent) run(ctx context.Context) {
 	}
 	var retry *backoff.ExponentialBackOff
 	for ctx.Err() == nil {
-		churned, err := a.session(ctx, timer)
+		end := a.session(ctx, timer)
 		if ctx.Err() != nil {
 			return
 		}
-		if churned {
+		if end == sessionChurned {
 			retry = nil
 			if !sleep(a.cfg.ChurnPause) {
 				return
 			}
 			continue
 		}
-		_ = err
-		if retry == nil {
+		if retry == nil || end == sessionFailedOnline { // once online, backoff starts over
 			retry = backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 				backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
 		}
@@ -181,15 +203,25 @@ func (a *simAgent) run(ctx context.Context) {
 	}
 }
 
-// session runs one connection; it reports whether it ended by churn.
-func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool, err error) {
+// sessionEnd is how a connection ended.
+type sessionEnd int
+
+const (
+	sessionFailed       sessionEnd = iota // before the machine went online
+	sessionFailedOnline                   // after it went online
+	sessionChurned                        // closed on purpose, to churn
+	sessionStopped                        // the run ended
+)
+
+// session runs one connection and says how it ended.
+func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 	cfg := a.cfg
 	c, err := dialWS(ctx, a.url, cfg.DialTimeout)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.st.fail(errorKind("dial", err))
 		}
-		return false, err
+		return sessionFailed
 	}
 	// Unblock a read or write in progress when the run ends.
 	stopAfter := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
@@ -197,11 +229,15 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 		stopAfter()
 		c.close(time.Now().Add(time.Second))
 	}()
-	fail := func(stage string, err error) (bool, error) {
+	online := false
+	fail := func(stage string, err error) sessionEnd {
 		if ctx.Err() == nil {
 			a.st.fail(errorKind(stage, err))
 		}
-		return false, err
+		if online {
+			return sessionFailedOnline
+		}
+		return sessionFailed
 	}
 
 	t0 := time.Now()
@@ -214,6 +250,7 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 	}
 	a.st.onlineLatency.record(time.Since(t0))
 	a.st.onlines.Add(1)
+	online = true
 	a.st.connected()
 	defer a.st.held.Add(-1)
 
@@ -235,13 +272,13 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
-			return false, nil
+			return sessionStopped
 		case <-timer.C:
 		}
 		now := time.Now()
 		if !end.IsZero() && !now.Before(end) {
 			a.st.churned.Add(1)
-			return true, nil
+			return sessionChurned
 		}
 		if !now.Before(nextPing) {
 			if err := c.ping(now.Add(cfg.AnswerTimeout)); err != nil {

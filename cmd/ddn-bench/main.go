@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ddn/agent"
 )
 
 const usage = `NAME
@@ -81,28 +83,10 @@ func (u *urlList) String() string { return strings.Join(*u, ",") }
 func (u *urlList) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
-			*u = append(*u, nodeURL(s))
+			*u = append(*u, agent.NodeURL(s))
 		}
 	}
 	return nil
-}
-
-// nodeURL turns host:port or http(s)://host:port into the WebSocket URL.
-func nodeURL(s string) string {
-	switch {
-	case strings.HasPrefix(s, "ws://"), strings.HasPrefix(s, "wss://"):
-		return s
-	case strings.HasPrefix(s, "http://"):
-		s = "ws://" + strings.TrimPrefix(s, "http://")
-	case strings.HasPrefix(s, "https://"):
-		s = "wss://" + strings.TrimPrefix(s, "https://")
-	default:
-		s = "ws://" + s
-	}
-	if !strings.Contains(strings.SplitN(s, "://", 2)[1], "/") {
-		s += "/websocket"
-	}
-	return s
 }
 
 func main() {

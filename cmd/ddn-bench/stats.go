@@ -110,27 +110,29 @@ func errorKind(stage string, err error) string {
 
 // Summary is the result of a run; -json prints it as it is.
 type Summary struct {
-	Targets        []string         `json:"targets"`
-	Agents         int              `json:"agents"`
-	Kind           string           `json:"kind"`
-	ReportEvery    string           `json:"report_every"`
-	PingEvery      string           `json:"ping_every"`
-	RampUp         string           `json:"ramp_up"`
-	ChurnPerSecond float64          `json:"churn_per_second"`
-	Duration       string           `json:"duration"`
-	ElapsedSeconds float64          `json:"elapsed_seconds"`
-	HeldAtEnd      int64            `json:"connections_held"`
-	PeakHeld       int64            `json:"connections_peak"`
-	Onlines        int64            `json:"onlines"`
-	Churned        int64            `json:"churned"`
-	Reconnects     int64            `json:"reconnects"`
-	ReportsSent    int64            `json:"reports_sent"`
-	ReportsAcked   int64            `json:"reports_acknowledged"`
-	AckedPerSecond float64          `json:"acknowledged_per_second"`
-	AckLatency     LatencySummary   `json:"ack_latency"`
-	OnlineLatency  LatencySummary   `json:"online_latency"`
-	Errors         map[string]int64 `json:"errors"`
-	ErrorsTotal    int64            `json:"errors_total"`
+	Targets        []string `json:"targets"`
+	Agents         int      `json:"agents"`
+	Kind           string   `json:"kind"`
+	ReportEvery    string   `json:"report_every"`
+	PingEvery      string   `json:"ping_every"`
+	RampUp         string   `json:"ramp_up"`
+	ChurnPerSecond float64  `json:"churn_per_second"`
+	Duration       string   `json:"duration"`
+	ElapsedSeconds float64  `json:"elapsed_seconds"`
+	HeldAtEnd      int64    `json:"connections_held"`
+	PeakHeld       int64    `json:"connections_peak"`
+	Onlines        int64    `json:"onlines"`
+	Churned        int64    `json:"churned"`
+	Reconnects     int64    `json:"reconnects"`
+	ReportsSent    int64    `json:"reports_sent"`
+	ReportsAcked   int64    `json:"reports_acknowledged"`
+	AckedPerSecond float64  `json:"acknowledged_per_second"`
+	// AckedPerSecondSteady counts only after the ramp-up.
+	AckedPerSecondSteady float64          `json:"acknowledged_per_second_after_ramp_up"`
+	AckLatency           LatencySummary   `json:"ack_latency"`
+	OnlineLatency        LatencySummary   `json:"online_latency"`
+	Errors               map[string]int64 `json:"errors"`
+	ErrorsTotal          int64            `json:"errors_total"`
 }
 
 // writeText prints s for a person.
@@ -146,7 +148,8 @@ func (s Summary) writeText(w io.Writer) {
 	fmt.Fprintf(w, "connections held      %d at the end (peak %d; %d onlines, %d churned, %d reconnects after errors)\n",
 		s.HeldAtEnd, s.PeakHeld, s.Onlines, s.Churned, s.Reconnects)
 	fmt.Fprintf(w, "online latency        %s\n", lat(s.OnlineLatency))
-	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs\n", s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.ElapsedSeconds)
+	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs (%.1f/s after the ramp-up)\n",
+		s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.ElapsedSeconds, s.AckedPerSecondSteady)
 	fmt.Fprintf(w, "ack latency           %s\n", lat(s.AckLatency))
 	if len(s.Errors) == 0 {
 		fmt.Fprintln(w, "errors                none")
