@@ -142,6 +142,7 @@ func TestComposeStack(t *testing.T) {
 		stages[s.Name] = true
 	}
 	ids := map[string]bool{}
+	var trusted []string // Security.TrustedProxies of every node
 	for _, name := range ddnNodes {
 		s := p.Services[name]
 		if s.Build == nil || s.Build.Context != root || !stages[s.Build.Target] || s.Build.Target != "ddn" {
@@ -196,16 +197,35 @@ func TestComposeStack(t *testing.T) {
 		cfg, err := config.Load(file)
 		if err != nil {
 			t.Errorf("%s: %s does not load: %v", name, file, err)
-		} else if cfg.Addr != "0.0.0.0:9521" {
-			t.Errorf("%s: Addr %s; the balancer and Prometheus expect port 9521", name, cfg.Addr)
+		} else {
+			if cfg.Addr != "0.0.0.0:9521" {
+				t.Errorf("%s: Addr %s; the balancer and Prometheus expect port 9521", name, cfg.Addr)
+			}
+			trusted = append(trusted, cfg.Security.TrustedProxies...)
 		}
 		if hc := strings.Join(s.HealthCheck.Test, " "); !strings.Contains(hc, "/usr/local/bin/ddn healthcheck") {
 			t.Errorf("%s health check %q; want ddn healthcheck", name, hc)
 		}
 	}
 
-	// The balancer waits for the nodes and its upstreams are exactly them.
+	// The balancer waits for the nodes and its upstreams are exactly them;
+	// its fixed address is the proxy the nodes trust to name the agents.
 	b := p.Services["balancer"]
+	var balancerIP string
+	if n := b.Networks["default"]; n != nil {
+		balancerIP = n.Ipv4Address
+	}
+	if balancerIP == "" {
+		t.Error("balancer has no fixed address on the default network; the nodes cannot trust it as a proxy")
+	}
+	for _, ip := range trusted {
+		if ip != balancerIP {
+			t.Errorf("a node trusts %s as a proxy; want only the balancer's %s", ip, balancerIP)
+		}
+	}
+	if len(trusted) != len(ddnNodes) {
+		t.Errorf("%d of %d nodes trust the balancer as a proxy (Security.TrustedProxies)", len(trusted), len(ddnNodes))
+	}
 	for _, name := range ddnNodes {
 		if _, ok := b.DependsOn[name]; !ok {
 			t.Errorf("balancer does not depend on %s", name)
