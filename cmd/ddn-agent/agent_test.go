@@ -9,40 +9,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"ddn/internal/ddnproc"
 )
 
-// syncBuffer is a log the agent writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // eventually polls cond until it holds or 20 s have passed.
 func eventually(t *testing.T, what string, cond func() bool, logs ...func() string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for _, l := range logs {
-				t.Log(l())
-			}
-			t.Fatalf("timed out waiting for %s", what)
+	if !ddnproc.Eventually(20*time.Second, 20*time.Millisecond, cond) {
+		for _, l := range logs {
+			t.Log(l())
 		}
-		time.Sleep(20 * time.Millisecond)
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -60,13 +40,13 @@ func TestAgentSurvivesANodeRestart(t *testing.T) {
 
 	dir := fixture(t, map[string]string{"cpuinfo": cpuinfoX86, "meminfo": meminfo, "nvidia-smi": fakeNvidiaSMI})
 	src := factSources{CPUInfo: filepath.Join(dir, "cpuinfo"), MemInfo: filepath.Join(dir, "meminfo")}
-	var log syncBuffer
+	log := &ddnproc.Log{}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"-url", addr, "-machine-id", "agent-e2e", "-wallet", "0xabc",
 			"-nvidia-smi", filepath.Join(dir, "nvidia-smi"), "-interval", "200ms", "-ping-every", "100ms",
-			"-min-backoff", "50ms", "-max-backoff", "200ms", "-log-level", "debug"}, func(string) string { return "" }, &log, &log, src)
+			"-min-backoff", "50ms", "-max-backoff", "200ms", "-log-level", "debug"}, func(string) string { return "" }, log, log, src)
 	}()
 	defer func() {
 		cancel()
@@ -191,36 +171,12 @@ func TestBinaryConfiguredByEnvironment(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DDN_AGENT_URL=http://"+n.Addr, "DDN_AGENT_MACHINE_ID=env-agent", "DDN_AGENT_PROJECT=envproj",
 		"DDN_AGENT_WALLET=0xenv", "DDN_AGENT_KIND=bandwidth", "DDN_AGENT_DISK_GB=250", "DDN_AGENT_BANDWIDTH_MBPS=40",
 		"DDN_AGENT_INTERVAL=200ms", "DDN_AGENT_PING_EVERY=100ms")
-	var log syncBuffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	agent := ddnproc.StartProcess(t, cmd, nil, 0)
+	log := agent.Log
 	eventually(t, "the agent's bandwidth report stored", func() bool {
 		return strings.Contains(n.Logs(), `"event":"bandwidth_info","machine":"envproj/env-agent"`)
 	}, log.String, n.Logs)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Errorf("ddn-agent exited with %v after SIGTERM\n%s", err, log.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("ddn-agent did not stop within 10s of SIGTERM\n%s", log.String())
-	}
+	agent.StopWithin(t, 10*time.Second)
 	if !strings.Contains(log.String(), "stopped") || !strings.Contains(log.String(), "version") {
 		t.Errorf("agent log:\n%s", log.String())
 	}

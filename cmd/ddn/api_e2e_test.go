@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,28 +9,15 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ddn/adapters/embedded"
 	"ddn/adapters/mongo"
 	"ddn/domain"
+	"ddn/internal/ddnproc"
 	"ddn/ports"
 )
-
-// syncBuffer is an io.Writer the node's logger and the test share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 const (
 	apiAdminToken = "admin-secret-token-1"
@@ -43,7 +29,7 @@ const (
 type apiNode struct {
 	base  string
 	store *mongo.Store
-	logs  *syncBuffer
+	logs  *ddnproc.Log
 }
 
 func startAPINode(t *testing.T) *apiNode {
@@ -61,14 +47,14 @@ func startAPINode(t *testing.T) *apiNode {
 	}
 	t.Cleanup(func() { _ = st.Close(context.Background()) })
 
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	for k, v := range map[string]string{
 		"DDN_ADDR": addr, "DDN_NODEID": "api-node", "DDN_MONGODB_URI": uri, "DDN_MONGODB_DATABASE": "api_e2e",
 		"DDN_ADMIN_TOKEN": apiAdminToken, "DDN_ADMIN_READTOKEN": apiReadToken, "DDN_ADMIN_IMPORTMAXBYTES": "1048576",
 	} {
 		t.Setenv(k, v)
 	}
-	logs := &syncBuffer{}
+	logs := &ddnproc.Log{}
 	nodeCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- serve(nodeCtx, "", logs) }()
@@ -79,25 +65,22 @@ func startAPINode(t *testing.T) *apiNode {
 		}
 	})
 	n := &apiNode{base: "http://" + addr, store: st, logs: logs}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(n.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return n
-			}
+	ready := ddnproc.ReadyAt(http.DefaultClient, n.base+"/readyz")
+	if !ddnproc.Eventually(30*time.Second, 20*time.Millisecond, func() bool {
+		if ready() == nil {
+			return true
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("node stopped: %v\n%s", err, logs)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node not ready after 30s:\n%s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("node not ready after 30s:\n%s", logs)
 	}
+	return n
 }
 
 // do makes one request and returns the status and the raw body.

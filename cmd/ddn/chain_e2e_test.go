@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +22,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/coder/websocket"
+
+	"ddn/internal/ddnproc"
 )
 
 // gethDevKey is the fixed, public key geth --dev funds (cmd/utils.DeveloperKey).
@@ -40,50 +40,22 @@ func startGeth(t *testing.T) string {
 		}
 		t.Skip("geth not installed (set DDN_REQUIRE_GETH=1 to fail instead)")
 	}
-	port := func() string { _, p, _ := net.SplitHostPort(freeAddr(t)); return p }
-	httpPort := port()
+	httpPort := ddnproc.FreePort(t)
 	cmd := exec.Command(bin, "--dev", "--datadir", t.TempDir(), "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
 		"--http", "--http.addr", "127.0.0.1", "--http.port", httpPort, "--http.api", "eth,net,web3",
-		"--authrpc.addr", "127.0.0.1", "--authrpc.port", port(), "--verbosity", "2")
-	logs := &logBuffer{}
-	cmd.Stderr = writerFunc(func(p []byte) { logs.add(string(p)) })
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("geth logs:\n%s", logs.String())
-		}
-	})
+		"--authrpc.addr", "127.0.0.1", "--authrpc.port", ddnproc.FreePort(t), "--verbosity", "2")
 	url := "http://127.0.0.1:" + httpPort
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	ddnproc.StartProcess(t, cmd, func() error {
 		c, err := ethclient.Dial(url)
-		if err == nil {
-			_, err = c.BlockNumber(context.Background())
-			c.Close()
-			if err == nil {
-				return url
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-done:
-			t.Fatalf("geth exited:\n%s", logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("geth not answering within 60s: %v\n%s", err, logs.String())
-		}
-	}
+		defer c.Close()
+		_, err = c.BlockNumber(context.Background())
+		return err
+	}, 60*time.Second)
+	return url
 }
-
-type writerFunc func(p []byte)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 // testContract is the deployed test contract (adapters/chain/testdata).
 type testContract struct {
@@ -160,14 +132,14 @@ func TestChainEndToEnd(t *testing.T) {
 	url := startGeth(t)
 	contract := deployTestContract(t, url)
 	bin := buildBinary(t)
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, bin, t.TempDir(), addr,
 		"DDN_MONGODB_URI=memory://", "DDN_OFFLINEGRACEPERIOD=2s", "DDN_SWEEPINTERVAL=200ms", "DDN_OUTBOX_INTERVAL=100ms",
 		"DDN_OUTBOX_BASEBACKOFF=200ms", "DDN_OUTBOX_MAXBACKOFF=1s", "DDN_ADMIN_TOKEN=e2e-token",
 		"DDN_CHAIN_RPC="+url, "DDN_CHAIN_CHAINID=1337", "DDN_CHAIN_PRIVATEKEY="+gethDevKey,
 		"DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS="+contract.addr.Hex(), "DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS="+contract.addr.Hex(),
 		"DDN_CHAIN_BLOCKPOLL=500ms")
-	if strings.Contains(n.logs.String(), gethDevKey) {
+	if strings.Contains(n.Logs(), gethDevKey) {
 		t.Fatal("the node logged the private key")
 	}
 
@@ -241,21 +213,13 @@ func TestChainEndToEnd(t *testing.T) {
 	}
 	// The receipt of the last transaction may still be awaited when the
 	// contract already shows its effect: poll the node's metrics.
-	nodeMetrics := func() string {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	nodeMetrics := func() string { return getBody(t, "http://"+addr+"/metrics") }
 	for _, want := range []string{`ddn_chain_transactions_total{method="report",result="ok"} 3`,
 		`ddn_chain_transactions_total{method="setMachineInfo",result="ok"} 1`, "ddn_chain_last_block "} {
 		waitFor(t, "/metrics showing "+want, func() bool { return strings.Contains(nodeMetrics(), want) })
 	}
-	n.stop(t)
-	if strings.Contains(n.logs.String(), gethDevKey) {
+	n.Stop(t)
+	if strings.Contains(n.Logs(), gethDevKey) {
 		t.Fatal("the node logged the private key")
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"ddn/adapters/mongo"
 	"ddn/domain"
+	"ddn/internal/ddnproc"
 )
 
 // Cluster timing for the test: short enough to run in seconds, with the
@@ -35,9 +36,9 @@ type testCluster struct {
 	storeURI string
 	hookURL  string
 	addrs    []string
-	nodes    []*node
+	nodes    []*ddnproc.Node
 	// logs keeps every node process's logs, restarted ones included.
-	logs []*logBuffer
+	logs []*ddnproc.Log
 	// hook is the operator's backend: it receives the webhook calls.
 	hook *webhookReceiver
 }
@@ -76,7 +77,7 @@ func startCluster(t *testing.T) *testCluster {
 	hook := httptest.NewServer(c.hook)
 	t.Cleanup(hook.Close)
 	c.hookURL = hook.URL
-	storeAddr := freeAddr(t)
+	storeAddr := ddnproc.FreeAddr(t)
 	store := exec.Command(c.bin, "store", "-addr", storeAddr, "-dir", filepath.Join(c.dir, "store"))
 	if err := store.Start(); err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func startCluster(t *testing.T) *testCluster {
 	t.Cleanup(func() { _ = store.Process.Signal(syscall.SIGTERM); _ = store.Wait() })
 	c.storeURI = "mongodb://" + storeAddr + "/"
 	for i := range 3 {
-		c.addrs = append(c.addrs, freeAddr(t))
+		c.addrs = append(c.addrs, ddnproc.FreeAddr(t))
 		c.nodes = append(c.nodes, nil)
 		c.start(i)
 	}
@@ -99,7 +100,7 @@ func (c *testCluster) start(i int) {
 		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info",
 		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY="+c.hookURL)
 	c.nodes[i] = n
-	c.logs = append(c.logs, n.logs)
+	c.logs = append(c.logs, n.Log)
 }
 
 const adminToken = "cluster-test-token"
@@ -167,7 +168,7 @@ func (c *testCluster) settled(kind, machine string) []outboxEntry {
 func (c *testCluster) offline(machine string) []loggedEvent {
 	var out []loggedEvent
 	for _, l := range c.logs {
-		for _, e := range l.machineEvents("offline") {
+		for _, e := range machineEvents(l, "offline") {
 			if e.Machine == "deeplink/"+machine {
 				out = append(out, e)
 			}
@@ -348,10 +349,9 @@ func TestClusterPresence(t *testing.T) {
 			}
 		}
 		killed := time.Now()
-		if err := c.nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := c.nodes[2].Kill(); err != nil {
 			t.Fatal(err)
 		}
-		<-c.nodes[2].done
 		// Two agents come back on surviving nodes (once the dead node's lease
 		// has expired); two never do.
 		for i, a := range agents[:2] {
@@ -401,7 +401,7 @@ func TestClusterPresence(t *testing.T) {
 			}
 		}
 		// The killed node's log holds no offline: survivors reported them.
-		for _, e := range c.nodes[2].logs.machineEvents("offline") {
+		for _, e := range machineEvents(c.nodes[2].Log, "offline") {
 			t.Errorf("the killed node reported %s offline", e.Machine)
 		}
 		// Every report acknowledged before the kill is in the store.
@@ -461,7 +461,7 @@ func TestClusterPresence(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		for i := range 3 {
-			c.nodes[i].stop(t)
+			c.nodes[i].Stop(t)
 			c.start(i)
 			time.Sleep(500 * time.Millisecond)
 		}

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,63 +18,19 @@ import (
 	"ddn/adapters/embedded"
 	"ddn/adapters/mongo"
 	"ddn/domain"
+	"ddn/internal/ddnproc"
 )
 
-// buildBinary builds cmd/ddn once per test binary, stamped with a version.
+// buildBinary builds cmd/ddn the way it ships (deploy/build.sh), stamped
+// with a version the tests can recognise.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ddn")
-	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-test", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// node is a running ddn process.
-type node struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *logBuffer
-	done chan error
-}
-
-// logBuffer collects a process's log lines for the test to read.
-type logBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logBuffer) add(line string) { l.mu.Lock(); l.lines = append(l.lines, line); l.mu.Unlock() }
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
+	return ddnproc.BuildVersion(t, "ddn", "e2e-test")
 }
 
 // machineEvents returns the machine events of one kind the node logged.
-func (l *logBuffer) machineEvents(kind string) []loggedEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []loggedEvent
-	for _, line := range l.lines {
-		var e loggedEvent
-		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "machine event" && e.Event == kind {
-			out = append(out, e)
-		}
-	}
-	return out
+func machineEvents(l *ddnproc.Log, kind string) []loggedEvent {
+	return ddnproc.Entries(l, func(e loggedEvent) bool { return e.Msg == "machine event" && e.Event == kind })
 }
 
 type loggedEvent struct {
@@ -89,72 +40,12 @@ type loggedEvent struct {
 	At      time.Time `json:"at"`
 }
 
-// startNode runs the binary with no config file in dir and waits until it is ready.
-func startNode(t *testing.T, bin, dir, addr string, env ...string) *node {
+// startNode runs the binary with no config file in dir and waits until it
+// is ready, with the defaults of these tests: a node id, and a fleet
+// snapshot refreshed every 100ms (waitForSeries).
+func startNode(t *testing.T, bin, dir, addr string, env ...string) *ddnproc.Node {
 	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=e2e-node", "DDN_PROMETHEUS_FLEETREFRESH=100ms"), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{cmd: cmd, addr: addr, logs: &logBuffer{}, done: make(chan error, 1)}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			n.logs.add(sc.Text())
-		}
-	}()
-	go func() { <-copied; n.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-n.done
-		}
-		if t.Failed() {
-			t.Logf("ddn logs:\n%s", n.logs.String())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n
-			}
-		}
-		select {
-		case err := <-n.done:
-			t.Fatalf("ddn exited before it was ready: %v\n%s", err, n.logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ddn not ready within 60s\n%s", n.logs.String())
-		}
-	}
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (n *node) stop(t *testing.T) {
-	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-n.done:
-		if err != nil {
-			t.Fatalf("ddn exited with %v\n%s", err, n.logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("ddn did not drain within 30s")
-	}
+	return ddnproc.Start(t, bin, dir, addr, append([]string{"DDN_NODEID=e2e-node", "DDN_PROMETHEUS_FLEETREFRESH=100ms"}, env...)...)
 }
 
 type response struct {
@@ -182,15 +73,23 @@ func request(t *testing.T, ctx context.Context, c *websocket.Conn, id uint64, ty
 	return r
 }
 
-func metrics(t *testing.T, addr string) string {
+// getBody is the body of GET url, whatever the status; the test fails if
+// the request does.
+func getBody(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics/prometheus")
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// metrics is the node's fleet exposition.
+func metrics(t *testing.T, addr string) string {
+	t.Helper()
+	return getBody(t, "http://"+addr+"/metrics/prometheus")
 }
 
 // waitForSeries polls the fleet endpoint until it holds line (the snapshot
@@ -222,7 +121,7 @@ func TestBinaryPersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("ddn -version = %q, %v", out, err)
 	}
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, bin, dir, addr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -240,14 +139,14 @@ func TestBinaryPersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("report answered %+v", r)
 	}
 	waitForSeries(t, addr, `ddn_machine_online{machine_id="123456789",project="deeplink",container_id=""} 1`)
-	n.stop(t) // drains: the agent's connection is closed by the node
+	n.Stop(t) // drains: the agent's connection is closed by the node
 	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("agent saw %v, want close 1001 going away", err)
 	}
 
 	n = startNode(t, bin, dir, addr)
 	waitForSeries(t, addr, `ddn_machine_online{machine_id="123456789",project="deeplink",container_id=""} 0`)
-	n.stop(t)
+	n.Stop(t)
 
 	// Read the data directory with the node's own adapters.
 	srv, err := embedded.Start(ctx, embedded.Options{Dir: filepath.Join(dir, "ddn-data")})

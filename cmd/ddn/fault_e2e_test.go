@@ -14,6 +14,7 @@ import (
 
 	"ddn/adapters/mongo"
 	"ddn/domain"
+	"ddn/internal/ddnproc"
 )
 
 // storeProcess is a `ddn store` the test can kill and start again on the
@@ -59,11 +60,11 @@ func TestStoreKilledAndRestartedMidLoad(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	st := &storeProcess{t: t, bin: bin, addr: freeAddr(t), dir: filepath.Join(dir, "store")}
+	st := &storeProcess{t: t, bin: bin, addr: ddnproc.FreeAddr(t), dir: filepath.Join(dir, "store")}
 	st.start()
 	t.Cleanup(func() { st.kill() })
 	uri := "mongodb://" + st.addr + "/"
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, bin, dir, addr, "DDN_MONGODB_URI="+uri, "DDN_HEARTBEATTIMEOUT=120s", "DDN_LOGLEVEL=warn",
 		"DDN_NODELEASEEXPIRY=60s", "DDN_NODELEASERENEW=1s", "DDN_OFFLINEGRACEPERIOD=10m")
 
@@ -155,17 +156,13 @@ func TestStoreKilledAndRestartedMidLoad(t *testing.T) {
 	}
 	t.Logf("%d reports acknowledged, all stored; %d answered code 4 while the store was gone, of which %d had reached the store before it died",
 		total, code4.Load(), ambiguous)
-	n.stop(t)
+	n.Stop(t)
 }
 
 // awaitCond polls cond until it holds, failing the test after a minute.
 func awaitCond(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !ddnproc.Eventually(time.Minute, 20*time.Millisecond, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }

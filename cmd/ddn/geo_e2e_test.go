@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"ddn/adapters/geo/ip2ltest"
+	"ddn/internal/ddnproc"
 )
 
 // postJSON posts body and decodes the JSON answer.
@@ -50,7 +51,7 @@ func TestBinaryScoresAndLocates(t *testing.T) {
 	if err := os.WriteFile(catalog, []byte(`{"gpus":[{"name":"GeForce RTX 4060","memory_gb":8,"cuda_cores":3072}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, buildBinary(t), dir, addr, "DDN_MONGODB_URI=memory://", "DDN_IP2LOCATIONDB_DATABASEPATH="+bin,
 		"DDN_SCORE_GPUCATALOG="+catalog, "DDN_SCORE_CATALOGRELOAD=50ms")
 	base := "http://" + addr
@@ -111,9 +112,9 @@ func TestBinaryScoresAndLocates(t *testing.T) {
 	if err := os.WriteFile(catalog, []byte(`{"gpus":[`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bad edit to be refused", func() bool { return strings.Contains(n.logs.String(), "gpu catalog edit refused") })
+	waitFor(t, "the bad edit to be refused", func() bool { return strings.Contains(n.Logs(), "gpu catalog edit refused") })
 	if out := postJSON(t, calc, body4090); out["code"] != 0.0 || out["calc_point"] != 241.58 {
 		t.Fatalf("4090 after a bad edit = %v", out)
 	}
-	n.stop(t)
+	n.Stop(t)
 }

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"ddn/internal/ddnproc"
 )
 
 // healthServer answers /healthz with status on a loopback port.
@@ -38,7 +40,7 @@ func TestHealthcheck(t *testing.T) {
 	if code := run([]string{"healthcheck", "-addr", okAddr, "-path", "/readyz"}, &out, &errOut); code != 1 {
 		t.Errorf("missing path: exit %d", code)
 	}
-	if code := run([]string{"healthcheck", "-addr", freeAddr(t)}, &out, &errOut); code != 1 {
+	if code := run([]string{"healthcheck", "-addr", ddnproc.FreeAddr(t)}, &out, &errOut); code != 1 {
 		t.Errorf("nobody listening: exit %d", code)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,13 +13,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"ddn/internal/ddnproc"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, and returns
@@ -66,9 +66,10 @@ func TestTLSAndSeparateAdminListener(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	public, admin := freeAddr(t), freeAddr(t)
-	n := startNodeTLS(t, bin, dir, public, pool, "DDN_MONGODB_URI=memory://", "DDN_CERTIFICATE_CERT="+certFile, "DDN_CERTIFICATE_KEY="+keyFile,
-		"DDN_ADMINADDR="+admin, "DDN_ADMIN_TOKEN=tls-admin-token", "DDN_CHAIN_PRIVATEKEY="+testPrivateKey, "DDN_LOGLEVEL=debug")
+	public, admin := ddnproc.FreeAddr(t), ddnproc.FreeAddr(t)
+	n := ddnproc.Run(t, ddnproc.Spec{Bin: bin, Dir: dir, Addr: public, TLS: &tls.Config{RootCAs: pool}, Env: []string{
+		"DDN_NODEID=tls-node", "DDN_MONGODB_URI=memory://", "DDN_CERTIFICATE_CERT=" + certFile, "DDN_CERTIFICATE_KEY=" + keyFile,
+		"DDN_ADMINADDR=" + admin, "DDN_ADMIN_TOKEN=tls-admin-token", "DDN_CHAIN_PRIVATEKEY=" + testPrivateKey, "DDN_LOGLEVEL=debug"}})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	get := func(url, token string) int {
 		t.Helper()
@@ -127,8 +128,8 @@ func TestTLSAndSeparateAdminListener(t *testing.T) {
 		t.Fatalf("online over wss: %s %v", data, err)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
-	n.stop(t)
-	logs := n.logs.String()
+	n.Stop(t)
+	logs := n.Logs()
 	if strings.Contains(logs, "tls-admin-token") || strings.Contains(logs, testPrivateKey) {
 		t.Fatal("a secret appears in the logs")
 	}
@@ -139,55 +140,3 @@ func TestTLSAndSeparateAdminListener(t *testing.T) {
 
 // testPrivateKey is a throwaway chain key that must never reach the logs.
 const testPrivateKey = "8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63"
-
-// startNodeTLS starts the binary like startNode, waiting for readiness over TLS.
-func startNodeTLS(t *testing.T, bin, dir, addr string, pool *x509.CertPool, env ...string) *node {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "DDN_ADDR="+addr, "DDN_NODEID=tls-node"), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{cmd: cmd, addr: addr, logs: &logBuffer{}, done: make(chan error, 1)}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			n.logs.add(sc.Text())
-		}
-	}()
-	go func() { <-copied; n.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-n.done
-		}
-		if t.Failed() {
-			t.Logf("ddn logs:\n%s", n.logs.String())
-		}
-	})
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := client.Get("https://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n
-			}
-		}
-		select {
-		case err := <-n.done:
-			t.Fatalf("ddn exited before it was ready: %v\n%s", err, n.logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ddn not ready within 60s\n%s", n.logs.String())
-		}
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ddn/internal/ddnproc"
 )
 
 // requireBinary finds a tool the test needs. CI installs it and sets
@@ -31,41 +33,7 @@ func requireBinary(t *testing.T, name string) string {
 // startDaemon runs a helper server until the test ends and waits for ready.
 func startDaemon(t *testing.T, ready string, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	logs := &logBuffer{}
-	cmd.Stdout, cmd.Stderr = logWriter{logs}, logWriter{logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", filepath.Base(name), logs.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(ready); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready at %s:\n%s", name, ready, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type logWriter struct{ l *logBuffer }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		w.l.add(line)
-	}
-	return len(p), nil
+	ddnproc.StartProcess(t, exec.Command(name, args...), ddnproc.ReadyAt(http.DefaultClient, ready), 30*time.Second)
 }
 
 // promValue queries Prometheus for one instant value of expr ("" if none).
@@ -93,14 +61,11 @@ func promValue(t *testing.T, promAddr, expr string) string {
 	return v
 }
 
+// waitFor polls ok every 200ms, failing the test after 30s.
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !ddnproc.Eventually(30*time.Second, 200*time.Millisecond, ok) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -115,15 +80,15 @@ func TestPrometheusScrapesTheFleet(t *testing.T) {
 	gateway := requireBinary(t, "prometheus-pushgateway")
 	dir := t.TempDir()
 
-	gwAddr := freeAddr(t)
+	gwAddr := ddnproc.FreeAddr(t)
 	startDaemon(t, "http://"+gwAddr+"/-/ready", gateway, "--web.listen-address="+gwAddr)
 
-	nodeAddr := freeAddr(t)
+	nodeAddr := ddnproc.FreeAddr(t)
 	startNode(t, buildBinary(t), dir, nodeAddr, "DDN_NODEID=prom-node", "DDN_OFFLINEGRACEPERIOD=1s", "DDN_SWEEPINTERVAL=200ms",
 		"DDN_PROMETHEUS_FLEETREFRESH=200ms", "DDN_PROMETHEUS_PUSHGATEWAYURL=http://"+gwAddr, "DDN_PROMETHEUS_PUSHINTERVAL=200ms",
 		"DDN_PROMETHEUS_JOBNAME=ddn-push")
 
-	promAddr := freeAddr(t)
+	promAddr := ddnproc.FreeAddr(t)
 	// The job names of deploy/prometheus/prometheus.yml, and its alert rules.
 	rules, err := filepath.Abs("../../deploy/prometheus/alerts.yml")
 	if err != nil {
@@ -167,14 +132,9 @@ scrape_configs:
 
 	// Both endpoints pass promtool's checks.
 	for _, path := range []string{"/metrics/prometheus", "/metrics"} {
-		resp, err := http.Get("http://" + nodeAddr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		body := getBody(t, "http://"+nodeAddr+path)
 		check := exec.Command(promtool, "check", "metrics")
-		check.Stdin = strings.NewReader(string(body))
+		check.Stdin = strings.NewReader(body)
 		if out, err := check.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) != 0 {
 			t.Errorf("promtool check metrics %s: %v\n%s", path, err, out)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	agentpkg "ddn/agent"
+	"ddn/internal/ddnproc"
 )
 
 // Soak bounds. The load runs in two rounds; between and after them every
@@ -109,7 +110,7 @@ func TestSoak(t *testing.T) {
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, bin, dir, addr, "DDN_LOGLEVEL=warn", "DDN_DUPLICATESESSION=replace",
 		"DDN_LIMITS_MAXCONNECTIONSPERIP=100000", "DDN_LIMITS_MAXANONYMOUS=100000", "DDN_OFFLINEGRACEPERIOD=2s")
 	url := "ws://" + addr + "/websocket"
@@ -198,5 +199,5 @@ func TestSoak(t *testing.T) {
 			t.Errorf("round %d: goroutines grew under steady load: %.0f after warm-up, %.0f at the end (bound x%.2f)", i+1, r[0].goroutines, r[1].goroutines, soakGoroutineGrowth)
 		}
 	}
-	n.stop(t)
+	n.Stop(t)
 }
