@@ -54,6 +54,9 @@ func TestBenchAgainstRealNodes(t *testing.T) {
 			if s.AckLatency.Count != s.ReportsAcked || s.AckLatency.P99 <= 0 || s.AckLatency.P50 > s.AckLatency.P99 {
 				t.Errorf("ack latency %+v does not describe %d acknowledgements", s.AckLatency, s.ReportsAcked)
 			}
+			if s.AllOnlineSeconds <= 0 || s.AllOnlineSeconds > s.ElapsedSeconds {
+				t.Errorf("all online after %.3fs of %.3fs: want a time within the run", s.AllOnlineSeconds, s.ElapsedSeconds)
+			}
 			if s.OnlineLatency.Count != 40 {
 				t.Errorf("online latency counted %d onlines, want 40", s.OnlineLatency.Count)
 			}

@@ -34,7 +34,6 @@ type loadConfig struct {
 // runLoad simulates cfg.Agents agents until cfg.Duration has passed (or ctx
 // ends), then closes every connection and returns what happened.
 func runLoad(ctx context.Context, cfg loadConfig) Summary {
-	st := newStats()
 	reportType, reportBody := uint32(typeShortTerm), encodeBody(shortTermBody{
 		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
 		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
@@ -48,6 +47,7 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
+	st := newStats(cfg.Agents, start)
 	end := time.NewTimer(cfg.Duration)
 	defer end.Stop()
 
@@ -97,7 +97,7 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 		Targets: cfg.URLs, Agents: cfg.Agents, Kind: cfg.Kind,
 		ReportEvery: cfg.ReportEvery.String(), PingEvery: cfg.PingEvery.String(), RampUp: cfg.RampUp.String(),
 		ChurnPerSecond: cfg.Churn, Duration: cfg.Duration.String(), ElapsedSeconds: elapsed.Seconds(),
-		HeldAtEnd: held, PeakHeld: st.peak.Load(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
+		HeldAtEnd: held, PeakHeld: st.peak.Load(), AllOnlineSeconds: time.Duration(st.allOnline.Load()).Seconds(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
 		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(),
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
