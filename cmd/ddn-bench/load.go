@@ -26,6 +26,9 @@ type loadConfig struct {
 	Project       string
 	AnswerTimeout time.Duration
 	DialTimeout   time.Duration
+	// MeasureAfter leaves acknowledgements before this time since the
+	// start out of the count, the rate and the latency.
+	MeasureAfter time.Duration
 	// Progress, when positive, prints a line to ProgressTo at that interval.
 	Progress   time.Duration
 	ProgressTo io.Writer
@@ -93,12 +96,13 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	}
 	st.mu.Unlock()
 	acked := st.acked.Load()
+	measured := elapsed - cfg.MeasureAfter
 	return Summary{
 		Targets: cfg.URLs, Agents: cfg.Agents, Kind: cfg.Kind,
 		ReportEvery: cfg.ReportEvery.String(), PingEvery: cfg.PingEvery.String(), RampUp: cfg.RampUp.String(),
 		ChurnPerSecond: cfg.Churn, Duration: cfg.Duration.String(), ElapsedSeconds: elapsed.Seconds(),
 		HeldAtEnd: held, PeakHeld: st.peak.Load(), AllOnlineSeconds: time.Duration(st.allOnline.Load()).Seconds(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
-		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(),
+		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / measured.Seconds(), MeasuredSeconds: measured.Seconds(),
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
 	}
@@ -257,7 +261,7 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) (churned bool
 			}
 			if code != 0 {
 				a.st.fail(errorKind("report", &answerError{code: code}))
-			} else {
+			} else if now.Sub(a.st.start) >= cfg.MeasureAfter {
 				a.st.acked.Add(1)
 				a.st.ackLatency.record(time.Since(now))
 			}

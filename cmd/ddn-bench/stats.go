@@ -133,17 +133,20 @@ type Summary struct {
 	// AllOnlineSeconds is when every agent was first online at once, from
 	// the start of the run (0: never); with -ramp-up 0 it is the length of
 	// an online storm.
-	AllOnlineSeconds float64          `json:"all_online_seconds"`
-	Onlines          int64            `json:"onlines"`
-	Churned          int64            `json:"churned"`
-	Reconnects       int64            `json:"reconnects"`
-	ReportsSent      int64            `json:"reports_sent"`
-	ReportsAcked     int64            `json:"reports_acknowledged"`
-	AckedPerSecond   float64          `json:"acknowledged_per_second"`
-	AckLatency       LatencySummary   `json:"ack_latency"`
-	OnlineLatency    LatencySummary   `json:"online_latency"`
-	Errors           map[string]int64 `json:"errors"`
-	ErrorsTotal      int64            `json:"errors_total"`
+	AllOnlineSeconds float64 `json:"all_online_seconds"`
+	Onlines          int64   `json:"onlines"`
+	Churned          int64   `json:"churned"`
+	Reconnects       int64   `json:"reconnects"`
+	ReportsSent      int64   `json:"reports_sent"`
+	ReportsAcked     int64   `json:"reports_acknowledged"`
+	AckedPerSecond   float64 `json:"acknowledged_per_second"`
+	// MeasuredSeconds is the time the acknowledgements were counted over
+	// (the run after -measure-after).
+	MeasuredSeconds float64          `json:"measured_seconds"`
+	AckLatency      LatencySummary   `json:"ack_latency"`
+	OnlineLatency   LatencySummary   `json:"online_latency"`
+	Errors          map[string]int64 `json:"errors"`
+	ErrorsTotal     int64            `json:"errors_total"`
 }
 
 // writeText prints s for a person.
@@ -162,7 +165,7 @@ func (s Summary) writeText(w io.Writer) {
 		fmt.Fprintf(w, "all online            after %.2fs\n", s.AllOnlineSeconds)
 	}
 	fmt.Fprintf(w, "online latency        %s\n", lat(s.OnlineLatency))
-	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs\n", s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.ElapsedSeconds)
+	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs\n", s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.MeasuredSeconds)
 	fmt.Fprintf(w, "ack latency           %s\n", lat(s.AckLatency))
 	if len(s.Errors) == 0 {
 		fmt.Fprintln(w, "errors                none")

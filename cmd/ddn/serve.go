@@ -112,7 +112,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, Locator: geoParts.sessionLocator(),
-		Registry: chainSide.registry,
+		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
