@@ -35,7 +35,9 @@ func TestMaxConcurrentWritesQueuesOnlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := func(i int) domain.MachineKey { return domain.MachineKey{MachineID: "m" + string(rune('0'+i)), Project: "deeplink"} }
+	key := func(i int) domain.MachineKey {
+		return domain.MachineKey{MachineID: "m" + string(rune('0'+i)), Project: "deeplink"}
+	}
 	errs := make(chan error, 2)
 	for i := range 2 {
 		ss := svc.Open("127.0.0.1")
