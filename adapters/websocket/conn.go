@@ -85,7 +85,7 @@ func (c *conn) serve(ctx context.Context) {
 			req, _ := decodeRequest(frame)
 			c.answer(ctx, request{Version: req.Version, ID: req.ID, Type: req.Type}, start, errRateLimited)
 			if cut {
-				c.closePolicy(ClosedRateLimit, "rate limited: too many messages", zap.String("machine", c.log.machine))
+				c.closePolicy(ClosedRateLimit, "rate limited: too many messages", c.log.machineFields()...)
 				return
 			}
 			continue

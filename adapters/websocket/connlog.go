@@ -39,3 +39,12 @@ func (l *connLog) logBase(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	}
 	ce.Write(append([]zap.Field{zap.String("conn_id", l.connID), zap.String("client_ip", l.clientIP)}, fields...)...)
 }
+
+// machineFields is the machine's field once online, for a line logged by
+// the reading goroutine through logBase.
+func (l *connLog) machineFields() []zap.Field {
+	if l.machine == "" {
+		return nil
+	}
+	return []zap.Field{zap.String("machine", l.machine)}
+}
