@@ -15,7 +15,8 @@
 # table) go to PERF_OUT (default ./perf-results). PERF_CONNS overrides the
 # size of the 20k scenarios (default 20,000, or less when the hard file
 # descriptor limit does not allow it). PERF_PROFILE=1 records a CPU profile
-# of the node over each window with perf(1) into PERF_OUT.
+# of the node over each window with perf(1) into PERF_OUT. PERF_NODE_ENV
+# adds VAR=value words to the node's environment only (GOMAXPROCS=1, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +67,7 @@ start_node() {
 	fi
 	env "${env[@]}" DDN_ADDR=$ADDR DDN_LOGLEVEL=warn DDN_NODEID=perf \
 		DDN_LIMITS_MAXCONNECTIONS=0 DDN_LIMITS_MAXCONNECTIONSPERIP=0 DDN_LIMITS_MAXANONYMOUS=0 DDN_LIMITS_MESSAGERATE=0 \
-		./bin/ddn >"$log" 2>&1 &
+		${PERF_NODE_ENV:-} ./bin/ddn >"$log" 2>&1 &
 	node=$!
 	for _ in $(seq 200); do
 		./bin/ddn healthcheck -addr $ADDR -path /readyz -timeout 1s >/dev/null 2>&1 && return 0
