@@ -21,7 +21,7 @@ type conn struct {
 	h        *Handler
 	ws       *websocket.Conn
 	session  *session.Session
-	log      *zap.Logger
+	log      connLog
 	boundKey domain.MachineKey
 	adm      *admission
 	limit    *limiter
@@ -39,7 +39,7 @@ func (c *conn) pinged(context.Context, []byte) bool {
 	c.beat()
 	ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes)
 	if cut {
-		go c.closePolicy(c.h.opts.Logger, ClosedRateLimit, "rate limited: too many messages")
+		go c.closePolicy(ClosedRateLimit, "rate limited: too many messages")
 	}
 	return ok
 }
@@ -55,15 +55,14 @@ func (c *conn) beat() {
 
 // serve reads frames until the connection ends.
 func (c *conn) serve(ctx context.Context) {
-	hbLog := c.log // c.log belongs to this goroutine; the timer logs with its own copy
 	c.hbMu.Lock()
 	c.heartbeat = time.AfterFunc(c.h.opts.HeartbeatTimeout, func() {
-		hbLog.Info("heartbeat timeout: closing connection")
+		c.log.logBase(zap.InfoLevel, "heartbeat timeout: closing connection")
 		_ = c.ws.Close(websocket.StatusPolicyViolation, "heartbeat timeout")
 	})
 	if d := c.h.opts.Limits.OnlineDeadline; d > 0 {
 		c.deadline = time.AfterFunc(d, func() {
-			c.closePolicy(hbLog, ClosedNoOnline, "no online message within "+d.String())
+			c.closePolicy(ClosedNoOnline, "no online message within "+d.String())
 		})
 	}
 	c.hbMu.Unlock()
@@ -86,7 +85,7 @@ func (c *conn) serve(ctx context.Context) {
 			req, _ := decodeRequest(frame)
 			c.answer(ctx, request{Version: req.Version, ID: req.ID, Type: req.Type}, start, errRateLimited)
 			if cut {
-				c.closePolicy(c.log, ClosedRateLimit, "rate limited: too many messages")
+				c.closePolicy(ClosedRateLimit, "rate limited: too many messages", c.log.machineFields()...)
 				return
 			}
 			continue
@@ -98,7 +97,7 @@ func (c *conn) serve(ctx context.Context) {
 		if bytes.Equal(frame, []byte("ping")) {
 			c.beat()
 			if err := c.writeRaw(ctx, []byte("pong")); err != nil {
-				c.log.Info("write pong", zap.Error(err))
+				c.log.log(zap.InfoLevel, "write pong", zap.Error(err))
 				return
 			}
 			continue
@@ -122,11 +121,11 @@ func (c *conn) logEnd(err error) {
 	status := websocket.CloseStatus(err)
 	switch {
 	case status == websocket.StatusMessageTooBig:
-		c.log.Info("connection closed: frame larger than the limit", zap.Int64("max_bytes", c.h.opts.MaxMessageBytes))
+		c.log.log(zap.InfoLevel, "connection closed: frame larger than the limit", zap.Int64("max_bytes", c.h.opts.MaxMessageBytes))
 	case status != -1 || errors.Is(err, context.Canceled):
-		c.log.Debug("connection closed", zap.Int("status", int(status)))
+		c.log.log(zap.DebugLevel, "connection closed", zap.Int("status", int(status)))
 	default:
-		c.log.Debug("connection ended", zap.Error(err))
+		c.log.log(zap.DebugLevel, "connection ended", zap.Error(err))
 	}
 }
 
@@ -167,7 +166,7 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 			c.deadline.Stop()
 		}
 		c.hbMu.Unlock()
-		c.log = c.log.With(zap.Stringer("machine", or.Key))
+		c.log.machine = or.Key.String()
 		return "machine online success", nil
 	case typeShortTerm:
 		if _, bound := c.session.Machine(); !bound {
@@ -202,9 +201,9 @@ func (c *conn) answer(ctx context.Context, req request, start time.Time, err err
 	code, msg := describe(err)
 	switch code {
 	case domain.CodeDatabase, domain.CodeInternal, domain.CodeChain:
-		c.log.Error("request failed", zap.Uint32("type", req.Type), zap.Uint64("id", req.ID), zap.Error(err))
+		c.log.log(zap.ErrorLevel, "request failed", zap.Uint32("type", req.Type), zap.Uint64("id", req.ID), zap.Error(err))
 	default:
-		c.log.Debug("request refused", zap.Uint32("type", req.Type), zap.Uint64("id", req.ID), zap.Uint32("code", uint32(code)), zap.Error(err))
+		c.log.log(zap.DebugLevel, "request refused", zap.Uint32("type", req.Type), zap.Uint64("id", req.ID), zap.Uint32("code", uint32(code)), zap.Error(err))
 	}
 	c.reply(ctx, req, start, code, msg)
 }
@@ -236,7 +235,7 @@ func (c *conn) reply(ctx context.Context, req request, start time.Time, code dom
 	err := c.write(ctx, response{Version: req.Version, Timestamp: c.h.opts.Clock.Now().UnixMilli(), ID: req.ID, Type: req.Type, Code: code, Message: msg})
 	c.h.opts.Observer.MessageHandled(req.Type, code, time.Since(start))
 	if err != nil {
-		c.log.Info("write response", zap.Error(err))
+		c.log.log(zap.InfoLevel, "write response", zap.Error(err))
 	}
 }
 

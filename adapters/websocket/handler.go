@@ -5,8 +5,10 @@ package websocket
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -114,8 +116,9 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP upgrades the request and serves the connection until it ends.
-// Connections over the limits are refused before the upgrade.
+// ServeHTTP upgrades the request and hands the connection to a goroutine
+// of the handler's (see serveConn); connections over the limits are refused
+// before the upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	adm, status, reason, msg := h.admit(ip)
@@ -123,33 +126,58 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, status, reason, msg)
 		return
 	}
-	defer h.release(adm)
-	c := &conn{h: h, log: h.opts.Logger, adm: adm, limit: newLimiter(h.opts.Limits)}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits)}
+	ws, err := websocket.Accept(compactHijacker{w}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
 		OriginPatterns:     h.opts.OriginPatterns,
 		OnPingReceived:     c.pinged,
 	})
 	if err != nil {
+		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("client_ip", ip))
 		return
 	}
 	ws.SetReadLimit(h.opts.MaxMessageBytes)
 	c.ws = ws
 	c.session = h.svc.Open(ip)
-	c.log = h.opts.Logger.With(zap.String("conn_id", c.session.ConnID()), zap.String("client_ip", ip))
+	c.log = connLog{base: h.opts.Logger, connID: c.session.ConnID(), clientIP: ip}
 	if !h.track(c) {
 		ws.Close(websocket.StatusGoingAway, "node shutting down")
 		h.closeSession(c)
+		h.release(adm)
 		return
 	}
 	h.opts.Observer.ConnectionOpened()
+	// The request's context ends when this returns; the connection's does
+	// not (only Drain, a heartbeat timeout or the agent end it), and its
+	// values stay.
+	go h.serveConn(context.WithoutCancel(r.Context()), c)
+}
+
+// serveConn serves one connection until it ends, then releases its
+// machine. It runs on a goroutine of its own rather than net/http's, so
+// that ServeHTTP returns and net/http's per-connection state is freed: its
+// 4 KiB read and write buffers (see compactHijacker), the request and its
+// headers, and the stack net/http's goroutine grew; an idle agent costs
+// about half as much memory. The handler owns the goroutine: it is in
+// h.conns until it returns, and Drain waits for it.
+func (h *Handler) serveConn(ctx context.Context, c *conn) {
 	defer func() {
 		h.closeSession(c)
 		h.untrack(c)
 		h.opts.Observer.ConnectionClosed()
+		h.release(c.adm)
 	}()
-	c.serve(r.Context())
+	defer func() {
+		// net/http no longer recovers this goroutine: a bug in one
+		// connection's handling closes that connection, not the node.
+		if p := recover(); p != nil {
+			c.log.log(zap.ErrorLevel, "connection handler panicked; connection closed",
+				zap.String("panic", fmt.Sprint(p)), zap.ByteString("stack", debug.Stack()))
+			_ = c.ws.CloseNow()
+		}
+	}()
+	c.serve(ctx)
 }
 
 // closeSession releases the connection's machine with a bounded context of
@@ -158,7 +186,7 @@ func (h *Handler) closeSession(c *conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.CloseTimeout)
 	defer cancel()
 	if err := c.session.Close(ctx); err != nil {
-		c.log.Error("release machine on disconnect", zap.Error(err))
+		c.log.log(zap.ErrorLevel, "release machine on disconnect", zap.Error(err))
 	}
 }
 

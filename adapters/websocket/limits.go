@@ -160,12 +160,13 @@ func (l *limiter) allow(now time.Time, strikes int) (ok, closeConn bool) {
 var errRateLimited = &wireError{code: domain.CodeParameter, msg: "rate limited"}
 
 // closePolicy closes the connection for abuse with a reason the client sees.
-func (c *conn) closePolicy(log *zap.Logger, reason, msg string) {
+// Any goroutine may call it; extra are fields only the caller may read.
+func (c *conn) closePolicy(reason, msg string, extra ...zap.Field) {
 	if !c.policyClosed.CompareAndSwap(false, true) {
 		return
 	}
 	c.h.opts.LimitObserver.ConnectionPolicyClosed(reason)
-	log.Info("closing connection", zap.String("reason", msg))
+	c.log.logBase(zap.InfoLevel, "closing connection", append([]zap.Field{zap.String("reason", msg)}, extra...)...)
 	_ = c.ws.Close(websocket.StatusPolicyViolation, msg)
 }
 

@@ -64,7 +64,7 @@ func (c *conn) signer(req request, body []byte) (string, error) {
 	}
 	addr, err := o.Verifier.Signer(pub, sig, body)
 	if err != nil {
-		c.log.Debug("signature refused", zap.Error(err))
+		c.log.log(zap.DebugLevel, "signature refused", zap.Error(err))
 		return "", signError("signature does not verify against pub_key (secp256k1 over Keccak-256 of the body)")
 	}
 	return addr, nil

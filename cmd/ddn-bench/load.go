@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -27,6 +26,9 @@ type loadConfig struct {
 	Project       string
 	AnswerTimeout time.Duration
 	DialTimeout   time.Duration
+	// MeasureAfter leaves acknowledgements before this time since the
+	// start out of the count, the rate and the latency.
+	MeasureAfter time.Duration
 	// Progress, when positive, prints a line to ProgressTo at that interval.
 	Progress   time.Duration
 	ProgressTo io.Writer
@@ -35,30 +37,17 @@ type loadConfig struct {
 // runLoad simulates cfg.Agents agents until cfg.Duration has passed (or ctx
 // ends), then closes every connection and returns what happened.
 func runLoad(ctx context.Context, cfg loadConfig) Summary {
-	st := newStats()
 	reportType, reportBody := reportFor(cfg.Kind)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
+	st := newStats(cfg.Agents, start)
 	end := time.NewTimer(cfg.Duration)
 	defer end.Stop()
 
 	var wg sync.WaitGroup
 	if cfg.Progress > 0 && cfg.ProgressTo != nil {
 		wg.Go(func() { progress(runCtx, cfg, st, start) })
-	}
-	// Acknowledgements at the end of the ramp-up, for the steady rate.
-	var ackedAtRampEnd atomic.Int64
-	if cfg.RampUp > 0 {
-		wg.Go(func() {
-			t := time.NewTimer(cfg.RampUp)
-			defer t.Stop()
-			select {
-			case <-runCtx.Done():
-			case <-t.C:
-				ackedAtRampEnd.Store(st.acked.Load())
-			}
-		})
 	}
 	// One spawner paces the ramp-up; each agent is one goroutine.
 	wg.Go(func() {
@@ -98,16 +87,13 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	}
 	st.mu.Unlock()
 	acked := st.acked.Load()
-	steady := float64(acked) / elapsed.Seconds()
-	if after := elapsed - cfg.RampUp; cfg.RampUp > 0 && after > 0 {
-		steady = float64(acked-ackedAtRampEnd.Load()) / after.Seconds()
-	}
+	measured := elapsed - cfg.MeasureAfter
 	return Summary{
 		Targets: cfg.URLs, Agents: cfg.Agents, Kind: cfg.Kind,
 		ReportEvery: cfg.ReportEvery.String(), PingEvery: cfg.PingEvery.String(), RampUp: cfg.RampUp.String(),
 		ChurnPerSecond: cfg.Churn, Duration: cfg.Duration.String(), ElapsedSeconds: elapsed.Seconds(),
-		HeldAtEnd: held, PeakHeld: st.peak.Load(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
-		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / elapsed.Seconds(), AckedPerSecondSteady: steady,
+		HeldAtEnd: held, PeakHeld: st.peak.Load(), AllOnlineSeconds: time.Duration(st.allOnline.Load()).Seconds(), Onlines: st.onlines.Load(), Churned: st.churned.Load(), Reconnects: st.reconnects.Load(),
+		ReportsSent: st.sent.Load(), ReportsAcked: acked, AckedPerSecond: float64(acked) / measured.Seconds(), MeasuredSeconds: measured.Seconds(),
 		AckLatency: st.ackLatency.summary(), OnlineLatency: st.onlineLatency.summary(),
 		Errors: errs, ErrorsTotal: total,
 	}
@@ -294,7 +280,7 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 			}
 			if code != 0 {
 				a.st.fail(errorKind("report", &answerError{code: code}))
-			} else {
+			} else if now.Sub(a.st.start) >= cfg.MeasureAfter {
 				a.st.acked.Add(1)
 				a.st.ackLatency.record(time.Since(now))
 			}

@@ -112,6 +112,7 @@ func newFlags(cfg *loadConfig, urls *urlList, asJSON *bool) *flag.FlagSet {
 	fs.StringVar(&cfg.Project, "project", "deeplink", "`project` of the simulated machines")
 	fs.DurationVar(&cfg.AnswerTimeout, "answer-timeout", 30*time.Second, "`time` to wait for an answer before counting a timeout")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", 10*time.Second, "`time` to connect and upgrade")
+	fs.DurationVar(&cfg.MeasureAfter, "measure-after", 0, "count acknowledgements and their latency only from this `time` after the start (0: the whole run); leaves out the ramp-up and the first reports")
 	fs.DurationVar(&cfg.Progress, "progress", 5*time.Second, "print a progress line to stderr at this `interval` (0: off)")
 	fs.BoolVar(asJSON, "json", false, "print the result as JSON")
 	return fs
@@ -174,6 +175,8 @@ func validate(cfg loadConfig, extraArgs int) error {
 		return errors.New("-ping-every: must be positive")
 	case cfg.Duration <= 0:
 		return errors.New("-duration: must be positive")
+	case cfg.MeasureAfter < 0 || cfg.MeasureAfter >= cfg.Duration:
+		return fmt.Errorf("-measure-after: %s must be at least 0 and shorter than -duration %s", cfg.MeasureAfter, cfg.Duration)
 	case cfg.RampUp < 0 || cfg.RampUp >= cfg.Duration:
 		return fmt.Errorf("-ramp-up: %s must be at least 0 and shorter than -duration %s", cfg.RampUp, cfg.Duration)
 	case cfg.Churn < 0:

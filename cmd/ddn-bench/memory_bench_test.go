@@ -24,7 +24,7 @@ func BenchmarkHeldAgentMemory(b *testing.B) {
 		ReportEvery: time.Hour, PingEvery: 10 * time.Second, AnswerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second}
 	reportType, reportBody := reportFor(cfg.Kind)
 	for i := 0; b.Loop(); i++ {
-		st := newStats()
+		st := newStats(agents, time.Now())
 		ctx, cancel := context.WithCancel(context.Background())
 		var before, after runtime.MemStats
 		runtime.GC()

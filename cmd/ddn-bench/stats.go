@@ -65,17 +65,26 @@ type stats struct {
 	held, peak, onlines, churned, reconnects atomic.Int64
 	sent, acked                              atomic.Int64
 	ackLatency, onlineLatency                *latency
+	// target and start date allOnline: the time from start until target
+	// connections were first held at once (the end of an online storm).
+	target    int64
+	start     time.Time
+	allOnline atomic.Int64 // nanoseconds; 0 until reached
 
 	mu     sync.Mutex
 	errors map[string]int64
 }
 
-func newStats() *stats {
-	return &stats{ackLatency: newLatency(), onlineLatency: newLatency(), errors: map[string]int64{}}
+func newStats(target int, start time.Time) *stats {
+	return &stats{ackLatency: newLatency(), onlineLatency: newLatency(), errors: map[string]int64{},
+		target: int64(target), start: start}
 }
 
 func (s *stats) connected() {
 	n := s.held.Add(1)
+	if n == s.target {
+		s.allOnline.CompareAndSwap(0, int64(max(time.Since(s.start), 1)))
+	}
 	for {
 		p := s.peak.Load()
 		if n <= p || s.peak.CompareAndSwap(p, n) {
@@ -121,18 +130,23 @@ type Summary struct {
 	ElapsedSeconds float64  `json:"elapsed_seconds"`
 	HeldAtEnd      int64    `json:"connections_held"`
 	PeakHeld       int64    `json:"connections_peak"`
-	Onlines        int64    `json:"onlines"`
-	Churned        int64    `json:"churned"`
-	Reconnects     int64    `json:"reconnects"`
-	ReportsSent    int64    `json:"reports_sent"`
-	ReportsAcked   int64    `json:"reports_acknowledged"`
-	AckedPerSecond float64  `json:"acknowledged_per_second"`
-	// AckedPerSecondSteady counts only after the ramp-up.
-	AckedPerSecondSteady float64          `json:"acknowledged_per_second_after_ramp_up"`
-	AckLatency           LatencySummary   `json:"ack_latency"`
-	OnlineLatency        LatencySummary   `json:"online_latency"`
-	Errors               map[string]int64 `json:"errors"`
-	ErrorsTotal          int64            `json:"errors_total"`
+	// AllOnlineSeconds is when every agent was first online at once, from
+	// the start of the run (0: never); with -ramp-up 0 it is the length of
+	// an online storm.
+	AllOnlineSeconds float64 `json:"all_online_seconds"`
+	Onlines          int64   `json:"onlines"`
+	Churned          int64   `json:"churned"`
+	Reconnects       int64   `json:"reconnects"`
+	ReportsSent      int64   `json:"reports_sent"`
+	ReportsAcked     int64   `json:"reports_acknowledged"`
+	AckedPerSecond   float64 `json:"acknowledged_per_second"`
+	// MeasuredSeconds is the time the acknowledgements were counted over
+	// (the run after -measure-after).
+	MeasuredSeconds float64          `json:"measured_seconds"`
+	AckLatency      LatencySummary   `json:"ack_latency"`
+	OnlineLatency   LatencySummary   `json:"online_latency"`
+	Errors          map[string]int64 `json:"errors"`
+	ErrorsTotal     int64            `json:"errors_total"`
 }
 
 // writeText prints s for a person.
@@ -147,9 +161,11 @@ func (s Summary) writeText(w io.Writer) {
 		s.Agents, s.Kind, strings.Join(s.Targets, ", "), s.Duration, s.RampUp, s.ReportEvery, s.PingEvery, s.ChurnPerSecond)
 	fmt.Fprintf(w, "connections held      %d at the end (peak %d; %d onlines, %d churned, %d reconnects after errors)\n",
 		s.HeldAtEnd, s.PeakHeld, s.Onlines, s.Churned, s.Reconnects)
+	if s.AllOnlineSeconds > 0 {
+		fmt.Fprintf(w, "all online            after %.2fs\n", s.AllOnlineSeconds)
+	}
 	fmt.Fprintf(w, "online latency        %s\n", lat(s.OnlineLatency))
-	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs (%.1f/s after the ramp-up)\n",
-		s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.ElapsedSeconds, s.AckedPerSecondSteady)
+	fmt.Fprintf(w, "reports acknowledged  %d of %d sent, %.1f/s over %.1fs\n", s.ReportsAcked, s.ReportsSent, s.AckedPerSecond, s.MeasuredSeconds)
 	fmt.Fprintf(w, "ack latency           %s\n", lat(s.AckLatency))
 	if len(s.Errors) == 0 {
 		fmt.Fprintln(w, "errors                none")

@@ -112,7 +112,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, Locator: geoParts.sessionLocator(),
-		Registry: chainSide.registry,
+		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger, observe
 		}
 		log.Info("embedded store started (for trials and small fleets; use MongoDB 7 in production)",
 			zap.String("dir", cfg.DataDir), zap.String("uri", srv.URI()))
-		st, err := openMongo(ctx, cfg, srv.URI(), log, observe)
+		st, err := openMongo(ctx, cfg, embeddedStoreURI(srv.URI()), log, observe)
 		if err != nil {
 			_ = srv.Close()
 			return nil, nil, err

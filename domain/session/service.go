@@ -53,6 +53,10 @@ type Config struct {
 	// live connection (DuplicateSession: replace); the old one is closed on
 	// whichever node holds it. Off: the newcomer is refused (code 5).
 	ReplaceDuplicates bool
+	// MaxConcurrentWrites bounds the onlines and machine_info content
+	// changes in progress at once (0: no bound); the others wait their turn
+	// (see writeSlot). Batched report inserts and disconnects are not bound.
+	MaxConcurrentWrites int
 }
 
 // Defaults of Config.
@@ -81,6 +85,7 @@ type Service struct {
 	mu        sync.Mutex
 	live      map[string]*Session
 	local     Local
+	writes    chan struct{} // Config.MaxConcurrentWrites slots; nil: no bound
 }
 
 // NewService wires the use cases to their ports.
@@ -98,11 +103,16 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, fmt.Errorf("session service: boot id: %w", err)
 	}
+	var writes chan struct{}
+	if cfg.MaxConcurrentWrites > 0 {
+		writes = make(chan struct{}, cfg.MaxConcurrentWrites)
+	}
 	return &Service{
 		cfg: cfg, store: store, reports: reports, clock: clock, events: events,
 		bootID:    hex.EncodeToString(nonce[:]),
 		startedAt: clock.Now(),
 		live:      map[string]*Session{},
+		writes:    writes,
 	}, nil
 }
 

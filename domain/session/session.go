@@ -54,6 +54,11 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w", req.Key, err)
 	}
 	s := ss.svc
+	done, err := s.writeSlot(ctx, "online "+req.Key.String())
+	if err != nil {
+		return err
+	}
+	defer done()
 	chainState, err := s.checkRegistered(ctx, req)
 	if err != nil {
 		return err
@@ -185,6 +190,11 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 	ss.lastReport = now
 	switch {
 	case !unchanged():
+		done, err := s.writeSlot(ctx, kind+" info of "+ss.key.String())
+		if err != nil {
+			return err
+		}
+		defer done()
 		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
 		oldST, oldBW := ss.shortTerm, ss.bandwidth
 		stored(&e)

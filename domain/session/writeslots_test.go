@@ -1,0 +1,77 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"ddn/adapters/memory"
+	"ddn/domain"
+	"ddn/domain/session"
+)
+
+// gatedStore holds every MarkOnline until gate is closed, saying on entered
+// that one arrived.
+type gatedStore struct {
+	*memory.Store
+	entered chan domain.MachineKey
+	gate    chan struct{}
+}
+
+func (g *gatedStore) MarkOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (domain.Machine, bool, error) {
+	g.entered <- key
+	<-g.gate
+	return g.Store.MarkOnline(ctx, key, st, nodeID, at)
+}
+
+// TestMaxConcurrentWritesQueuesOnlines: with two write slots, two onlines
+// hold them; a third waits for a slot (here: gives up with its context, code
+// 4, nothing claimed) and goes online once the slots are free.
+func TestMaxConcurrentWritesQueuesOnlines(t *testing.T) {
+	store := &gatedStore{Store: memory.NewStore(), entered: make(chan domain.MachineKey, 8), gate: make(chan struct{})}
+	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 2},
+		store, storeAppender{store}, memory.NewClock(t0), &memory.Events{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) domain.MachineKey {
+		return domain.MachineKey{MachineID: "m" + string(rune('0'+i)), Project: "deeplink"}
+	}
+	errs := make(chan error, 2)
+	for i := range 2 {
+		ss := svc.Open("127.0.0.1")
+		go func() { errs <- ss.Online(ctx, domain.OnlineRequest{Key: key(i)}) }()
+	}
+	<-store.entered
+	<-store.entered
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	third := svc.Open("127.0.0.1")
+	err = third.Online(cancelled, domain.OnlineRequest{Key: key(3)})
+	if !errors.Is(err, domain.ErrStore) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("third online while both slots are held: %v; want a store error from waiting", err)
+	}
+	if _, bound := third.Machine(); bound {
+		t.Fatal("the third session is bound although it never got a slot")
+	}
+	if conns, err := store.ListConnections(ctx, "n1"); err != nil || len(conns) != 2 {
+		t.Fatalf("claims while two onlines hold the slots: %v %v; want exactly 2", conns, err)
+	}
+
+	close(store.gate)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		for range store.entered {
+		}
+	}()
+	if err := third.Online(ctx, domain.OnlineRequest{Key: key(3)}); err != nil {
+		t.Fatalf("third online after the slots were given back: %v", err)
+	}
+	close(store.entered)
+}
