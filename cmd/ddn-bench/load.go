@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"ddn/agent"
 )
 
 // loadConfig is one run of the load generator.
@@ -65,7 +67,7 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 			case <-timer.C:
 			}
 			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[i%len(cfg.URLs)], reportType: reportType, reportBody: reportBody,
-				online: encodeBody(onlineBody{MachineID: fmt.Sprintf("%s-%06d", cfg.Prefix, i), Project: cfg.Project})}
+				online: encodeBody(agent.Machine{MachineID: fmt.Sprintf("%s-%06d", cfg.Prefix, i), Project: cfg.Project})}
 			wg.Go(func() { a.run(runCtx) })
 		}
 	})
@@ -104,9 +106,9 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 func reportFor(kind string) (uint32, string) {
 	const wallet = "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8"
 	if kind == "bandwidth" {
-		return typeBandwidth, encodeBody(bandwidthBody{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet})
+		return typeBandwidth, encodeBody(agent.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet})
 	}
-	return typeShortTerm, encodeBody(shortTermBody{
+	return typeShortTerm, encodeBody(agent.ShortTermInfo{
 		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
 		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
 		MemoryTotal: 16, Wallet: wallet,

@@ -32,7 +32,7 @@ func BenchmarkHeldAgentMemory(b *testing.B) {
 		var wg sync.WaitGroup
 		for j := range agents {
 			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[0], reportType: reportType, reportBody: reportBody,
-				online: encodeBody(onlineBody{MachineID: fmt.Sprintf("mem-%d-%06d", i, j), Project: "deeplink"})}
+				online: encodeBody(agent.Machine{MachineID: fmt.Sprintf("mem-%d-%06d", i, j), Project: "deeplink"})}
 			wg.Go(func() { a.run(ctx) })
 		}
 		deadline := time.Now().Add(time.Minute)

@@ -186,30 +186,3 @@ func encodeBody(v any) string {
 	}
 	return base64.StdEncoding.EncodeToString(raw)
 }
-
-// onlineBody is a type-1 body.
-type onlineBody struct {
-	MachineID   string `json:"machine_id"`
-	Project     string `json:"project"`
-	ContainerID string `json:"container_id"`
-	StakingType int    `json:"staking_type"`
-}
-
-// shortTermBody is a type-2 body (a GPU machine).
-type shortTermBody struct {
-	CPUType        string   `json:"cpu_type"`
-	CPURate        int64    `json:"cpu_rate"`
-	GPUNames       []string `json:"gpu_names"`
-	GPUMemoryTotal []int64  `json:"gpu_memory_total"`
-	MemoryTotal    int64    `json:"memory_total"`
-	Wallet         string   `json:"wallet"`
-}
-
-// bandwidthBody is a type-4 body (a bandwidth-mining machine).
-type bandwidthBody struct {
-	CPUCores    int64   `json:"cpu_cores"`
-	MemoryTotal int64   `json:"memory_total"`
-	HDD         int64   `json:"hdd"`
-	Bandwidth   float64 `json:"bandwidth"`
-	Wallet      string  `json:"wallet"`
-}
