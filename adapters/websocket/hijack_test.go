@@ -15,25 +15,14 @@ import (
 
 	gobwas "github.com/gobwas/ws"
 
-	"ddn/adapters/memory"
 	ws "ddn/adapters/websocket"
-	"ddn/domain/ingest"
-	"ddn/domain/session"
 )
 
 // rawServer serves the handler behind a wrapper that counts ServeHTTP
 // calls still running.
 func rawServer(t *testing.T) (addr string, running *atomic.Int64) {
 	t.Helper()
-	store := memory.NewStore()
-	batcher := ingest.NewBatcher(store, 64, 2*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { batcher.Run(ctx); close(done) }()
-	svc, err := session.NewService(session.Config{NodeID: "test-node"}, store, batcher, memory.NewClock(time.Now()), &memory.Events{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := newSessions(t)
 	h := ws.NewHandler(svc, ws.Options{Clock: fixedClock{}})
 	running = &atomic.Int64{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,8 +33,6 @@ func rawServer(t *testing.T) (addr string, running *atomic.Int64) {
 	t.Cleanup(func() {
 		_ = h.Drain(context.Background())
 		srv.Close()
-		cancel()
-		<-done
 	})
 	return strings.TrimPrefix(srv.URL, "http://"), running
 }

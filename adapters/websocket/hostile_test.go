@@ -21,8 +21,6 @@ import (
 	"ddn/adapters/memory"
 	ws "ddn/adapters/websocket"
 	"ddn/domain"
-	"ddn/domain/ingest"
-	"ddn/domain/session"
 )
 
 // limitCounts is a LimitObserver the tests read.
@@ -59,15 +57,7 @@ type hostileServer struct {
 
 func newHostileServer(t *testing.T, o ws.Options) *hostileServer {
 	t.Helper()
-	store := memory.NewStore()
-	batcher := ingest.NewBatcher(store, 64, 2*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { batcher.Run(ctx); close(done) }()
-	svc, err := session.NewService(session.Config{NodeID: "test-node"}, store, batcher, memory.NewClock(time.Now()), &memory.Events{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, store := newSessions(t)
 	ips, err := clientip.New([]string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +72,6 @@ func newHostileServer(t *testing.T, o ws.Options) *hostileServer {
 	t.Cleanup(func() {
 		_ = h.Drain(context.Background())
 		srv.Close()
-		cancel()
-		<-done
 	})
 	return &hostileServer{server: &server{url: "ws" + strings.TrimPrefix(srv.URL, "http"), store: store, handler: h},
 		addr: srv.Listener.Addr().String(), limits: counts}

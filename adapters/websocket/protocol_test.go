@@ -40,17 +40,26 @@ type fixedClock struct{}
 
 func (fixedClock) Now() time.Time { return time.UnixMilli(1732450000012) }
 
-func newServer(t *testing.T, o ws.Options) *server {
+// newSessions runs the connection use cases on an in-memory store with a
+// running batcher, stopped after the test's later cleanups (the server's).
+func newSessions(t *testing.T) (*session.Service, *memory.Store) {
 	t.Helper()
 	store := memory.NewStore()
 	batcher := ingest.NewBatcher(store, 64, 2*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { batcher.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	svc, err := session.NewService(session.Config{NodeID: "test-node"}, store, batcher, memory.NewClock(time.Now()), &memory.Events{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, store
+}
+
+func newServer(t *testing.T, o ws.Options) *server {
+	t.Helper()
+	svc, store := newSessions(t)
 	if o.Clock == nil {
 		o.Clock = fixedClock{}
 	}
@@ -59,8 +68,6 @@ func newServer(t *testing.T, o ws.Options) *server {
 	t.Cleanup(func() {
 		_ = h.Drain(context.Background())
 		srv.Close()
-		cancel()
-		<-done
 	})
 	return &server{url: "ws" + strings.TrimPrefix(srv.URL, "http"), store: store, handler: h}
 }
