@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -11,7 +10,8 @@ import (
 	"ddn/domain/score"
 )
 
-// maxInfoBody bounds a calculator request: a type-2 body is a few hundred bytes.
+// maxInfoBody is the route mux's body limit of the calculator and contract
+// commands: a type-2 body or a command is a few hundred bytes.
 const maxInfoBody = 64 << 10
 
 // shortTermBody is the type-2 body of the wire protocol.
@@ -29,10 +29,9 @@ type shortTermBody struct {
 func calculatorHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var b shortTermBody
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInfoBody)).Decode(&b); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeError(w, http.StatusRequestEntityTooLarge, domain.CodeParameter, "body larger than 64 KiB")
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			if tooLarge(err) {
+				writeError(w, http.StatusRequestEntityTooLarge, domain.CodeParameter, "body larger than "+byteSize(maxInfoBody))
 				return
 			}
 			writeError(w, http.StatusBadRequest, domain.CodeParse, "body must be a short-term machine info JSON object: "+err.Error())

@@ -22,7 +22,7 @@ type ContractCommand func(ctx context.Context, action string, key domain.Machine
 // for the operator's backend, behind the admin token.
 func contractRoutes(mux *routeMux, o Options) {
 	for _, action := range []string{"register", "unregister", "online", "offline"} {
-		mux.HandleFunc("POST /api/v0/contract/"+action, requireToken(o.AdminToken, contractHandler(o, action)))
+		mux.handleLimited("POST /api/v0/contract/"+action, requireToken(o.AdminToken, contractHandler(o, action)), maxInfoBody)
 	}
 }
 
@@ -38,8 +38,11 @@ func contractHandler(o Options, action string) http.HandlerFunc {
 			MachineID   string `json:"machine_id"`
 			ContainerID string `json:"container_id"`
 		}
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err := dec.Decode(&req); err != nil {
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			if tooLarge(err) {
+				writeError(w, http.StatusRequestEntityTooLarge, domain.CodeParameter, "body larger than "+byteSize(maxInfoBody))
+				return
+			}
 			writeError(w, http.StatusBadRequest, domain.CodeParse, "body must be a JSON object with project_name, staking_type, machine_id and container_id")
 			return
 		}

@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +54,21 @@ func TestContractEndpoints(t *testing.T) {
 	}
 	if code, out, _ := call(t, "POST", srv.URL+"/api/v0/contract/register", "s3cret", "{"); code != 400 || out["code"] != float64(2) {
 		t.Fatalf("unparsable body = %d %v", code, out)
+	}
+	big := `{"project_name":"` + strings.Repeat("p", 70<<10) + `","staking_type":0,"machine_id":"m-1"}`
+	if code, out, _ := call(t, "POST", srv.URL+"/api/v0/contract/register", "s3cret", big); code != 413 || out["code"] != float64(1) {
+		t.Fatalf("body over 64 KiB = %d %v, want 413 code 1", code, out)
+	}
+	// The same body of undeclared length is cut off while it is read.
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v0/contract/register", io.MultiReader(strings.NewReader(big)))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("chunked body over 64 KiB = %d, want 413", resp.StatusCode)
 	}
 	for _, action := range []string{"register", "online", "offline", "unregister"} {
 		code, out, _ := call(t, "POST", srv.URL+"/api/v0/contract/"+action, "s3cret", body)

@@ -18,13 +18,14 @@ type GeoOptions struct {
 // registerGeo adds the score calculator and the location lookup; both routes
 // exist on every node so the route table and the OpenAPI document agree.
 func registerGeo(mux *routeMux, o Options) {
-	var calculate, locate http.HandlerFunc
+	calculate := notConfigured
 	if o.Geo.Catalog != nil {
 		calculate = calculatorHandler(o)
 	}
+	var locate http.HandlerFunc
 	if o.Geo.Locator != nil {
 		locate = locationHandler(o)
 	}
-	mux.HandleFunc("POST /api/v0/calculator/point", calculate)
+	mux.handleLimited("POST /api/v0/calculator/point", calculate, maxInfoBody)
 	mux.HandleFunc("GET /api/v0/location", locate)
 }
