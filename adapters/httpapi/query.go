@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -64,8 +63,8 @@ func requireRead(readToken, adminToken string, next http.HandlerFunc) http.Handl
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		readOK := subtle.ConstantTimeCompare([]byte(got), []byte(readToken)) == 1
-		adminOK := adminToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(adminToken)) == 1
+		readOK := sameToken(got, readToken)
+		adminOK := adminToken != "" && sameToken(got, adminToken)
 		if !ok || !(readOK || adminOK) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ddn"`)
 			writeError(w, http.StatusUnauthorized, domain.CodeParameter, "missing or wrong bearer token")
