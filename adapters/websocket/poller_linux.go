@@ -3,9 +3,9 @@
 package websocket
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 
@@ -24,8 +24,13 @@ import (
 // at a time reads a connection. The runtime's own netpoller keeps watching
 // the same descriptor for the reads and writes that go through net.Conn.
 type poller struct {
-	epfd, wakefd int
-	log          *zap.Logger
+	epfd int
+	// ep is epfd as a file of the runtime's netpoller: the loop waits for
+	// it to become readable like any socket, parked, instead of blocking
+	// a thread in epoll_wait (a thread in a system call keeps the
+	// runtime's monitor waking every 20 µs to take its processor back).
+	ep  *os.File
+	log *zap.Logger
 
 	mu      sync.Mutex
 	conns   map[uint64]*conn
@@ -33,9 +38,6 @@ type poller struct {
 	stopped bool
 	done    chan struct{}
 }
-
-// wakeID is the event key of the descriptor that wakes the loop to stop.
-const wakeID = 0
 
 // readBufferBytes is the poller's read buffer: one read takes whatever a
 // connection has, up to this much (more stays for the next event).
@@ -46,20 +48,18 @@ func newPoller(log *zap.Logger) (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("epoll descriptor non-blocking: %w", err)
+	}
+	ep := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ep.SyscallConn()
 	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
+		_ = ep.Close()
+		return nil, fmt.Errorf("epoll descriptor: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	setEventID(&ev, wakeID)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		_ = unix.Close(epfd)
-		_ = unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll_ctl wake descriptor: %w", err)
-	}
-	p := &poller{epfd: epfd, wakefd: wakefd, log: log, conns: map[uint64]*conn{}, nextID: wakeID + 1, done: make(chan struct{})}
-	go p.run()
+	p := &poller{epfd: epfd, ep: ep, log: log, conns: map[uint64]*conn{}, nextID: 1, done: make(chan struct{})}
+	go p.run(rc)
 	return p, nil
 }
 
@@ -164,32 +164,35 @@ func (p *poller) writeNow(c *conn, b []byte) int {
 	return n
 }
 
-func (p *poller) run() {
+func (p *poller) run(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, readBufferBytes)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		var n int
+		var werr error
+		// The callback returns false when nothing is ready: the goroutine
+		// then parks until the runtime sees epfd readable.
+		err := rc.Read(func(fd uintptr) bool {
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || (werr != nil && werr != unix.EINTR)
+		})
 		if err != nil {
-			p.log.Error("epoll_wait failed: connections are no longer read", zap.Error(err))
+			p.mu.Lock()
+			stopped := p.stopped
+			p.mu.Unlock()
+			if !stopped {
+				p.log.Error("waiting on the epoll descriptor failed: connections are no longer read", zap.Error(err))
+			}
+			return
+		}
+		if werr != nil && werr != unix.EINTR {
+			p.log.Error("epoll_wait failed: connections are no longer read", zap.Error(werr))
 			return
 		}
 		for i := range events[:n] {
-			id := eventID(&events[i])
-			if id == wakeID {
-				p.mu.Lock()
-				stopped := p.stopped
-				p.mu.Unlock()
-				if stopped {
-					return
-				}
-				continue
-			}
 			p.mu.Lock()
-			c := p.conns[id]
+			c := p.conns[eventID(&events[i])]
 			p.mu.Unlock()
 			if c != nil {
 				c.readable(buf)
@@ -207,12 +210,15 @@ func (p *poller) stop() {
 	}
 	p.stopped = true
 	p.mu.Unlock()
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	if _, err := unix.Write(p.wakefd, one[:]); err != nil {
-		p.log.Error("wake the poller to stop", zap.Error(err))
+	if err := p.ep.Close(); err != nil {
+		p.log.Error("close the epoll descriptor", zap.Error(err))
 	}
 	<-p.done
-	_ = unix.Close(p.epfd)
-	_ = unix.Close(p.wakefd)
+}
+
+// count is the number of connections watched.
+func (p *poller) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
 }

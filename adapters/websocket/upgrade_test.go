@@ -256,6 +256,9 @@ func TestServedOverTLS(t *testing.T) {
 	}
 	cl := &client{t: t, c: c}
 	cl.expect(onlineExample, 0, "machine online success")
+	if n := ws.Polled(h); n > 0 {
+		t.Fatalf("the poller watches %d connections; a TLS one has no descriptor to poll", n)
+	}
 	cl.expect(envelope(2, 2, gpuBody), 0, "add machine tm success")
 	if got := cl.raw("ping"); got != "pong" {
 		t.Fatalf("text ping answered %q", got)
