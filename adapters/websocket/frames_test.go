@@ -113,3 +113,46 @@ func TestAppendFrameIsReadByGobwas(t *testing.T) {
 		t.Fatalf("close frame: %+v %d %q %v", f.Header, code, reason, err)
 	}
 }
+
+// FuzzFeed: any bytes, cut anywhere into two reads, are parsed without a
+// panic into frames within the limit or refused with an error, and a
+// stream that parses whole parses the same when cut.
+func FuzzFeed(f *testing.F) {
+	f.Add(clientFrameBytes(ws.OpText, true, `{"id":1}`), 3)
+	f.Add(append(clientFrameBytes(ws.OpText, false, "ab"), clientFrameBytes(ws.OpContinuation, true, "cd")...), 7)
+	f.Add(clientFrameBytes(ws.OpPing, true, "x"), 1)
+	f.Add([]byte{0x81, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, 5)
+	f.Fuzz(func(t *testing.T, stream []byte, cut int) {
+		const limit = 256
+		whole, wholeErr := feedAll(stream, limit, len(stream))
+		if cut < 0 || cut > len(stream) {
+			cut = len(stream) / 2
+		}
+		split, splitErr := feedAll(stream, limit, cut)
+		if (wholeErr == nil) != (splitErr == nil) || strings.Join(whole.messages, "\x00") != strings.Join(split.messages, "\x00") {
+			t.Fatalf("whole: %q %v; cut at %d: %q %v", whole.messages, wholeErr, cut, split.messages, splitErr)
+		}
+		for _, m := range whole.messages {
+			if len(m) > limit {
+				t.Fatalf("a message of %d bytes passed the %d-byte limit", len(m), limit)
+			}
+		}
+	})
+}
+
+func feedAll(stream []byte, limit int64, cut int) (*sinkLog, error) {
+	var s frameState
+	got := &sinkLog{}
+	for _, part := range [][]byte{stream[:cut], stream[cut:]} {
+		if err := s.feed(bytes.Clone(part), limit, got); err != nil {
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+func clientFrameBytes(op ws.OpCode, fin bool, payload string) []byte {
+	var b bytes.Buffer
+	_ = ws.WriteFrame(&b, ws.MaskFrame(ws.NewFrame(op, fin, []byte(payload))))
+	return b.Bytes()
+}
