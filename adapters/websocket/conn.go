@@ -67,6 +67,9 @@ type conn struct {
 	// wmu orders writes; no frame follows a close frame.
 	wmu       sync.Mutex
 	closeSent bool
+	// pongPending is set while a control frame waits for a goroutine to
+	// write it.
+	pongPending atomic.Bool
 
 	state atomic.Int32
 	// policyClosed is set once the connection is being closed for abuse.
@@ -386,26 +389,39 @@ func (c *conn) end(err error) {
 
 // sendControl writes a control frame (a pong, the answer to a close)
 // without waiting: the poller must not block on one agent. What the socket
-// does not take at once is written by a goroutine, bounded by WriteTimeout.
-// thenEnd ends the connection once the frame is written.
+// does not take at once is written by a goroutine, bounded by WriteTimeout;
+// while one is, further pongs are dropped (RFC 6455 5.5.3 allows answering
+// only the latest ping), so a ping flood from an agent that does not read
+// cannot pile up goroutines. thenEnd ends the connection once the frame is
+// written.
 func (c *conn) sendControl(frame []byte, thenEnd bool) {
 	isClose := ws.OpCode(frame[0]&0x0f) == ws.OpClose
+	if !isClose && c.pongPending.Load() {
+		return
+	}
 	done := func(err error) {
 		if err != nil || thenEnd {
 			c.end(err)
 		}
 	}
-	if !c.wmu.TryLock() {
-		f := bytes.Clone(frame)
+	later := func(b []byte, locked bool) {
+		c.pongPending.Store(true)
+		b = bytes.Clone(b)
 		go func() {
-			c.wmu.Lock()
+			if !locked {
+				c.wmu.Lock()
+			}
 			defer c.wmu.Unlock()
-			if c.closeSent {
+			defer c.pongPending.Store(false)
+			if c.closeSent && !locked {
 				return
 			}
-			c.closeSent = isClose
-			done(c.writeLocked(c.h.base, f))
+			c.closeSent = c.closeSent || isClose
+			done(c.writeLocked(c.h.base, b))
 		}()
+	}
+	if !c.wmu.TryLock() {
+		later(frame, false)
 		return
 	}
 	if c.closeSent {
@@ -422,11 +438,7 @@ func (c *conn) sendControl(frame []byte, thenEnd bool) {
 		done(nil)
 		return
 	}
-	rest := bytes.Clone(frame[n:])
-	go func() {
-		defer c.wmu.Unlock()
-		done(c.writeLocked(c.h.base, rest))
-	}()
+	later(frame[n:], true)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -277,5 +278,25 @@ func TestServedOverTLS(t *testing.T) {
 			t.Fatalf("machine still held after the TLS connection closed: %+v", conn)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPingFloodWithoutReadingIsBounded: with no message rate limit, an
+// agent that sends pings as fast as it can and never reads the pongs does
+// not make the node pile up a goroutine per pong it cannot write.
+func TestPingFloodWithoutReadingIsBounded(t *testing.T) {
+	addr, _ := rawServer(t)
+	before := runtime.NumGoroutine()
+	nc, _ := rawDial(t, addr)
+	ping := maskedFrame(t, gobwas.OpPing, true, strings.Repeat("p", 125))
+	flood := bytes.Repeat(ping, 1000)
+	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	for i := 0; i < 300; i++ { // 300,000 pings: 38 MB of pongs, more than socket buffers hold
+		if _, err := nc.Write(flood); err != nil {
+			break // the node stopped reading: its pongs are not read either
+		}
+	}
+	if n := runtime.NumGoroutine(); n > before+20 {
+		t.Fatalf("%d goroutines while flooded, %d before", n, before)
 	}
 }
