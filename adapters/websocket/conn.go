@@ -399,29 +399,8 @@ func (c *conn) sendControl(frame []byte, thenEnd bool) {
 	if !isClose && c.pongPending.Load() {
 		return
 	}
-	done := func(err error) {
-		if err != nil || thenEnd {
-			c.end(err)
-		}
-	}
-	later := func(b []byte, locked bool) {
-		c.pongPending.Store(true)
-		b = bytes.Clone(b)
-		go func() {
-			if !locked {
-				c.wmu.Lock()
-			}
-			defer c.wmu.Unlock()
-			defer c.pongPending.Store(false)
-			if c.closeSent && !locked {
-				return
-			}
-			c.closeSent = c.closeSent || isClose
-			done(c.writeLocked(c.h.base, b))
-		}()
-	}
 	if !c.wmu.TryLock() {
-		later(frame, false)
+		c.sendLater(bytes.Clone(frame), isClose, thenEnd, false)
 		return
 	}
 	if c.closeSent {
@@ -433,12 +412,34 @@ func (c *conn) sendControl(frame []byte, thenEnd bool) {
 	if c.rc != nil {
 		n = c.h.poll.writeNow(c, frame)
 	}
-	if n == len(frame) {
-		c.wmu.Unlock()
-		done(nil)
+	if n < len(frame) {
+		c.sendLater(bytes.Clone(frame[n:]), isClose, thenEnd, true)
 		return
 	}
-	later(frame[n:], true)
+	c.wmu.Unlock()
+	if thenEnd {
+		c.end(nil)
+	}
+}
+
+// sendLater writes what sendControl could not, on a goroutine of its own;
+// locked: the caller holds c.wmu and hands it over.
+func (c *conn) sendLater(b []byte, isClose, thenEnd, locked bool) {
+	c.pongPending.Store(true)
+	go func() {
+		if !locked {
+			c.wmu.Lock()
+		}
+		defer c.wmu.Unlock()
+		defer c.pongPending.Store(false)
+		if c.closeSent && !locked {
+			return
+		}
+		c.closeSent = c.closeSent || isClose
+		if err := c.writeLocked(c.h.base, b); err != nil || thenEnd {
+			c.end(err)
+		}
+	}()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

@@ -3,7 +3,6 @@
 package websocket
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -102,81 +101,117 @@ func (p *poller) forget(c *conn) {
 	p.mu.Unlock()
 }
 
-// arm watches c for one more event; the caller holds c.mu. The descriptor is used through the
-// connection (RawConn.Control), so it cannot be closed and reused by
-// another connection meanwhile; a closed connection is not armed.
+// arm watches c for one more event; the caller holds c.mu. The
+// descriptor is used through the connection (RawConn.Control), so it
+// cannot be closed and reused by another connection meanwhile; a closed
+// connection is not armed.
 func (p *poller) arm(c *conn) error {
-	op := unix.EPOLL_CTL_MOD
+	s := p.op()
+	defer sysops.Put(s)
+	s.ctlOp = unix.EPOLL_CTL_MOD
 	if !c.armedOnce {
-		op, c.armedOnce = unix.EPOLL_CTL_ADD, true
+		s.ctlOp, c.armedOnce = unix.EPOLL_CTL_ADD, true
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
-	setEventID(&ev, c.pollID)
-	var ctlErr error
-	if err := c.rc.Control(func(fd uintptr) { ctlErr = unix.EpollCtl(p.epfd, op, int(fd), &ev) }); err != nil {
+	s.ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
+	setEventID(&s.ev, c.pollID)
+	if err := c.rc.Control(s.ctl); err != nil {
 		return err
 	}
-	return ctlErr
+	return s.err
 }
 
 // readNow reads what c's socket holds without waiting: 0 and no error when
 // it holds nothing (a spurious wake-up), io.EOF when the agent hung up.
 func (p *poller) readNow(c *conn, buf []byte) (int, error) {
-	var n int
-	var rerr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), buf)
-			if rerr != unix.EINTR {
-				return true
-			}
-		}
-	})
+	s := p.op()
+	defer sysops.Put(s)
+	s.buf = buf
+	err := c.rc.Read(s.read)
+	s.buf = nil
 	switch {
 	case err != nil:
 		return 0, err
-	case errors.Is(rerr, unix.EAGAIN):
+	case s.err == unix.EAGAIN:
 		return 0, nil
-	case rerr != nil:
-		return 0, rerr
-	case n == 0:
+	case s.err != nil:
+		return 0, s.err
+	case s.n == 0:
 		return 0, errEOF
 	}
-	return n, nil
+	return s.n, nil
 }
 
-// writeNow writes p to c's socket without waiting and returns how much it
+// writeNow writes b to c's socket without waiting and returns how much it
 // took (the rest is left to a blocking write).
 func (p *poller) writeNow(c *conn, b []byte) int {
-	var n int
-	_ = c.rc.Write(func(fd uintptr) bool {
-		for {
-			var err error
-			n, err = unix.Write(int(fd), b)
-			if err != unix.EINTR {
-				if err != nil {
-					n = 0
-				}
-				return true
-			}
-		}
-	})
-	return n
+	s := p.op()
+	defer sysops.Put(s)
+	s.buf = b
+	err := c.rc.Write(s.write)
+	s.buf = nil
+	if err != nil || s.err != nil {
+		return 0
+	}
+	return s.n
 }
+
+// sysop is one system call on a connection's descriptor with its
+// arguments and results in fields, so that the callbacks RawConn takes are
+// made once per sysop instead of a closure (three allocations) per call.
+type sysop struct {
+	epfd, ctlOp int
+	ev          unix.EpollEvent
+	buf         []byte
+	n           int
+	err         error
+	read, write func(uintptr) bool
+	ctl         func(uintptr)
+}
+
+var sysops sync.Pool
+
+func (p *poller) op() *sysop {
+	s, _ := sysops.Get().(*sysop)
+	if s == nil {
+		s = &sysop{}
+		s.read, s.write, s.ctl = s.doRead, s.doWrite, s.doCtl
+	}
+	s.epfd, s.n, s.err = p.epfd, 0, nil
+	return s
+}
+
+func (s *sysop) doRead(fd uintptr) bool {
+	for {
+		if s.n, s.err = unix.Read(int(fd), s.buf); s.err != unix.EINTR {
+			return true
+		}
+	}
+}
+
+func (s *sysop) doWrite(fd uintptr) bool {
+	for {
+		if s.n, s.err = unix.Write(int(fd), s.buf); s.err != unix.EINTR {
+			return true
+		}
+	}
+}
+
+func (s *sysop) doCtl(fd uintptr) { s.err = unix.EpollCtl(s.epfd, s.ctlOp, int(fd), &s.ev) }
 
 func (p *poller) run(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, readBufferBytes)
+	var n int
+	var werr error
+	// wait returns false when nothing is ready: the goroutine then parks
+	// until the runtime sees epfd readable.
+	wait := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || (werr != nil && werr != unix.EINTR)
+	}
 	for {
-		var n int
-		var werr error
-		// The callback returns false when nothing is ready: the goroutine
-		// then parks until the runtime sees epfd readable.
-		err := rc.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), events, 0)
-			return n > 0 || (werr != nil && werr != unix.EINTR)
-		})
+		err := rc.Read(wait)
 		if err != nil {
 			p.mu.Lock()
 			stopped := p.stopped
