@@ -300,3 +300,23 @@ func TestPingFloodWithoutReadingIsBounded(t *testing.T) {
 		t.Fatalf("%d goroutines while flooded, %d before", n, before)
 	}
 }
+
+// TestMessagesBeforeAHangUpAreServed: an agent that sends its online and a
+// report and shuts its side at once (half-close) still gets both answers.
+func TestMessagesBeforeAHangUpAreServed(t *testing.T) {
+	addr, _ := rawServer(t)
+	nc, br := rawDial(t, addr)
+	frames := append(maskedText(t, onlineExample), maskedText(t, envelope(2, 2, gpuBody))...)
+	if _, err := nc.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := readAnswer(t, nc, br); code != 0 || msg != "machine online success" {
+		t.Fatalf("online answered %d %q", code, msg)
+	}
+	if code, msg := readAnswer(t, nc, br); code != 0 || msg != "add machine tm success" {
+		t.Fatalf("report answered %d %q", code, msg)
+	}
+}
