@@ -1,18 +1,16 @@
 // Package websocket serves the machine agents' WebSocket protocol
-// (PROTOCOL.md) with coder/websocket: envelopes, heartbeats, limits, and the
+// (PROTOCOL.md) with gobwas/ws frames over an epoll loop: envelopes, heartbeats, limits, and the
 // mapping of the session use cases to result codes.
 package websocket
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"go.uber.org/zap"
 
 	"ddn/domain"
@@ -67,6 +65,10 @@ type Handler struct {
 	conns    map[*conn]struct{}
 	byKey    map[domain.MachineKey]*conn
 	closed   *sync.Cond
+	// base is the context connections are served in; only Drain ends them.
+	base     context.Context
+	pollOnce sync.Once
+	poll     *poller
 
 	// admitted, perIP and anonymous are the counts the limits bound.
 	admitted  int
@@ -103,7 +105,7 @@ func NewHandler(svc *session.Service, o Options) *Handler {
 	if o.LimitObserver == nil {
 		o.LimitObserver = nopLimitObserver{}
 	}
-	h := &Handler{svc: svc, opts: o, conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
+	h := &Handler{svc: svc, opts: o, base: context.Background(), conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
 	h.closed = sync.NewCond(&h.mu)
 	return h
 }
@@ -116,9 +118,11 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP upgrades the request and hands the connection to a goroutine
-// of the handler's (see serveConn); connections over the limits are refused
-// before the upgrade.
+// ServeHTTP upgrades the request and hands the connection to the poller
+// (see conn); connections over the limits or from a browser origin that is
+// not allowed are refused before the upgrade. ServeHTTP returns once the
+// connection is upgraded, so that net/http frees its state (4 KiB read and
+// write buffers, the request and its headers, its goroutine's stack).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	adm, status, reason, msg := h.admit(ip)
@@ -126,58 +130,69 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, status, reason, msg)
 		return
 	}
-	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits)}
-	ws, err := websocket.Accept(compactHijacker{w}, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
-		OriginPatterns:     h.opts.OriginPatterns,
-		OnPingReceived:     c.pinged,
-	})
+	if ok, why := originAllowed(r, h.opts.OriginPatterns); !ok {
+		h.release(adm)
+		h.opts.Logger.Debug("websocket upgrade refused", zap.String("reason", why), zap.String("client_ip", ip))
+		http.Error(w, why, http.StatusForbidden)
+		return
+	}
+	nc, early, err := upgrade(w, r)
 	if err != nil {
 		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("client_ip", ip))
 		return
 	}
-	ws.SetReadLimit(h.opts.MaxMessageBytes)
-	c.ws = ws
+	c := &conn{h: h, nc: nc, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now()}
 	c.session = h.svc.Open(ip)
 	c.log = connLog{base: h.opts.Logger, connID: c.session.ConnID(), clientIP: ip}
 	if !h.track(c) {
-		ws.Close(websocket.StatusGoingAway, "node shutting down")
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(appendCloseFrame(nil, ws.StatusGoingAway, "node shutting down"))
+		_ = nc.Close()
 		h.closeSession(c)
 		h.release(adm)
 		return
 	}
 	h.opts.Observer.ConnectionOpened()
-	// The request's context ends when this returns; the connection's does
-	// not (only Drain, a heartbeat timeout or the agent end it), and its
-	// values stay.
-	go h.serveConn(context.WithoutCancel(r.Context()), c)
+	c.start(early)
 }
 
-// serveConn serves one connection until it ends, then releases its
-// machine. It runs on a goroutine of its own rather than net/http's, so
-// that ServeHTTP returns and net/http's per-connection state is freed: its
-// 4 KiB read and write buffers (see compactHijacker), the request and its
-// headers, and the stack net/http's goroutine grew; an idle agent costs
-// about half as much memory. The handler owns the goroutine: it is in
-// h.conns until it returns, and Drain waits for it.
-func (h *Handler) serveConn(ctx context.Context, c *conn) {
-	defer func() {
-		h.closeSession(c)
-		h.untrack(c)
-		h.opts.Observer.ConnectionClosed()
-		h.release(c.adm)
-	}()
-	defer func() {
-		// net/http no longer recovers this goroutine: a bug in one
-		// connection's handling closes that connection, not the node.
-		if p := recover(); p != nil {
-			c.log.log(zap.ErrorLevel, "connection handler panicked; connection closed",
-				zap.String("panic", fmt.Sprint(p)), zap.ByteString("stack", debug.Stack()))
-			_ = c.ws.CloseNow()
+// watch has the poller read c, starting the poller with the first
+// connection; false: c needs a goroutine of its own.
+func (h *Handler) watch(c *conn) bool {
+	h.pollOnce.Do(func() {
+		p, err := newPoller(h.opts.Logger)
+		if err != nil {
+			h.opts.Logger.Info("connections are read by a goroutine each", zap.Error(err))
+			return
 		}
-	}()
-	c.serve(ctx)
+		h.poll = p
+	})
+	return h.poll != nil && h.poll.watch(c)
+}
+
+// finish releases an ended connection's machine and slots. The handler owns
+// it: the connection stays in h.conns until it returns, and Drain waits.
+func (h *Handler) finish(c *conn, err error) {
+	c.mu.Lock() // a worker still serving a message finishes it first
+	c.logEnd(err)
+	c.frames.reset()
+	c.queue = nil
+	c.mu.Unlock()
+	c.hbMu.Lock()
+	for _, t := range []*time.Timer{c.heartbeat, c.deadline, c.closing} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	c.hbMu.Unlock()
+	if c.rc != nil {
+		h.poll.forget(c)
+	}
+	h.closeSession(c)
+	h.untrack(c)
+	h.opts.Observer.ConnectionClosed()
+	h.release(c.adm)
 }
 
 // closeSession releases the connection's machine with a bounded context of
@@ -245,7 +260,7 @@ func (h *Handler) Kick(_ context.Context, key domain.MachineKey, connID, reason 
 	if c == nil || c.session.ConnID() != connID {
 		return false
 	}
-	go c.ws.Close(websocket.StatusPolicyViolation, reason)
+	c.closeWith(ws.StatusPolicyViolation, reason)
 	return true
 }
 
@@ -256,7 +271,7 @@ func (h *Handler) Drain(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	for c := range h.conns {
-		go c.ws.Close(websocket.StatusGoingAway, "node shutting down")
+		c.closeWith(ws.StatusGoingAway, "node shutting down")
 	}
 	h.mu.Unlock()
 
@@ -264,7 +279,7 @@ func (h *Handler) Drain(ctx context.Context) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for c := range h.conns {
-			_ = c.ws.CloseNow()
+			c.closeNow()
 		}
 		h.closed.Broadcast()
 	})
@@ -276,6 +291,9 @@ func (h *Handler) Drain(ctx context.Context) error {
 			return ctx.Err()
 		}
 		h.closed.Wait()
+	}
+	if h.poll != nil {
+		h.poll.stop()
 	}
 	return nil
 }

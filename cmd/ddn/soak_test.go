@@ -24,8 +24,10 @@ import (
 // agent leaves. After the second round the idle node may hold at most
 // soakGoroutineSlack goroutines and soakHeapSlack bytes of live heap more
 // than after the first (the store's connection pool and caches are warm by
-// then, so growth is a leak); within a round the goroutines at the end stay
-// within soakGoroutineGrowth of the count after warm-up.
+// then, so growth is a leak); within the second round the goroutines at the
+// end stay within soakGoroutineGrowth of the count after warm-up. (Not in
+// the first: idle connections have no goroutine, so the few dozen of the
+// store's pool, which fills during round 1, outweigh the connections'.)
 const (
 	soakGoroutineSlack  = 20
 	soakGoroutineGrowth = 1.25
@@ -194,10 +196,8 @@ func TestSoak(t *testing.T) {
 	if idle2.heap > idle1.heap+soakHeapSlack {
 		t.Errorf("heap grew: %.1f MiB idle after round 1, %.1f MiB after round 2 (bound +%d MiB)", idle1.heap/(1<<20), idle2.heap/(1<<20), soakHeapSlack>>20)
 	}
-	for i, r := range [][2]runtimeStats{{warm1, end1}, {warm2, end2}} {
-		if r[1].goroutines > r[0].goroutines*soakGoroutineGrowth+soakGoroutineSlack {
-			t.Errorf("round %d: goroutines grew under steady load: %.0f after warm-up, %.0f at the end (bound x%.2f)", i+1, r[0].goroutines, r[1].goroutines, soakGoroutineGrowth)
-		}
+	if end2.goroutines > warm2.goroutines*soakGoroutineGrowth+soakGoroutineSlack {
+		t.Errorf("round 2: goroutines grew under steady load: %.0f after warm-up, %.0f at the end (bound x%.2f +%d)", warm2.goroutines, end2.goroutines, soakGoroutineGrowth, soakGoroutineSlack)
 	}
 	n.Stop(t)
 }
