@@ -176,28 +176,46 @@ func (s *Store) ListOutbox(_ context.Context, f ports.OutboxFilter) ([]ports.Out
 	return out, nil
 }
 
-// DueOutbox implements ports.OutboxStore; it walks only the due entries.
+// DueOutbox implements ports.OutboxStore. A pass costs about the entries
+// it returns: when few entries are due it walks the due-time index and sorts
+// them by age; when many are (the backlog after a reconnect storm, drained
+// limit entries a pass) it walks the ready entries oldest first and stops
+// at limit instead of sorting the whole backlog every pass.
 func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]ports.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
 	s.outboxIdx.init()
+	probe := -1 // no limit: collect every due entry
+	if limit > 0 {
+		probe = 4 * limit
+	}
 	var due []outboxAge
 	s.outboxIdx.due.Ascend(func(d outboxDue) bool {
-		if d.at.After(now) {
+		if d.at.After(now) || len(due) == probe {
 			return false
 		}
 		due = append(due, d.age)
 		return true
 	})
-	slices.SortFunc(due, func(a, b outboxAge) int {
-		return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
-	})
+	if len(due) == probe {
+		due = due[:0]
+		s.outboxIdx.status(ports.OutboxReady).Ascend(func(age outboxAge) bool {
+			if !s.outbox[age.id].NextAttemptAt.After(now) {
+				due = append(due, age)
+			}
+			return len(due) < limit
+		})
+	} else {
+		slices.SortFunc(due, func(a, b outboxAge) int {
+			return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
+		})
+	}
 	if limit > 0 && len(due) > limit {
 		due = due[:limit]
 	}
-	var out []ports.OutboxEntry
+	out := make([]ports.OutboxEntry, 0, len(due))
 	for _, age := range due {
 		out = append(out, cloneEntry(s.outbox[age.id]))
 	}
