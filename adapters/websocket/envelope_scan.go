@@ -287,6 +287,25 @@ func asciiEqualFold(b []byte, s string) bool {
 	return true
 }
 
+// elements guesses how many elements the array being read holds (commas
+// outside strings before the closing bracket, plus one), so a list is
+// allocated once at its size; a wrong guess costs only an append.
+func (s *scanner) elements() int {
+	n, inString := 1, false
+	for _, c := range s.b[s.i:] {
+		switch {
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == ',':
+			n++
+		case c == ']':
+			return n
+		}
+	}
+	return n
+}
+
 // stringList reads an array of strings, or null (nil, as encoding/json
 // sets); [] is an empty, non-nil slice, as there.
 func (s *scanner) stringList() ([]string, bool) {
@@ -296,7 +315,7 @@ func (s *scanner) stringList() ([]string, bool) {
 	if !s.eat('[') {
 		return nil, false
 	}
-	out := []string{}
+	out := make([]string, 0, s.elements())
 	s.ws()
 	if s.eat(']') {
 		return out, true
@@ -324,7 +343,7 @@ func (s *scanner) int64List() ([]int64, bool) {
 	if !s.eat('[') {
 		return nil, false
 	}
-	out := []int64{}
+	out := make([]int64, 0, s.elements())
 	s.ws()
 	if s.eat(']') {
 		return out, true
