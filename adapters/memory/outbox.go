@@ -1,14 +1,109 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/google/btree"
+
 	"ddn/domain"
 	"ddn/ports"
 )
+
+// outboxAge orders entries oldest first as the Mongo adapter does: by
+// created_at, then _id.
+type outboxAge struct {
+	created time.Time
+	id      string
+}
+
+func (a outboxAge) less(b outboxAge) bool {
+	if c := a.created.Compare(b.created); c != 0 {
+		return c < 0
+	}
+	return a.id < b.id
+}
+
+// outboxDue orders ready entries by when they are due, so a dispatch pass
+// walks only the due ones.
+type outboxDue struct {
+	at  time.Time
+	age outboxAge
+}
+
+func (a outboxDue) less(b outboxDue) bool {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c < 0
+	}
+	return a.age.less(b.age)
+}
+
+// outboxIndex keeps the outbox ordered by age, by status and (ready entries)
+// by due time: the node's dispatch pass runs every second over an outbox
+// that holds an entry per machine that ever went online, and must cost what
+// is pending or due, not what is done. The zero value is ready to use.
+type outboxIndex struct {
+	all      *btree.BTreeG[outboxAge]
+	byStatus map[ports.OutboxStatus]*btree.BTreeG[outboxAge]
+	due      *btree.BTreeG[outboxDue]
+}
+
+// btreeDegree is the fan-out of the index's trees (google/btree suggests
+// small tens for in-memory trees).
+const btreeDegree = 32
+
+func ageOf(e ports.OutboxEntry) outboxAge { return outboxAge{created: e.CreatedAt, id: e.ID} }
+
+func (x *outboxIndex) init() {
+	if x.all != nil {
+		return
+	}
+	x.all = btree.NewG(btreeDegree, outboxAge.less)
+	x.byStatus = map[ports.OutboxStatus]*btree.BTreeG[outboxAge]{}
+	x.due = btree.NewG(btreeDegree, outboxDue.less)
+}
+
+// status returns the tree of one status, creating it on first use.
+func (x *outboxIndex) status(st ports.OutboxStatus) *btree.BTreeG[outboxAge] {
+	x.init()
+	t, ok := x.byStatus[st]
+	if !ok {
+		t = btree.NewG(btreeDegree, outboxAge.less)
+		x.byStatus[st] = t
+	}
+	return t
+}
+
+func (x *outboxIndex) add(e ports.OutboxEntry) {
+	x.init()
+	age := ageOf(e)
+	x.all.ReplaceOrInsert(age)
+	x.status(e.Status).ReplaceOrInsert(age)
+	if e.Status == ports.OutboxReady {
+		x.due.ReplaceOrInsert(outboxDue{at: e.NextAttemptAt, age: age})
+	}
+}
+
+func (x *outboxIndex) remove(e ports.OutboxEntry) {
+	x.init()
+	age := ageOf(e)
+	x.all.Delete(age)
+	x.status(e.Status).Delete(age)
+	if e.Status == ports.OutboxReady {
+		x.due.Delete(outboxDue{at: e.NextAttemptAt, age: age})
+	}
+}
+
+// count is how many entries have status st.
+func (x *outboxIndex) count(st ports.OutboxStatus) int {
+	if t, ok := x.byStatus[st]; ok {
+		return t.Len()
+	}
+	return 0
+}
 
 func cloneEntry(e ports.OutboxEntry) ports.OutboxEntry {
 	e.Targets = slices.Clone(e.Targets)
@@ -25,8 +120,9 @@ func (s *Store) InsertOutbox(_ context.Context, e ports.OutboxEntry) error {
 	if _, ok := s.outbox[e.ID]; ok {
 		return fmt.Errorf("outbox entry %s: %w", e.ID, domain.ErrDuplicate)
 	}
-	s.outbox[e.ID] = cloneEntry(e)
-	s.outboxOrder = append(s.outboxOrder, e.ID)
+	e = cloneEntry(e)
+	s.outbox[e.ID] = e
+	s.outboxIdx.add(e)
 	return nil
 }
 
@@ -49,47 +145,79 @@ func (s *Store) UpdateOutbox(_ context.Context, e ports.OutboxEntry) error {
 		return err
 	}
 	defer s.mu.Unlock()
-	if _, ok := s.outbox[e.ID]; !ok {
+	old, ok := s.outbox[e.ID]
+	if !ok {
 		return fmt.Errorf("outbox entry %s: %w", e.ID, domain.ErrNotFound)
 	}
-	s.outbox[e.ID] = cloneEntry(e)
+	e = cloneEntry(e)
+	s.outboxIdx.remove(old)
+	s.outbox[e.ID] = e
+	s.outboxIdx.add(e)
 	return nil
 }
 
-// ListOutbox implements ports.OutboxStore.
+// ListOutbox implements ports.OutboxStore; with a status it walks only the
+// entries of that status.
 func (s *Store) ListOutbox(_ context.Context, f ports.OutboxFilter) ([]ports.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []ports.OutboxEntry
-	for _, id := range s.outboxOrder {
-		e := s.outbox[id]
-		if f.Status == "" || e.Status == f.Status {
-			out = append(out, cloneEntry(e))
-		}
-		if f.Limit > 0 && len(out) == f.Limit {
-			break
-		}
+	s.outboxIdx.init()
+	tree := s.outboxIdx.all
+	if f.Status != "" {
+		tree = s.outboxIdx.status(f.Status)
 	}
+	var out []ports.OutboxEntry
+	tree.Ascend(func(age outboxAge) bool {
+		out = append(out, cloneEntry(s.outbox[age.id]))
+		return f.Limit <= 0 || len(out) < f.Limit
+	})
 	return out, nil
 }
 
-// DueOutbox implements ports.OutboxStore.
+// DueOutbox implements ports.OutboxStore. A pass costs about the entries
+// it returns: when few entries are due it walks the due-time index and sorts
+// them by age; when many are (the backlog after a reconnect storm, drained
+// limit entries a pass) it walks the ready entries oldest first and stops
+// at limit instead of sorting the whole backlog every pass.
 func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]ports.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []ports.OutboxEntry
-	for _, id := range s.outboxOrder {
-		e := s.outbox[id]
-		if e.Status == ports.OutboxReady && !e.NextAttemptAt.After(now) {
-			out = append(out, cloneEntry(e))
+	s.outboxIdx.init()
+	probe := -1 // no limit: collect every due entry
+	if limit > 0 {
+		probe = 4 * limit
+	}
+	var due []outboxAge
+	s.outboxIdx.due.Ascend(func(d outboxDue) bool {
+		if d.at.After(now) || len(due) == probe {
+			return false
 		}
-		if limit > 0 && len(out) == limit {
-			break
-		}
+		due = append(due, d.age)
+		return true
+	})
+	if len(due) == probe {
+		due = due[:0]
+		s.outboxIdx.status(ports.OutboxReady).Ascend(func(age outboxAge) bool {
+			if !s.outbox[age.id].NextAttemptAt.After(now) {
+				due = append(due, age)
+			}
+			return len(due) < limit
+		})
+	} else {
+		slices.SortFunc(due, func(a, b outboxAge) int {
+			return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.id, b.id))
+		})
+	}
+	if limit > 0 && len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]ports.OutboxEntry, 0, len(due))
+	for _, age := range due {
+		out = append(out, cloneEntry(s.outbox[age.id]))
 	}
 	return out, nil
 }
@@ -109,42 +237,46 @@ func (s *Store) ClaimOutbox(_ context.Context, id string, attempt int, epoch int
 	return true, nil
 }
 
-// CountOutbox implements ports.OutboxStore.
+// CountOutbox implements ports.OutboxStore; the index keeps the counts.
 func (s *Store) CountOutbox(context.Context) (map[ports.OutboxStatus]int64, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
 	out := map[ports.OutboxStatus]int64{}
-	for _, e := range s.outbox {
-		out[e.Status]++
+	for st, t := range s.outboxIdx.byStatus {
+		if t.Len() > 0 {
+			out[st] = int64(t.Len())
+		}
 	}
 	return out, nil
 }
 
-// PruneOutbox implements ports.OutboxStore.
+// PruneOutbox implements ports.OutboxStore; it walks the done and cancelled
+// entries only.
 func (s *Store) PruneOutbox(_ context.Context, before time.Time) (int64, error) {
 	if err := s.lock(); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	var n int64
-	kept := s.outboxOrder[:0]
-	for _, id := range s.outboxOrder {
-		e := s.outbox[id]
-		if (e.Status == ports.OutboxDone || e.Status == ports.OutboxCancelled) && e.DoneAt.Before(before) {
-			delete(s.outbox, id)
-			n++
-			continue
-		}
-		kept = append(kept, id)
+	var gone []ports.OutboxEntry
+	for _, st := range []ports.OutboxStatus{ports.OutboxDone, ports.OutboxCancelled} {
+		s.outboxIdx.status(st).Ascend(func(age outboxAge) bool {
+			if e := s.outbox[age.id]; e.DoneAt.Before(before) {
+				gone = append(gone, e)
+			}
+			return true
+		})
 	}
-	s.outboxOrder = kept
+	for _, e := range gone {
+		s.outboxIdx.remove(e)
+		delete(s.outbox, e.ID)
+	}
 	for claim, at := range s.claimedAt {
 		if at.Before(before) {
 			delete(s.claims, claim)
 			delete(s.claimedAt, claim)
 		}
 	}
-	return n, nil
+	return int64(len(gone)), nil
 }

@@ -23,7 +23,7 @@ type Store struct {
 	machines    map[domain.MachineKey]domain.Machine
 	reports     []domain.Report
 	outbox      map[string]ports.OutboxEntry
-	outboxOrder []string
+	outboxIdx   outboxIndex
 	claims      map[string]string
 	claimedAt   map[string]time.Time
 	mailbox     []ports.Command

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,15 @@ type Fleet struct {
 	gzipped     atomic.Pointer[[]byte]
 	refreshedAt atomic.Int64
 	errors      atomic.Uint64
+
+	// refreshMu serializes refreshes, which share the fingerprint state.
+	refreshMu sync.Mutex
+	fp        *fingerprinter
+	// lastSum is the fingerprint of the fleet rendered last; rendered says
+	// whether there is one (a first refresh always renders).
+	lastSum     uint64
+	hasRendered bool
+	renders     atomic.Uint64
 }
 
 // NewFleet returns an empty snapshot; Refresh or Run fills it.
@@ -48,7 +58,7 @@ func NewFleet(store ports.MachineStore, timeout time.Duration, node prometheus.G
 	if log == nil {
 		log = zap.NewNop()
 	}
-	f := &Fleet{store: store, timeout: timeout, node: node, log: log}
+	f := &Fleet{store: store, timeout: timeout, node: node, log: log, fp: newFingerprinter()}
 	empty := []byte{}
 	f.rendered.Store(&empty)
 	f.gzipped.Store(gzipMember(empty))
@@ -56,7 +66,9 @@ func NewFleet(store ports.MachineStore, timeout time.Duration, node prometheus.G
 }
 
 // Refresh reads machine_info once and replaces the snapshot; on error the
-// previous snapshot stays and the error is counted.
+// previous snapshot stays and the error is counted. A fleet that reads the
+// same as at the last refresh (same fingerprint) keeps its rendered and
+// compressed snapshot: an idle fleet costs a read and a hash, not a render.
 func (f *Fleet) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -65,12 +77,23 @@ func (f *Fleet) Refresh(ctx context.Context) error {
 		f.errors.Add(1)
 		return fmt.Errorf("fleet snapshot: %w", err)
 	}
-	out := Render(machines)
-	f.gzipped.Store(gzipMember(out))
-	f.rendered.Store(&out)
+	f.refreshMu.Lock()
+	defer f.refreshMu.Unlock()
+	sum := f.fp.sum(machines)
+	if !f.hasRendered || sum != f.lastSum {
+		out := Render(machines)
+		f.gzipped.Store(gzipMember(out))
+		f.rendered.Store(&out)
+		f.lastSum, f.hasRendered = sum, true
+		f.renders.Add(1)
+	}
 	f.refreshedAt.Store(time.Now().UnixNano())
 	return nil
 }
+
+// Renders counts the refreshes that rendered the snapshot anew (the others
+// found the fleet unchanged); tests and benchmarks read it.
+func (f *Fleet) Renders() uint64 { return f.renders.Load() }
 
 // Run refreshes the snapshot every interval until ctx ends.
 func (f *Fleet) Run(ctx context.Context, every time.Duration) {

@@ -48,8 +48,13 @@ func paramError(format string, args ...any) error {
 }
 
 // decodeRequest parses one text frame. On error the returned request holds
-// whatever header fields could be read (zero otherwise).
+// whatever header fields could be read (zero otherwise). The request does
+// not alias frame. Frames of the usual shape are read by scanRequest;
+// anything else, and every error, by encoding/json.
 func decodeRequest(frame []byte) (request, error) {
+	if r, ok := scanRequest(frame); ok {
+		return r, nil
+	}
 	var r request
 	if err := json.Unmarshal(frame, &r); err != nil {
 		return r, jsonError("request", err)
@@ -65,6 +70,9 @@ func (r request) body() ([]byte, error) {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil
 	case raw[0] == '"':
+		if b, ok, err := base64Body(raw); ok {
+			return b, err
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, parseError("body is not a valid JSON string: %v", err)
@@ -80,11 +88,36 @@ func (r request) body() ([]byte, error) {
 	return nil, paramError("body must be a base64 string or a JSON object")
 }
 
-// decodeBody parses a body into v, mapping JSON failures to protocol codes:
-// not JSON is a parse error (2), a field of the wrong type a parameter error (1).
+// base64Body decodes a body string that JSON-unquotes to itself (no
+// escapes, ASCII) straight from the frame, without the intermediate string;
+// ok false leaves the body to encoding/json.
+func base64Body(raw []byte) (body []byte, ok bool, err error) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return nil, false, nil
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return nil, false, nil
+		}
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(in)))
+	n, err := base64.StdEncoding.Decode(out, in)
+	if err != nil {
+		return nil, true, parseError("body is not valid base64: %v", err)
+	}
+	return out[:n], true, nil
+}
+
+// decodeBody parses a body into v (a zero value), mapping JSON failures to
+// protocol codes: not JSON is a parse error (2), a field of the wrong type a
+// parameter error (1). Bodies of the usual shape are read by scanBody.
 func decodeBody(body []byte, what string, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return parseError("%s body is empty", what)
+	}
+	if scanBody(body, v) {
+		return nil
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(what+" body", err)
