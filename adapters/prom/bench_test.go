@@ -59,22 +59,26 @@ func (l listed) ListMachines(context.Context, ports.MachineFilter) ([]domain.Mac
 	return l.ms, nil
 }
 
-// BenchmarkScrape is what a Prometheus scrape of /metrics/prometheus costs
-// the node: copying the rendered snapshot.
+// BenchmarkScrape is what a scrape of /metrics/prometheus costs the node:
+// copying the compressed snapshot for a client that accepts gzip (as
+// Prometheus does), decompressing it as it is sent for one that does not.
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		f := prom.NewFleet(listed{memory.NewStore(), fleet(n)}, time.Minute, prom.NewNodeMetrics().Connections(), nil)
 		if err := f.Refresh(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(fmt.Sprintf("machines=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			req := httptest.NewRequest("GET", "/metrics/prometheus", nil)
-			for b.Loop() {
-				w := &discard{}
-				f.ServeHTTP(w, req)
-			}
-		})
+		for _, enc := range []string{"gzip", "identity"} {
+			b.Run(fmt.Sprintf("machines=%d/%s", n, enc), func(b *testing.B) {
+				b.ReportAllocs()
+				req := httptest.NewRequest("GET", "/metrics/prometheus", nil)
+				req.Header.Set("Accept-Encoding", enc)
+				for b.Loop() {
+					w := &discard{}
+					f.ServeHTTP(w, req)
+				}
+			})
+		}
 	}
 }
 
