@@ -23,11 +23,7 @@ func (s *sinkLog) data(op ws.OpCode, p []byte) { s.messages = append(s.messages,
 
 func clientFrame(t *testing.T, op ws.OpCode, fin bool, payload string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	if err := ws.WriteFrame(&b, ws.MaskFrame(ws.NewFrame(op, fin, []byte(payload)))); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return clientFrameBytes(op, fin, payload)
 }
 
 // TestFeedAcrossEverySplit: a stream of frames (a fragmented message with a

@@ -44,11 +44,7 @@ const handshake = "GET /websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websoc
 
 func maskedText(t *testing.T, payload string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	if err := gobwas.WriteFrame(&b, gobwas.MaskFrame(gobwas.NewTextFrame([]byte(payload)))); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return maskedFrame(t, gobwas.OpText, true, payload)
 }
 
 // readAnswer reads the next text frame and decodes its code and message.
