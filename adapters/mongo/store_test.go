@@ -94,6 +94,25 @@ func TestContractOnMongoDB(t *testing.T) {
 	})
 }
 
+// TestContractOnMongoDBWithCachedIDs runs the contract on MongoDB with the
+// _id cache the embedded store turns on, so both paths meet a real server.
+func TestContractOnMongoDBWithCachedIDs(t *testing.T) {
+	uri := os.Getenv("DDN_TEST_MONGODB_URI")
+	if uri == "" {
+		t.Skip("DDN_TEST_MONGODB_URI is not set: no real MongoDB to test against")
+	}
+	storetest.Run(t, func(t *testing.T) ports.Store {
+		db := freshDatabase()
+		ctx := context.Background()
+		s, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: db, ExpireAfter: 24 * time.Hour, CacheMachineIDs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(ctx); dropDatabase(t, uri, db) })
+		return s
+	})
+}
+
 func rawDatabase(t *testing.T, uri, db string) *driver.Database {
 	t.Helper()
 	c, err := driver.Connect(options.Client().ApplyURI(uri))
