@@ -20,6 +20,9 @@ func seeded(b *testing.B, n int) (*storeUnderTest, []domain.MachineKey) {
 			b.Fatal(err)
 		}
 	}
+	if err := embeddedSrv.IndexIDs(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	return s, keys
 }
 

@@ -129,10 +129,10 @@ func (s *Store) SetBandwidthInfo(ctx context.Context, key domain.MachineKey, inf
 	return s.set(ctx, "set bandwidth info", key, bson.D{{Key: "deeplink_bw", Value: bandwidthOf(info)}, {Key: "last_report_time", Value: reportAt}})
 }
 
-// TouchLastReports implements ports.MachineStore with one updateMany per
-// batch: by _id $in for machines whose _id is remembered (one scan of
-// machine_info on the embedded store instead of one per machine), by key
-// otherwise (an index union on MongoDB). $max keeps a later time.
+// TouchLastReports implements ports.MachineStore: on MongoDB one
+// updateMany by key per batch ($or: an index union); on the embedded store,
+// where machine _ids are remembered, one small update by _id per machine
+// (see below). $max keeps a later time.
 func (s *Store) TouchLastReports(ctx context.Context, keys []domain.MachineKey, at time.Time) error {
 	var ids bson.A
 	var unknown []domain.MachineKey
@@ -157,9 +157,15 @@ func (s *Store) TouchLastReports(ctx context.Context, keys []domain.MachineKey, 
 		}
 	}
 	update := bson.D{{Key: "$max", Value: bson.D{{Key: "last_report_time", Value: at}}}}
-	if len(ids) > 0 {
-		if _, err := s.machines.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, update); err != nil {
-			return fmt.Errorf("mongo: touch last report of %d machines: %w", len(ids), err)
+	// One update by _id alone per machine: with the embedded store's _id
+	// index (embedded.IndexIDs) each is a lookup (~1 ms), where one
+	// {_id: {$in: ...}} decodes and compares every document of machine_info
+	// (FerretDB pushes down no $in: 390 ms for 500 of 2,000 machines) and a
+	// bulk of them in one command holds every statement's read open until
+	// the last (measured: over 10 s for 500).
+	for i, id := range ids {
+		if _, err := s.machines.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update); err != nil {
+			return fmt.Errorf("mongo: touch last report of %d machines (%d done): %w", len(ids), i, err)
 		}
 	}
 	if len(byKey) > 0 {

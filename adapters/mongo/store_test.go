@@ -24,6 +24,10 @@ import (
 // test gets a database of its own.
 var embeddedURI string
 
+// embeddedSrv is that store, for benchmarks that index it (IndexIDs) after
+// seeding, as its indexer does every few seconds in a node.
+var embeddedSrv *embedded.Server
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ddn-mongo-test")
 	if err != nil {
@@ -35,7 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	embeddedURI = srv.URI()
+	embeddedURI, embeddedSrv = srv.URI(), srv
 	code := m.Run()
 	_ = srv.Close()
 	_ = os.RemoveAll(dir)

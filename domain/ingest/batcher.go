@@ -139,18 +139,20 @@ func (b *Batcher) Append(ctx context.Context, r domain.Report) error {
 }
 
 // Run flushes batches until ctx ends, then flushes what is queued and returns.
-// Exactly one goroutine runs it; it owns the store writes of reports.
+// Exactly one goroutine runs it; it owns the store writes of reports and
+// of last_report_time refreshes (on a goroutine it starts and waits for).
 func (b *Batcher) Run(ctx context.Context) {
 	defer close(b.finished)
 	batch := make([]pending, 0, b.maxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	touchDelay := b.TouchDelay
-	if touchDelay <= 0 {
-		touchDelay = DefaultTouchDelay
-	}
-	touchTick := time.NewTicker(touchDelay)
-	defer touchTick.Stop()
+	// Refreshes are written by a goroutine of their own, so a large one
+	// (one small write per machine on the embedded store) never holds up a
+	// batch of reports. It stops after the final flush of reports, below.
+	touchCtx, stopTouches := context.WithCancel(context.WithoutCancel(ctx))
+	touchesDone := make(chan struct{})
+	go func() { defer close(touchesDone); b.runTouches(touchCtx) }()
+	defer func() { stopTouches(); <-touchesDone }()
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -171,10 +173,6 @@ func (b *Batcher) Run(ctx context.Context) {
 			}
 		case <-timer.C:
 			flush()
-		case <-touchTick.C:
-			b.flushTouches()
-		case <-b.touchKick:
-			b.flushTouches()
 		case <-ctx.Done():
 			timer.Stop()
 			close(b.stopped)
@@ -187,7 +185,6 @@ func (b *Batcher) Run(ctx context.Context) {
 					}
 				default:
 					flush()
-					b.flushTouches()
 					return
 				}
 			}
@@ -214,6 +211,28 @@ func (b *Batcher) flush(batch []pending) {
 	}
 	for _, p := range batch {
 		p.done <- err
+	}
+}
+
+// runTouches writes the pending refreshes every TouchDelay, and at once
+// when MaxTouchBatch are pending, until ctx ends; then once more.
+func (b *Batcher) runTouches(ctx context.Context) {
+	delay := b.TouchDelay
+	if delay <= 0 {
+		delay = DefaultTouchDelay
+	}
+	tick := time.NewTicker(delay)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			b.flushTouches()
+		case <-b.touchKick:
+			b.flushTouches()
+		case <-ctx.Done():
+			b.flushTouches()
+			return
+		}
 	}
 }
 
