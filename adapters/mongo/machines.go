@@ -41,6 +41,21 @@ func (s *Store) MarkOnline(ctx context.Context, key domain.MachineKey, st domain
 		insert = bson.D{update[0], {Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: newID}, {Key: "register_time", Value: at}}}}
 	}
 	var d machineDoc
+	if _, known := s.ids.get(key); s.ids != nil && !known {
+		// Every machine this store holds was read at open or written since,
+		// so an unknown one is most likely new: an insert (its unique key
+		// index says if another node created it meanwhile) costs no scan of
+		// machine_info, where an upsert by key does.
+		_, err := s.machines.InsertOne(ctx, machineDoc{ID: newID, Key: keyOf(key), StakingType: int64(st),
+			State: string(domain.StateOnline), NodeID: nodeID, LastOnlineTime: at, RegisterTime: at})
+		switch {
+		case err == nil:
+			s.ids.learn(key, newID)
+			return domain.Machine{}, false, nil
+		case !mongo.IsDuplicateKeyError(err):
+			return domain.Machine{}, false, fmt.Errorf("mongo: mark %s online: %w", key, err)
+		}
+	}
 	if id, ok := s.ids.get(key); ok {
 		err := s.machines.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
 			options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&d)
