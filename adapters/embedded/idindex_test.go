@@ -92,6 +92,23 @@ func TestIndexIDsMakesWritesByIDLookups(t *testing.T) {
 	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got); err != nil || got["seen"] != true || got["n"] != int32(7) {
 		t.Fatalf("find by _id: %v, %v", got, err)
 	}
+	// machine_tm, only ever appended to, gets no such index.
+	if _, err := client.Database("idx").Collection("machine_tm").InsertOne(ctx, bson.D{{Key: "n", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.IndexIDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check, err := sql.Open("sqlite", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = check.Close() }()
+	var extra int
+	if err := check.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master m JOIN _ferretdb_collections c ON m.tbl_name = c.table_name
+		WHERE m.type = 'index' AND m.name LIKE '%_ddn_id_expr' AND c.name = 'machine_tm'`).Scan(&extra); err != nil || extra != 0 {
+		t.Fatalf("machine_tm got %d _id expression indexes (%v), want none", extra, err)
+	}
 	if n, err := coll.CountDocuments(ctx, bson.D{}); err != nil || n != 50 {
 		t.Fatalf("count: %d, %v", n, err)
 	}
