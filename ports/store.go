@@ -87,8 +87,12 @@ type MachineStore interface {
 	// it is still disconnected since exactly `since`, and reports whether this
 	// call made the change: with every node sweeping, exactly one wins.
 	MarkOffline(ctx context.Context, key domain.MachineKey, since, at time.Time) (bool, error)
-	// TouchLastReport writes last_report_time only.
-	TouchLastReport(ctx context.Context, key domain.MachineKey, at time.Time) error
+	// TouchLastReports raises last_report_time to at for every key of a
+	// batch in one write (the once-a-minute refresh of many machines costs
+	// one round trip, not one per machine); a machine holding a later time
+	// keeps it, so a late batch never moves the field back, and an unknown
+	// key is skipped, never created (a forgotten machine stays forgotten).
+	TouchLastReports(ctx context.Context, keys []domain.MachineKey, at time.Time) error
 	// ListMachines lists machines ordered by key.
 	ListMachines(ctx context.Context, f MachineFilter) ([]domain.Machine, error)
 }

@@ -33,9 +33,13 @@ type Options struct {
 // Server is a running embedded store.
 type Server struct {
 	uri    string
+	dir    string
+	log    *zap.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
-	once   sync.Once
+	// indexed is closed when the _id indexer has stopped (see idindex.go).
+	indexed chan struct{}
+	once    sync.Once
 }
 
 // Start serves the store and returns once it accepts connections.
@@ -66,7 +70,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{cancel: cancel, done: make(chan struct{})}
+	s := &Server{dir: dir, log: o.Logger, cancel: cancel, done: make(chan struct{}), indexed: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		_ = f.Run(runCtx)
@@ -77,15 +81,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	select {
 	case s.uri = <-uriReady:
 	case <-s.done:
+		close(s.indexed)
 		return nil, fmt.Errorf("embedded store on %s stopped while starting", o.Addr)
 	case <-ctx.Done():
+		close(s.indexed)
 		_ = s.Close()
 		return nil, fmt.Errorf("embedded store: %w", ctx.Err())
 	}
 	if err := waitAccepting(ctx, s.uri); err != nil {
+		close(s.indexed)
 		_ = s.Close()
 		return nil, err
 	}
+	s.startIndexer(runCtx)
 	return s, nil
 }
 
@@ -119,6 +127,7 @@ func (s *Server) URI() string { return s.uri }
 func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.cancel()
+		<-s.indexed
 		<-s.done
 	})
 	return nil

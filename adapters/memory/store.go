@@ -248,9 +248,19 @@ func (s *Store) SetBandwidthInfo(_ context.Context, key domain.MachineKey, info 
 	return s.update(key, func(m *domain.Machine) { m.Bandwidth, m.LastReportTime = &info, reportAt })
 }
 
-// TouchLastReport implements ports.MachineStore.
-func (s *Store) TouchLastReport(_ context.Context, key domain.MachineKey, at time.Time) error {
-	return s.update(key, func(m *domain.Machine) { m.LastReportTime = at })
+// TouchLastReports implements ports.MachineStore.
+func (s *Store) TouchLastReports(_ context.Context, keys []domain.MachineKey, at time.Time) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, key := range keys {
+		if m, ok := s.machines[key]; ok && at.After(m.LastReportTime) {
+			m.LastReportTime = at
+			s.machines[key] = m
+		}
+	}
+	return nil
 }
 
 // update changes a machine in place, creating it like an upsert would.

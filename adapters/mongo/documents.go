@@ -91,6 +91,7 @@ type locationDoc struct {
 
 // machineDoc is a machine_info document.
 type machineDoc struct {
+	ID                 any           `bson:"_id,omitempty"`
 	Key                keyDoc        `bson:",inline"`
 	StakingType        int64         `bson:"stakingtype"`
 	State              string        `bson:"state,omitempty"`
@@ -122,6 +123,7 @@ func (d machineDoc) domain() domain.Machine {
 
 // connectionDoc is a machine_connection document.
 type connectionDoc struct {
+	ID       any       `bson:"_id,omitempty"`
 	Key      keyDoc    `bson:",inline"`
 	AddTime  time.Time `bson:"add_time"`
 	NodeID   string    `bson:"node_id,omitempty"`

@@ -90,6 +90,7 @@ func (s *Store) DeleteMachine(ctx context.Context, key domain.MachineKey) (ports
 		return d, fmt.Errorf("mongo: delete machine %s: %w", key, err)
 	}
 	d.Found = res.DeletedCount == 1
+	s.ids.forget(key)
 	reports, err := s.reports.DeleteMany(ctx, reportKeyFilter(key))
 	if err != nil {
 		return d, fmt.Errorf("mongo: delete reports of %s: %w", key, err)

@@ -46,6 +46,11 @@ type Options struct {
 	// Observe, when set, is told each database command's name, duration and
 	// failure (metrics); it must not block.
 	Observe func(command string, took time.Duration, err error)
+	// CacheMachineIDs makes single-machine writes filter on remembered _ids
+	// (see machineIDs). It turns itself on against FerretDB (the embedded
+	// store), whose only indexed filter is one on _id; set it to exercise
+	// that path on MongoDB too (tests).
+	CacheMachineIDs bool
 }
 
 // Store is ports.Store over MongoDB.
@@ -61,6 +66,8 @@ type Store struct {
 	commands    *mongo.Collection
 	timeSeries  bool
 	log         *zap.Logger
+	// ids is nil unless machine _ids are cached (Options.CacheMachineIDs).
+	ids *machineIDs
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -113,7 +120,33 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	if err := s.cacheIDs(ctx, o.CacheMachineIDs); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	return s, nil
+}
+
+// cacheIDs turns the machine _id cache on when asked or when the server is
+// FerretDB, and fills it.
+func (s *Store) cacheIDs(ctx context.Context, force bool) error {
+	on := force
+	if !on {
+		ferret, err := s.isFerretDB(ctx)
+		if err != nil {
+			return err
+		}
+		on = ferret
+	}
+	if !on {
+		return nil
+	}
+	ids := newMachineIDs()
+	if err := ids.load(ctx, s); err != nil {
+		return err
+	}
+	s.ids = ids
+	return nil
 }
 
 // TimeSeries tells whether machine_tm is a real time-series collection (false:
@@ -211,7 +244,8 @@ func isIndexConflict(err error) bool {
 
 // InsertConnection implements ports.ConnectionStore.
 func (s *Store) InsertConnection(ctx context.Context, c ports.Connection) error {
-	_, err := s.connections.InsertOne(ctx, connectionDoc{Key: keyOf(c.Key), AddTime: c.AddTime, NodeID: c.NodeID, ConnID: c.ConnID, ClientIP: c.ClientIP})
+	_, err := s.connections.InsertOne(ctx, connectionDoc{ID: connectionID(c.Key, c.ConnID), Key: keyOf(c.Key), AddTime: c.AddTime,
+		NodeID: c.NodeID, ConnID: c.ConnID, ClientIP: c.ClientIP})
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongo: insert connection %s: %w", c.Key, domain.ErrMachineHeld)
 	}
@@ -234,13 +268,37 @@ func (d connectionDoc) domain() ports.Connection {
 	return ports.Connection{Key: d.Key.domain(), NodeID: d.NodeID, ConnID: d.ConnID, ClientIP: d.ClientIP, AddTime: utc(d.AddTime)}
 }
 
-// DeleteConnection implements ports.ConnectionStore.
+// DeleteConnection implements ports.ConnectionStore. A claim is found by its
+// _id (key and connection id) first, which the embedded store looks up
+// without a scan; a claim written before claims had such an _id (by the
+// original node or an older ddn) is found by its fields.
 func (s *Store) DeleteConnection(ctx context.Context, key domain.MachineKey, connID string) (bool, error) {
+	if connID != "" {
+		res, err := s.connections.DeleteOne(ctx, bson.D{{Key: "_id", Value: connectionID(key, connID)}})
+		if err != nil {
+			return false, fmt.Errorf("mongo: delete connection %s: %w", key, err)
+		}
+		if res.DeletedCount == 1 {
+			return true, nil
+		}
+	}
 	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), bson.E{Key: "conn_id", Value: connID}))
 	if err != nil {
 		return false, fmt.Errorf("mongo: delete connection %s: %w", key, err)
 	}
 	return res.DeletedCount == 1, nil
+}
+
+// connectionID is the _id of the claim of connID on key: unambiguous (each
+// part length-prefixed), and the claim's exact identity, so that deleting
+// by it alone keeps DeleteConnection's "only if connID holds key". Nil
+// for a claim without a connection id (the driver then makes an ObjectID).
+func connectionID(key domain.MachineKey, connID string) any {
+	if connID == "" {
+		return nil
+	}
+	return fmt.Sprintf("%d:%s%d:%s%d:%s%s", len(key.Project), key.Project, len(key.MachineID), key.MachineID,
+		len(key.ContainerID), key.ContainerID, connID)
 }
 
 // ListConnections implements ports.ConnectionStore.

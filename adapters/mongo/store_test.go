@@ -24,6 +24,10 @@ import (
 // test gets a database of its own.
 var embeddedURI string
 
+// embeddedSrv is that store, for benchmarks that index it (IndexIDs) after
+// seeding, as its indexer does every few seconds in a node.
+var embeddedSrv *embedded.Server
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ddn-mongo-test")
 	if err != nil {
@@ -35,7 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	embeddedURI = srv.URI()
+	embeddedURI, embeddedSrv = srv.URI(), srv
 	code := m.Run()
 	_ = srv.Close()
 	_ = os.RemoveAll(dir)
@@ -90,6 +94,25 @@ func TestContractOnMongoDB(t *testing.T) {
 			t.Error("MongoDB 7 must get a time-series machine_tm")
 		}
 		t.Cleanup(func() { dropDatabase(t, uri, db) })
+		return s
+	})
+}
+
+// TestContractOnMongoDBWithCachedIDs runs the contract on MongoDB with the
+// _id cache the embedded store turns on, so both paths meet a real server.
+func TestContractOnMongoDBWithCachedIDs(t *testing.T) {
+	uri := os.Getenv("DDN_TEST_MONGODB_URI")
+	if uri == "" {
+		t.Skip("DDN_TEST_MONGODB_URI is not set: no real MongoDB to test against")
+	}
+	storetest.Run(t, func(t *testing.T) ports.Store {
+		db := freshDatabase()
+		ctx := context.Background()
+		s, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: db, ExpireAfter: 24 * time.Hour, CacheMachineIDs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(ctx); dropDatabase(t, uri, db) })
 		return s
 	})
 }

@@ -223,12 +223,23 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 		ss.lastTouch = now
 		s.publish(ctx, e)
 	case now.Sub(ss.lastTouch) >= s.cfg.TouchInterval:
-		if err := s.store.TouchLastReport(ctx, ss.key, now); err != nil {
+		if t, ok := s.reports.(LastReportToucher); ok {
+			t.Touch(ss.key, now)
+		} else if err := s.store.TouchLastReports(ctx, []domain.MachineKey{ss.key}, now); err != nil {
 			return fmt.Errorf("last report time of %s: %w: %w", ss.key, domain.ErrStore, err)
 		}
 		ss.lastTouch = now
 	}
 	return nil
+}
+
+// LastReportToucher is a ReportAppender that also batches last_report_time
+// refreshes (the ingest batcher): the report that prompts one does not wait
+// for it, since the report itself is already durable and many machines'
+// refreshes cost one write together. Without it each refresh is written
+// before the report is answered.
+type LastReportToucher interface {
+	Touch(key domain.MachineKey, at time.Time)
 }
 
 // Close ends the session: the claim is released and the machine marked

@@ -40,6 +40,9 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"NodesLeases", nodesLeases},
 		{"MarkOnlineUpsertsAndReturnsPrevious", markOnlineUpsertsAndReturnsPrevious},
 		{"MarkDisconnected", markDisconnected},
+		{"TouchLastReportsRaisesKnownMachinesOnly", touchLastReports},
+		{"MachineRecreatedAfterDelete", machineRecreatedAfterDelete},
+		{"ConnectionDeleteNeedsItsKey", connectionDeleteNeedsItsKey},
 		{"MarkDisconnectedByOnlyTheHoldingNode", markDisconnectedBy},
 		{"MarkOfflineIsConditional", markOfflineIsConditional},
 		{"ConcurrentOfflineHasOneWinner", concurrentOfflineHasOneWinner},
@@ -230,7 +233,7 @@ func markOnlineUpsertsAndReturnsPrevious(t *testing.T, s ports.Store) {
 func markDisconnected(t *testing.T, s ports.Store) {
 	_, _, err := s.MarkOnline(ctx, keyA, 0, "n1", t0)
 	must(t, err)
-	must(t, s.TouchLastReport(ctx, keyA, t0.Add(time.Second)))
+	must(t, s.TouchLastReports(ctx, []domain.MachineKey{keyA}, t0.Add(time.Second)))
 	must(t, s.MarkDisconnected(ctx, keyA, t0.Add(time.Minute), time.Time{}))
 	m, err := s.GetMachine(ctx, keyA)
 	must(t, err)
