@@ -52,7 +52,7 @@ func TestFleetRefreshRendersOnlyChanges(t *testing.T) {
 	}
 
 	// A change of any kind is rendered at the next refresh: a report time...
-	if err := store.TouchLastReport(ctx, key, at.Add(time.Minute)); err != nil {
+	if err := store.TouchLastReports(ctx, []domain.MachineKey{key}, at.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	refresh(2)
