@@ -16,7 +16,7 @@ type Limits struct {
 	MaxConnectionsPerIP int
 	// MaxAnonymous caps connections that have not gone online yet (503 beyond).
 	MaxAnonymous int
-	// OnlineDeadline closes a connection with no successful online by then (1008).
+	// OnlineDeadline closes a connection with no successful online by then (1008); it pauses while an online is served.
 	OnlineDeadline time.Duration
 	// MessageRate and MessageBurst are one connection's token bucket, in
 	// messages (ping frames included) per second; over it answers code 1.

@@ -39,7 +39,7 @@ type Limits struct {
 	MaxConnectionsPerIP int
 	// MaxAnonymous caps connections that have not gone online yet; more are refused 503.
 	MaxAnonymous int
-	// OnlineDeadline closes (1008) a connection with no successful online by then.
+	// OnlineDeadline closes (1008) a connection with no successful online by then; it pauses while an online is served.
 	OnlineDeadline time.Duration
 	// MessageRate is the sustained messages per second one connection may
 	// send (token bucket of MessageBurst); beyond it messages answer code 1.
