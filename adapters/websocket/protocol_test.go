@@ -18,6 +18,7 @@ import (
 	"ddn/domain"
 	"ddn/domain/ingest"
 	"ddn/domain/session"
+	"ddn/ports"
 )
 
 const (
@@ -45,6 +46,18 @@ func (fixedClock) Now() time.Time { return time.UnixMilli(1732450000012) }
 func newSessions(t *testing.T) (*session.Service, *memory.Store) {
 	t.Helper()
 	store := memory.NewStore()
+	return newSessionsOn(t, store), store
+}
+
+// sessionStore is what newSessionsOn runs on: a store and its reports.
+type sessionStore interface {
+	ports.Store
+	ingest.Store
+}
+
+// newSessionsOn is newSessions on a store of the test's.
+func newSessionsOn(t *testing.T, store sessionStore) *session.Service {
+	t.Helper()
 	batcher := ingest.NewBatcher(store, 64, 2*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -54,7 +67,7 @@ func newSessions(t *testing.T) (*session.Service, *memory.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, store
+	return svc
 }
 
 func newServer(t *testing.T, o ws.Options) *server {
