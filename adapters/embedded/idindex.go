@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 	// The SQLite driver FerretDB itself uses, to add an index to its files.
 	_ "modernc.org/sqlite"
+
+	"ddn/domain/periodic"
 )
 
 // idExpr is the expression FerretDB v1's SQLite backend filters _id with
@@ -37,18 +39,11 @@ func (s *Server) startIndexer(ctx context.Context) {
 	}
 	go func() {
 		defer close(s.indexed)
-		t := time.NewTicker(IndexEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := s.IndexIDs(ctx); err != nil && ctx.Err() == nil {
-					s.log.Warn("index _id of the embedded store (writes by _id will scan)", zap.Error(err))
-				}
+		periodic.Run(ctx, IndexEvery, func(ctx context.Context) {
+			if err := s.IndexIDs(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("index _id of the embedded store (writes by _id will scan)", zap.Error(err))
 			}
-		}
+		})
 	}()
 }
 
