@@ -32,7 +32,6 @@ const (
 const closeWait = 5 * time.Second
 
 var (
-	errEOF          = io.EOF
 	errClosing      = errors.New("connection closing")
 	errCloseTimeout = errors.New("no answer to the close frame")
 )
@@ -103,16 +102,25 @@ func (c *conn) start(early []byte) {
 		if len(early) > 0 {
 			c.input(early)
 		}
-		if len(c.queue) > 0 {
-			go c.work()
-			return
-		}
-		if err := c.h.poll.arm(c); err != nil {
-			c.end(fmt.Errorf("watch connection: %w", err))
-		}
+		c.next()
 		return
 	}
 	go c.readLoop(early)
+}
+
+// next hands the queued messages to a worker, or has the poller watch the
+// connection for its next bytes; the caller holds c.mu.
+func (c *conn) next() {
+	if c.state.Load() == stateDone {
+		return
+	}
+	if len(c.queue) > 0 {
+		go c.work()
+		return
+	}
+	if err := c.h.poll.arm(c); err != nil {
+		c.end(fmt.Errorf("watch connection: %w", err))
+	}
 }
 
 // suspendDeadline stops the online deadline while an online is served.
@@ -155,16 +163,7 @@ func (c *conn) readable(buf []byte) {
 		c.end(err)
 		return
 	}
-	if c.state.Load() == stateDone {
-		return
-	}
-	if len(c.queue) > 0 {
-		go c.work()
-		return
-	}
-	if err := c.h.poll.arm(c); err != nil {
-		c.end(err)
-	}
+	c.next()
 }
 
 // work serves the queued messages, then has the poller read the
@@ -174,12 +173,7 @@ func (c *conn) work() {
 	defer c.mu.Unlock()
 	defer c.recoverPanic()
 	c.serveQueue()
-	if c.state.Load() == stateDone {
-		return
-	}
-	if err := c.h.poll.arm(c); err != nil {
-		c.end(err)
-	}
+	c.next() // the queue is empty: watch again
 }
 
 // readLoop reads a connection the poller cannot watch.
@@ -341,7 +335,7 @@ func (c *conn) logEnd(err error) {
 	switch {
 	case err == nil:
 		c.log.log(zap.DebugLevel, "connection closed")
-	case errors.Is(err, errEOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.log(zap.DebugLevel, "connection ended by the agent")
 	default:
 		c.log.log(zap.DebugLevel, "connection ended", zap.Error(err))

@@ -4,6 +4,7 @@ package websocket
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -137,7 +138,7 @@ func (p *poller) readNow(c *conn, buf []byte) (int, error) {
 	case s.err != nil:
 		return 0, s.err
 	case s.n == 0:
-		return 0, errEOF
+		return 0, io.EOF
 	}
 	return s.n, nil
 }

@@ -4,6 +4,7 @@ package websocket
 
 import (
 	"errors"
+	"io"
 
 	"go.uber.org/zap"
 )
@@ -17,7 +18,7 @@ func newPoller(*zap.Logger) (*poller, error) { return nil, errors.New("epoll is 
 func (p *poller) watch(*conn) bool                   { return false }
 func (p *poller) forget(*conn)                       {}
 func (p *poller) arm(*conn) error                    { return nil }
-func (p *poller) readNow(*conn, []byte) (int, error) { return 0, errEOF }
+func (p *poller) readNow(*conn, []byte) (int, error) { return 0, io.EOF }
 func (p *poller) writeNow(*conn, []byte) int         { return 0 }
 func (p *poller) stop()                              {}
 func (p *poller) count() int                         { return 0 }
