@@ -81,18 +81,10 @@ func (f *Fleet) Refresh(ctx context.Context) error {
 	defer f.refreshMu.Unlock()
 	sum := f.fp.sum(machines)
 	if !f.hasRendered || sum != f.lastSum {
-		var buf bytes.Buffer
-		zw := gzipWriters.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		err := writeFleet(zw, machines)
-		if err == nil {
-			err = zw.Close()
-		}
-		gzipWriters.Put(zw)
+		out, err := compressed(func(w io.Writer) error { return writeFleet(w, machines) })
 		if err != nil {
 			return fmt.Errorf("compress fleet snapshot: %w", err)
 		}
-		out := buf.Bytes()
 		f.gzipped.Store(&out)
 		f.lastSum, f.hasRendered = sum, true
 		f.renders.Add(1)
@@ -160,14 +152,22 @@ func (f *Fleet) writeText(w io.Writer) error {
 // gzipMember compresses b as one gzip member, fast rather than small: it
 // runs on every refresh.
 func gzipMember(b []byte) *[]byte {
+	out, _ := compressed(func(w io.Writer) error { _, err := w.Write(b); return err }) // a bytes.Buffer takes every write
+	return &out
+}
+
+// compressed is one gzip member of what write writes, made with a pooled
+// compressor.
+func compressed(write func(io.Writer) error) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzipWriters.Get().(*gzip.Writer)
 	zw.Reset(&buf)
-	_, _ = zw.Write(b)
-	_ = zw.Close()
+	err := write(zw)
+	if err == nil {
+		err = zw.Close()
+	}
 	gzipWriters.Put(zw)
-	out := buf.Bytes()
-	return &out
+	return buf.Bytes(), err
 }
 
 // gzipWriters are reused: a compressor's state is ~1.2 MB, which every
