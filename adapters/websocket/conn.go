@@ -317,12 +317,16 @@ func (c *conn) serveMessage(ctx context.Context, m message) {
 		return
 	}
 	req, err := decodeRequest(m.data)
+	var body []byte
+	if err == nil {
+		body, err = req.body()
+	}
 	if err != nil {
-		// The header could not be trusted: answer id 0, type 0.
-		c.answer(ctx, request{Version: req.Version}, start, err)
+		// The envelope could not be read: answer id 0, type 0.
+		c.answer(ctx, request{}, start, err)
 		return
 	}
-	msg, err := c.handle(ctx, req)
+	msg, err := c.handle(ctx, req, body)
 	if err == nil {
 		c.reply(ctx, req, start, domain.CodeOK, msg)
 		return
@@ -482,17 +486,11 @@ func (c *conn) writeLocked(ctx context.Context, b []byte) error {
 }
 
 // handle runs one request and returns the success message.
-func (c *conn) handle(ctx context.Context, req request) (string, error) {
+func (c *conn) handle(ctx context.Context, req request, body []byte) (string, error) {
 	switch req.Type {
 	case typeOnline, typeShortTerm, typeBandwidth:
-	case typeReserved:
-		return "", paramError("message type 0 is reserved")
-	default:
-		return "", paramError("unknown message type %d", req.Type)
-	}
-	body, err := req.body()
-	if err != nil {
-		return "", err
+	default: // 0 is reserved, 3 and 5 go the other way
+		return "", paramError("unknowned request message type")
 	}
 	signer, err := c.signer(req, body)
 	if err != nil {
@@ -501,7 +499,7 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 	switch req.Type {
 	case typeOnline:
 		var b onlineBody
-		if err := decodeBody(body, "online", &b); err != nil {
+		if err := decodeBody(body, onlineBodyFailed, &b); err != nil {
 			return "", err
 		}
 		or, err := b.domain()
@@ -525,7 +523,7 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 			return "", domain.ErrNotOnline
 		}
 		var b shortTermBody
-		if err := decodeBody(body, "machine info", &b); err != nil {
+		if err := decodeBody(body, shortTermBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
@@ -537,7 +535,7 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 			return "", domain.ErrNotOnline
 		}
 		var b bandwidthBody
-		if err := decodeBody(body, "bandwidth machine info", &b); err != nil {
+		if err := decodeBody(body, bandwidthBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
@@ -570,9 +568,9 @@ func describe(err error) (domain.Code, string) {
 	if errors.As(err, &fe) {
 		return domain.CodeParameter, fe.Error()
 	}
-	var de *domain.DetailError
-	if errors.As(err, &de) {
-		return domain.CodeOf(de.Err), de.Error()
+	var te *domain.TextError
+	if errors.As(err, &te) {
+		return domain.CodeOf(te.Err), te.Text
 	}
 	for _, s := range []error{domain.ErrAlreadyBound, domain.ErrMachineHeld, domain.ErrNotRegistered, domain.ErrNotOnline,
 		domain.ErrInvalidInfo, domain.ErrStore, domain.ErrChain, domain.ErrGeo, domain.ErrSignature, domain.ErrInvalidParam, domain.ErrParse} {

@@ -31,13 +31,22 @@ type request struct {
 	RawBody   json.RawMessage `json:"body"`
 }
 
-// wireError is a failure the protocol answers with a code and message of its own.
+// wireError is a failure the protocol answers with a code and message of
+// its own; cause, when set, is the detail for logs.
 type wireError struct {
-	code domain.Code
-	msg  string
+	code  domain.Code
+	msg   string
+	cause error
 }
 
-func (e *wireError) Error() string { return e.msg }
+func (e *wireError) Error() string {
+	if e.cause != nil {
+		return e.msg + ": " + e.cause.Error()
+	}
+	return e.msg
+}
+
+func (e *wireError) Unwrap() error { return e.cause }
 
 func parseError(format string, args ...any) error {
 	return &wireError{code: domain.CodeParse, msg: fmt.Sprintf(format, args...)}
@@ -47,23 +56,30 @@ func paramError(format string, args ...any) error {
 	return &wireError{code: domain.CodeParameter, msg: fmt.Sprintf(format, args...)}
 }
 
-// decodeRequest parses one text frame. On error the returned request holds
-// whatever header fields could be read (zero otherwise). The request does
-// not alias frame. Frames of the usual shape are read by scanRequest;
-// anything else, and every error, by encoding/json.
+// errParseRequest answers a frame whose envelope (or base64 body) cannot be
+// read, with id 0 and type 0, in the original node's words.
+func errParseRequest(cause error) error {
+	return &wireError{code: domain.CodeParameter, msg: "parse request failed", cause: cause}
+}
+
+// decodeRequest parses one text frame, its body included. On error the
+// returned request holds whatever header fields could be read (zero
+// otherwise) and the error is errParseRequest. The request does not alias
+// frame. Frames of the usual shape are read by scanRequest; anything else,
+// and every error, by encoding/json.
 func decodeRequest(frame []byte) (request, error) {
-	if r, ok := scanRequest(frame); ok {
-		return r, nil
-	}
-	var r request
-	if err := json.Unmarshal(frame, &r); err != nil {
-		return r, jsonError("request", err)
+	r, ok := scanRequest(frame)
+	if !ok {
+		if err := json.Unmarshal(frame, &r); err != nil {
+			return r, errParseRequest(err)
+		}
 	}
 	return r, nil
 }
 
 // body returns the body bytes: base64 in a JSON string (what Go encodes for
-// []byte), or a JSON object or array written inline.
+// []byte), or a JSON object or array written inline. A body that is
+// neither fails the request as the original node's envelope decoding did.
 func (r request) body() ([]byte, error) {
 	raw := bytes.TrimSpace(r.RawBody)
 	switch {
@@ -75,17 +91,17 @@ func (r request) body() ([]byte, error) {
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, parseError("body is not a valid JSON string: %v", err)
+			return nil, errParseRequest(fmt.Errorf("body is not a valid JSON string: %w", err))
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, parseError("body is not valid base64: %v", err)
+			return nil, errParseRequest(fmt.Errorf("body is not valid base64: %w", err))
 		}
 		return b, nil
 	case raw[0] == '{' || raw[0] == '[':
 		return raw, nil
 	}
-	return nil, paramError("body must be a base64 string or a JSON object")
+	return nil, errParseRequest(errors.New("body must be a base64 string or a JSON object"))
 }
 
 // base64Body decodes a body string that JSON-unquotes to itself (no
@@ -104,36 +120,26 @@ func base64Body(raw []byte) (body []byte, ok bool, err error) {
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(in)))
 	n, err := base64.StdEncoding.Decode(out, in)
 	if err != nil {
-		return nil, true, parseError("body is not valid base64: %v", err)
+		return nil, true, errParseRequest(fmt.Errorf("body is not valid base64: %w", err))
 	}
 	return out[:n], true, nil
 }
 
-// decodeBody parses a body into v (a zero value), mapping JSON failures to
-// protocol codes: not JSON is a parse error (2), a field of the wrong type a
-// parameter error (1). Bodies of the usual shape are read by scanBody.
-func decodeBody(body []byte, what string, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return parseError("%s body is empty", what)
-	}
-	if scanBody(body, v) {
-		return nil
-	}
+// Body decoding failures, prefixed as the original node answers them (code 1).
+const (
+	onlineBodyFailed    = "parse online request failed"
+	shortTermBodyFailed = "parse machine info request failed"
+	bandwidthBodyFailed = "parse machine info bandwidth request failed"
+)
+
+// decodeBody parses a body into v with encoding/json; a failure is a
+// parameter error (1) answered as "<failed>: <encoding/json's error>", as
+// the original's.
+func decodeBody(body []byte, failed string, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return jsonError(what+" body", err)
+		return paramError("%s: %v", failed, err)
 	}
 	return nil
-}
-
-func jsonError(what string, err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return parseError("%s is not a JSON object", what)
-		}
-		return &wireError{code: domain.CodeParameter, msg: fmt.Sprintf("%s has invalid type (want %s, got %s)", te.Field, te.Type, te.Value)}
-	}
-	return parseError("%s is not valid JSON: %v", what, err)
 }
 
 type onlineBody struct {
@@ -151,30 +157,42 @@ func (b onlineBody) domain() (domain.OnlineRequest, error) {
 		StakingType: domain.StakingType(b.StakingType)}, nil
 }
 
+// shortTermBody is the type-2 body, with the original's number types: a
+// value that does not fit (a cpu_rate of 3e9, a fraction) is refused as it
+// was there.
 type shortTermBody struct {
 	CPUType        string   `json:"cpu_type"`
-	CPURate        int64    `json:"cpu_rate"`
+	CPURate        int32    `json:"cpu_rate"`
 	GPUNames       []string `json:"gpu_names"`
-	GPUMemoryTotal []int64  `json:"gpu_memory_total"`
+	GPUMemoryTotal []int32  `json:"gpu_memory_total"`
 	MemoryTotal    int64    `json:"memory_total"`
 	Wallet         string   `json:"wallet"`
 }
 
 func (b shortTermBody) domain() domain.ShortTermInfo {
-	return domain.ShortTermInfo{CPUType: b.CPUType, CPURate: b.CPURate, GPUNames: b.GPUNames,
-		GPUMemoryTotal: b.GPUMemoryTotal, MemoryTotal: b.MemoryTotal, Wallet: b.Wallet}
+	var mem []int64
+	if b.GPUMemoryTotal != nil {
+		mem = make([]int64, len(b.GPUMemoryTotal))
+		for i, v := range b.GPUMemoryTotal {
+			mem[i] = int64(v)
+		}
+	}
+	return domain.ShortTermInfo{CPUType: b.CPUType, CPURate: int64(b.CPURate), GPUNames: b.GPUNames,
+		GPUMemoryTotal: mem, MemoryTotal: b.MemoryTotal, Wallet: b.Wallet}
 }
 
+// bandwidthBody is the type-4 body, with the original's number types.
 type bandwidthBody struct {
-	CPUCores    int64   `json:"cpu_cores"`
-	MemoryTotal int64   `json:"memory_total"`
-	HDD         int64   `json:"hdd"`
-	Bandwidth   float64 `json:"bandwidth"`
-	Wallet      string  `json:"wallet"`
+	CPUCores    int32  `json:"cpu_cores"`
+	MemoryTotal int64  `json:"memory_total"`
+	HDD         int64  `json:"hdd"`
+	Bandwidth   int32  `json:"bandwidth"`
+	Wallet      string `json:"wallet"`
 }
 
 func (b bandwidthBody) domain() domain.BandwidthInfo {
-	return domain.BandwidthInfo{CPUCores: b.CPUCores, MemoryTotal: b.MemoryTotal, HDD: b.HDD, Bandwidth: b.Bandwidth, Wallet: b.Wallet}
+	return domain.BandwidthInfo{CPUCores: int64(b.CPUCores), MemoryTotal: b.MemoryTotal, HDD: b.HDD,
+		Bandwidth: float64(b.Bandwidth), Wallet: b.Wallet}
 }
 
 // response is a server envelope; appendResponse writes it in the field order

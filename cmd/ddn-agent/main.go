@@ -133,7 +133,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.Int64Var(&o.CPUMHz, "cpu-mhz", 0, "CPU frequency in `MHz` (default: from /proc/cpuinfo or cpufreq)")
 	fs.Int64Var(&o.CPUCores, "cpu-cores", 0, "logical CPU `cores` (default: from /proc/cpuinfo)")
 	fs.Int64Var(&o.MemGB, "memory-gb", 0, "memory in `GB` (default: MemTotal of /proc/meminfo)")
-	fs.StringVar(&o.GPUs, "gpus", "", "GPUs as `NAME:GB,NAME:GB` (default: from nvidia-smi)")
+	fs.StringVar(&o.GPUs, "gpus", "", "GPUs as `NAME:MIB,NAME:MIB`, memory in MiB as nvidia-smi prints it (default: from nvidia-smi)")
 	fs.StringVar(&o.NvidiaSMI, "nvidia-smi", "nvidia-smi", "nvidia-smi `command`; empty: do not look for GPUs")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "`level`: debug, info, warn, error")
 	fs.BoolVar(&o.Facts, "facts", false, "print the machine's facts and the report they make as JSON, and exit")
@@ -254,7 +254,7 @@ func (o options) override(f *facts) error {
 		if err != nil {
 			return fmt.Errorf("-gpus: %w", err)
 		}
-		f.GPUNames, f.GPUMemoryGB = names, mem
+		f.GPUNames, f.GPUMemoryMiB = names, mem
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func (o options) report(f facts) any {
 	if o.Kind == "bandwidth" {
 		return agent.BandwidthInfo{CPUCores: f.CPUCores, MemoryTotal: f.MemoryGB, HDD: o.DiskGB, Bandwidth: o.BandwidthMbps, Wallet: o.Wallet}
 	}
-	return agent.ShortTermInfo{CPUType: f.CPUType, CPURate: f.CPUMHz, GPUNames: f.GPUNames, GPUMemoryTotal: f.GPUMemoryGB, MemoryTotal: f.MemoryGB, Wallet: o.Wallet}
+	return agent.ShortTermInfo{CPUType: f.CPUType, CPURate: f.CPUMHz, GPUNames: f.GPUNames, GPUMemoryTotal: f.GPUMemoryMiB, MemoryTotal: f.MemoryGB, Wallet: o.Wallet}
 }
 
 // keepOnline runs the agent until ctx ends.

@@ -110,7 +110,7 @@ func reportFor(kind string) (uint32, string) {
 	}
 	return typeShortTerm, encodeBody(agent.ShortTermInfo{
 		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
-		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
+		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8188},
 		MemoryTotal: 16, Wallet: wallet,
 	})
 }
