@@ -62,17 +62,13 @@ func errParseRequest(cause error) error {
 	return &wireError{code: domain.CodeParameter, msg: "parse request failed", cause: cause}
 }
 
-// decodeRequest parses one text frame, its body included. On error the
-// returned request holds whatever header fields could be read (zero
-// otherwise) and the error is errParseRequest. The request does not alias
-// frame. Frames of the usual shape are read by scanRequest; anything else,
-// and every error, by encoding/json.
+// decodeRequest parses one text frame's envelope. On error the returned
+// request holds whatever header fields could be read (zero otherwise) and
+// the error is errParseRequest.
 func decodeRequest(frame []byte) (request, error) {
-	r, ok := scanRequest(frame)
-	if !ok {
-		if err := json.Unmarshal(frame, &r); err != nil {
-			return r, errParseRequest(err)
-		}
+	var r request
+	if err := json.Unmarshal(frame, &r); err != nil {
+		return r, errParseRequest(err)
 	}
 	return r, nil
 }
@@ -86,9 +82,6 @@ func (r request) body() ([]byte, error) {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil
 	case raw[0] == '"':
-		if b, ok, err := base64Body(raw); ok {
-			return b, err
-		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, errParseRequest(fmt.Errorf("body is not a valid JSON string: %w", err))
@@ -102,27 +95,6 @@ func (r request) body() ([]byte, error) {
 		return raw, nil
 	}
 	return nil, errParseRequest(errors.New("body must be a base64 string or a JSON object"))
-}
-
-// base64Body decodes a body string that JSON-unquotes to itself (no
-// escapes, ASCII) straight from the frame, without the intermediate string;
-// ok false leaves the body to encoding/json.
-func base64Body(raw []byte) (body []byte, ok bool, err error) {
-	if len(raw) < 2 || raw[len(raw)-1] != '"' {
-		return nil, false, nil
-	}
-	in := raw[1 : len(raw)-1]
-	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			return nil, false, nil
-		}
-	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(in)))
-	n, err := base64.StdEncoding.Decode(out, in)
-	if err != nil {
-		return nil, true, errParseRequest(fmt.Errorf("body is not valid base64: %w", err))
-	}
-	return out[:n], true, nil
 }
 
 // Body decoding failures, prefixed as the original node answers them (code 1).
