@@ -6,22 +6,12 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/score"
+	"ddn/internal/wire"
 )
 
 // maxInfoBody is the route mux's body limit of the calculator and contract
 // commands: a type-2 body or a command is a few hundred bytes.
 const maxInfoBody = 64 << 10
-
-// shortTermBody is the type-2 body of the wire protocol, with the
-// original's number types.
-type shortTermBody struct {
-	CPUType        string   `json:"cpu_type"`
-	CPURate        int32    `json:"cpu_rate"`
-	GPUNames       []string `json:"gpu_names"`
-	GPUMemoryTotal []int32  `json:"gpu_memory_total"`
-	MemoryTotal    int64    `json:"memory_total"`
-	Wallet         string   `json:"wallet"`
-}
 
 // calculatorHandler serves GET (the original's method, with a JSON body) and
 // POST /api/v0/calculator/point: the code and calc point a type-2 report
@@ -31,7 +21,7 @@ type shortTermBody struct {
 // scored is code 6 with the report's text.
 func calculatorHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var b shortTermBody
+		var b wire.ShortTerm
 		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
 			if tooLarge(err) {
 				writeError(w, http.StatusRequestEntityTooLarge, domain.CodeParameter, "body larger than "+byteSize(maxInfoBody))
@@ -40,12 +30,7 @@ func calculatorHandler(o Options) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, domain.CodeParameter, "invalid machine info")
 			return
 		}
-		mem := make([]int64, len(b.GPUMemoryTotal))
-		for i, v := range b.GPUMemoryTotal {
-			mem[i] = int64(v)
-		}
-		info := domain.ShortTermInfo{CPUType: b.CPUType, CPURate: int64(b.CPURate), GPUNames: b.GPUNames,
-			GPUMemoryTotal: mem, MemoryTotal: b.MemoryTotal, Wallet: b.Wallet}
+		info := b.Info()
 		validate := info.Validate
 		if o.Geo.StrictInfo {
 			validate = info.ValidateStrict

@@ -17,6 +17,7 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/session"
+	"ddn/internal/wire"
 )
 
 // maxQueued bounds the messages read ahead of the one being served; past
@@ -225,7 +226,7 @@ func (c *conn) serveMessage(ctx context.Context, m message) {
 	req, err := decodeRequest(m.data)
 	var body []byte
 	if err == nil {
-		body, err = req.body()
+		body, err = requestBody(req)
 	}
 	if err != nil {
 		// The envelope could not be read: answer id 0, type 0.
@@ -273,10 +274,10 @@ func (c *conn) closeNow() {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-func (c *conn) write(ctx context.Context, r response) error {
+func (c *conn) write(ctx context.Context, r wire.Response) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	*bp = appendResponse((*bp)[:0], r)
+	*bp = wire.AppendResponse((*bp)[:0], r)
 	return c.writeText(ctx, *bp)
 }
 
@@ -294,7 +295,7 @@ func (c *conn) writeText(ctx context.Context, p []byte) error {
 
 func (c *conn) handle(ctx context.Context, req request, body []byte) (string, error) {
 	switch req.Type {
-	case typeOnline, typeShortTerm, typeBandwidth:
+	case wire.TypeOnline, wire.TypeShortTerm, wire.TypeBandwidth:
 	default: // 0 is reserved, 3 and 5 go the other way
 		return "", paramError("unknowned request message type")
 	}
@@ -303,12 +304,12 @@ func (c *conn) handle(ctx context.Context, req request, body []byte) (string, er
 		return "", err
 	}
 	switch req.Type {
-	case typeOnline:
-		var b onlineBody
+	case wire.TypeOnline:
+		var b wire.Online
 		if err := decodeBody(body, onlineBodyFailed, &b); err != nil {
 			return "", err
 		}
-		or, err := b.domain()
+		or, err := b.Request()
 		if err != nil {
 			return "", err
 		}
@@ -324,30 +325,30 @@ func (c *conn) handle(ctx context.Context, req request, body []byte) (string, er
 		c.h.identified(c.adm)
 		c.log.setMachine(or.Key.String())
 		return "machine online success", nil
-	case typeShortTerm:
+	case wire.TypeShortTerm:
 		if _, bound := c.session.Machine(); !bound {
 			return "", domain.ErrNotOnline
 		}
-		var b shortTermBody
+		var b wire.ShortTerm
 		if err := decodeBody(body, shortTermBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
 			return "", err
 		}
-		return "add machine tm success", c.session.ReportShortTerm(ctx, b.domain())
+		return "add machine tm success", c.session.ReportShortTerm(ctx, b.Info())
 	default:
 		if _, bound := c.session.Machine(); !bound {
 			return "", domain.ErrNotOnline
 		}
-		var b bandwidthBody
+		var b wire.Bandwidth
 		if err := decodeBody(body, bandwidthBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
 			return "", err
 		}
-		return "add machine bandwidth tm success", c.session.ReportBandwidth(ctx, b.domain())
+		return "add machine bandwidth tm success", c.session.ReportBandwidth(ctx, b.Info())
 	}
 }
 
@@ -386,7 +387,7 @@ func describe(err error) (domain.Code, string) {
 }
 
 func (c *conn) reply(ctx context.Context, req request, start time.Time, code domain.Code, msg string) {
-	err := c.write(ctx, response{Version: req.Version, Timestamp: c.h.opts.Clock.Now().UnixMilli(), ID: req.ID, Type: req.Type, Code: code, Message: msg})
+	err := c.write(ctx, wire.Response{Version: req.Version, Timestamp: c.h.opts.Clock.Now().UnixMilli(), ID: req.ID, Type: req.Type, Code: uint32(code), Message: msg})
 	c.h.opts.Observer.MessageHandled(req.Type, code, time.Since(start))
 	if err != nil {
 		c.log.log(zap.InfoLevel, "write response", zap.Error(err))

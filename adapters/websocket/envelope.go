@@ -6,30 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"ddn/domain"
-)
-
-// Message types of the wire protocol.
-const (
-	typeReserved  uint32 = 0
-	typeOnline    uint32 = 1
-	typeShortTerm uint32 = 2
-	typeNotify    uint32 = 3
-	typeBandwidth uint32 = 4
+	"ddn/internal/wire"
 )
 
 // request is a decoded client envelope.
-type request struct {
-	Version   uint32          `json:"version"`
-	Timestamp int64           `json:"timestamp"`
-	ID        uint64          `json:"id"`
-	Type      uint32          `json:"type"`
-	PubKey    json.RawMessage `json:"pub_key"`
-	Sign      json.RawMessage `json:"sign"`
-	RawBody   json.RawMessage `json:"body"`
-}
+type request = wire.Request
 
 // wireError is a failure the protocol answers with a code and message of
 // its own; cause, when set, is the detail for logs.
@@ -73,11 +56,12 @@ func decodeRequest(frame []byte) (request, error) {
 	return r, nil
 }
 
-// body returns the body bytes: base64 in a JSON string (what Go encodes for
-// []byte), or a JSON object or array written inline. A body that is
-// neither fails the request as the original node's envelope decoding did.
-func (r request) body() ([]byte, error) {
-	raw := bytes.TrimSpace(r.RawBody)
+// requestBody returns the body bytes: base64 in a JSON string (what Go
+// encodes for []byte), or a JSON object or array written inline. A body
+// that is neither fails the request as the original node's envelope
+// decoding did.
+func requestBody(r request) ([]byte, error) {
+	raw := bytes.TrimSpace(r.Body)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil
@@ -112,88 +96,4 @@ func decodeBody(body []byte, failed string, v any) error {
 		return paramError("%s: %v", failed, err)
 	}
 	return nil
-}
-
-type onlineBody struct {
-	MachineID   string `json:"machine_id"`
-	Project     string `json:"project"`
-	ContainerID string `json:"container_id"`
-	StakingType int64  `json:"staking_type"`
-}
-
-func (b onlineBody) domain() (domain.OnlineRequest, error) {
-	if b.StakingType < 0 || b.StakingType > int64(domain.StakingFree) {
-		return domain.OnlineRequest{}, &domain.FieldError{Field: "staking_type", Reason: fmt.Sprintf("must be 0, 1 or 2, got %d", b.StakingType)}
-	}
-	return domain.OnlineRequest{Key: domain.MachineKey{MachineID: b.MachineID, Project: b.Project, ContainerID: b.ContainerID},
-		StakingType: domain.StakingType(b.StakingType)}, nil
-}
-
-// shortTermBody is the type-2 body, with the original's number types: a
-// value that does not fit (a cpu_rate of 3e9, a fraction) is refused as it
-// was there.
-type shortTermBody struct {
-	CPUType        string   `json:"cpu_type"`
-	CPURate        int32    `json:"cpu_rate"`
-	GPUNames       []string `json:"gpu_names"`
-	GPUMemoryTotal []int32  `json:"gpu_memory_total"`
-	MemoryTotal    int64    `json:"memory_total"`
-	Wallet         string   `json:"wallet"`
-}
-
-func (b shortTermBody) domain() domain.ShortTermInfo {
-	var mem []int64
-	if b.GPUMemoryTotal != nil {
-		mem = make([]int64, len(b.GPUMemoryTotal))
-		for i, v := range b.GPUMemoryTotal {
-			mem[i] = int64(v)
-		}
-	}
-	return domain.ShortTermInfo{CPUType: b.CPUType, CPURate: int64(b.CPURate), GPUNames: b.GPUNames,
-		GPUMemoryTotal: mem, MemoryTotal: b.MemoryTotal, Wallet: b.Wallet}
-}
-
-// bandwidthBody is the type-4 body, with the original's number types.
-type bandwidthBody struct {
-	CPUCores    int32  `json:"cpu_cores"`
-	MemoryTotal int64  `json:"memory_total"`
-	HDD         int64  `json:"hdd"`
-	Bandwidth   int32  `json:"bandwidth"`
-	Wallet      string `json:"wallet"`
-}
-
-func (b bandwidthBody) domain() domain.BandwidthInfo {
-	return domain.BandwidthInfo{CPUCores: int64(b.CPUCores), MemoryTotal: b.MemoryTotal, HDD: b.HDD,
-		Bandwidth: float64(b.Bandwidth), Wallet: b.Wallet}
-}
-
-// response is a server envelope; appendResponse writes it in the field order
-// of PROTOCOL.md, with pub_key and sign as empty strings and body as base64.
-type response struct {
-	Version   uint32
-	Timestamp int64
-	ID        uint64
-	Type      uint32
-	Code      domain.Code
-	Message   string
-	Body      []byte
-}
-
-func appendResponse(dst []byte, r response) []byte {
-	dst = append(dst, `{"version":`...)
-	dst = strconv.AppendUint(dst, uint64(r.Version), 10)
-	dst = append(dst, `,"timestamp":`...)
-	dst = strconv.AppendInt(dst, r.Timestamp, 10)
-	dst = append(dst, `,"id":`...)
-	dst = strconv.AppendUint(dst, r.ID, 10)
-	dst = append(dst, `,"type":`...)
-	dst = strconv.AppendUint(dst, uint64(r.Type), 10)
-	dst = append(dst, `,"pub_key":"","sign":"","code":`...)
-	dst = strconv.AppendUint(dst, uint64(r.Code), 10)
-	dst = append(dst, `,"message":`...)
-	msg, _ := json.Marshal(r.Message) // a string always marshals
-	dst = append(dst, msg...)
-	dst = append(dst, `,"body":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, r.Body)
-	return append(dst, `"}`...)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"ddn/domain"
+	"ddn/internal/wire"
 )
 
 // checkCode fails when err maps to no protocol answer a client can act on:
@@ -29,12 +30,12 @@ func checkCode(t *testing.T, what string, err error) {
 func FuzzOnlineBody(f *testing.F) {
 	f.Add([]byte(`{"machine_id":"123456789","project":"deeplink","container_id":"","staking_type":0}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b onlineBody
+		var b wire.Online
 		if err := decodeBody(body, onlineBodyFailed, &b); err != nil {
 			checkCode(t, "decode", err)
 			return
 		}
-		req, err := b.domain()
+		req, err := b.Request()
 		if err != nil {
 			checkCode(t, "staking type", err)
 			return
@@ -48,12 +49,12 @@ func FuzzOnlineBody(f *testing.F) {
 func FuzzShortTermBody(f *testing.F) {
 	f.Add([]byte(`{"cpu_type":"x","cpu_rate":2500,"gpu_names":["a"],"gpu_memory_total":[8],"memory_total":16,"wallet":"w"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b shortTermBody
+		var b wire.ShortTerm
 		if err := decodeBody(body, shortTermBodyFailed, &b); err != nil {
 			checkCode(t, "decode", err)
 			return
 		}
-		checkCode(t, "validate", b.domain().Validate())
+		checkCode(t, "validate", b.Info().Validate())
 		checkCode(t, "wallet", checkWallet("", b.Wallet))
 	})
 }
@@ -62,12 +63,12 @@ func FuzzShortTermBody(f *testing.F) {
 func FuzzBandwidthBody(f *testing.F) {
 	f.Add([]byte(`{"cpu_cores":1,"memory_total":2,"hdd":50,"bandwidth":10,"wallet":"w"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b bandwidthBody
+		var b wire.Bandwidth
 		if err := decodeBody(body, bandwidthBodyFailed, &b); err != nil {
 			checkCode(t, "decode", err)
 			return
 		}
-		checkCode(t, "validate", b.domain().Validate())
+		checkCode(t, "validate", b.Info().Validate())
 	})
 }
 

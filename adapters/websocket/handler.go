@@ -15,6 +15,7 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/session"
+	"ddn/internal/wire"
 	"ddn/ports"
 )
 
@@ -217,7 +218,7 @@ func (h *Handler) Notify(ctx context.Context, key domain.MachineKey, body []byte
 	if c == nil {
 		return false
 	}
-	return c.write(ctx, response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: typeNotify, Code: domain.CodeOK, Message: "notify", Body: body}) == nil
+	return c.write(ctx, wire.Response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: wire.TypeNotify, Message: "notify", Body: body}) == nil
 }
 
 // Kick closes the connection connID bound to key on this node (it was

@@ -197,7 +197,7 @@ func TestOnlineRules(t *testing.T) {
 		{`{"machine_id":"","project":"p"}`, "machine id is empty"},
 		{`{"machine_id":"x","project":"p","staking_type":3}`, "staking_type"},
 		{`{"machine_id":"x","project":"p","staking_type":-1}`, "staking_type"},
-		{`{"machine_id":5,"project":"p"}`, "parse online request failed: json: cannot unmarshal number into Go struct field onlineBody.machine_id of type string"},
+		{`{"machine_id":5,"project":"p"}`, "parse online request failed: json: cannot unmarshal number into Go struct field Online.machine_id of type string"},
 	} {
 		s.dial(t).expect(envelope(1, 1, tt.body), 1, tt.field)
 	}
@@ -490,7 +490,7 @@ func TestNotifyReachesTheBoundConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := base64.StdEncoding.EncodeToString([]byte(`{"unregister":{"message":"machine unregistered, notify from node server"}}`))
+	body := base64.StdEncoding.EncodeToString([]byte(`{"unregister":{"message":"machine unregistered, notify from http api"}}`))
 	want := `{"version":0,"timestamp":1732450000012,"id":0,"type":3,"pub_key":"","sign":"","code":0,"message":"notify","body":"` + body + `"}`
 	if string(data) != want {
 		t.Fatalf("notify\n got %s\nwant %s", data, want)
