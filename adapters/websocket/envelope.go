@@ -88,11 +88,21 @@ const (
 	bandwidthBodyFailed = "parse machine info bandwidth request failed"
 )
 
+// originalStruct names the body types as the original node's decoder did,
+// so that a field of the wrong type is answered with its very words.
+var originalStruct = map[string]string{"ShortTerm": "DeepLinkMachineInfoST", "Bandwidth": "DeepLinkMachineInfoBandwidth"}
+
 // decodeBody parses a body into v with encoding/json; a failure is a
 // parameter error (1) answered as "<failed>: <encoding/json's error>", as
 // the original's.
 func decodeBody(body []byte, failed string, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if name, ok := originalStruct[te.Struct]; ok {
+				te.Struct = name
+			}
+		}
 		return paramError("%s: %v", failed, err)
 	}
 	return nil

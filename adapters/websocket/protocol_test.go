@@ -260,7 +260,10 @@ func TestInvalidInfoIsAnsweredInTheOriginalsWords(t *testing.T) {
 	// The original's order: gpu names are checked first.
 	c.expect(envelope(4, 2, `{"cpu_type":"x"}`), 1, "empty gpu names")
 	// Wrong types and numbers that do not fit the original's int32 fields.
-	c.expect(envelope(5, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":"fast"`, 1)), 1, "parse machine info request failed: ")
+	if a := c.expect(envelope(5, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":"fast"`, 1)), 1, ""); a.Message !=
+		"parse machine info request failed: json: cannot unmarshal string into Go struct field DeepLinkMachineInfoST.cpu_rate of type int32" {
+		t.Errorf("a string cpu_rate answered %q, want the original's words", a.Message)
+	}
 	c.expect(envelope(6, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":2.5`, 1)), 1, "parse machine info request failed: ")
 	c.expect(envelope(6, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":3000000000`, 1)), 1, "parse machine info request failed: ")
 	c.expect(envelope(7, 4, strings.Replace(bwBody, `"hdd":50`, `"hdd":[50]`, 1)), 1, "parse machine info bandwidth request failed: ")
