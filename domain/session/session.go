@@ -133,11 +133,7 @@ func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInf
 		info.GPUMemoryTotal, info.CalcPoint, scoring = r.GPUMemoryGB, r.CalcPoint, true
 		return nil
 	}
-	validate := info.Validate
-	if ss.svc.cfg.StrictInfo {
-		validate = info.ValidateStrict
-	}
-	return ss.report(ctx, "short-term", validate, derive, domain.Report{ShortTerm: &info},
+	return ss.report(ctx, "short-term", ss.svc.check(info.Validate, info.ValidateStrict), derive, domain.Report{ShortTerm: &info},
 		func() bool { return scoring || (cat == nil && ss.shortTerm == nil) },
 		func() bool { return ss.shortTerm != nil && sameShortTerm(*ss.shortTerm, info) },
 		func(at time.Time) error { return ss.svc.store.SetShortTermInfo(ctx, ss.key, info, at) },
@@ -154,17 +150,22 @@ func (ss *Session) ReportBandwidth(ctx context.Context, info domain.BandwidthInf
 		}
 		return nil
 	}
-	validate := info.Validate
-	if ss.svc.cfg.StrictInfo {
-		validate = info.ValidateStrict
-	}
-	return ss.report(ctx, "bandwidth", validate, derive, domain.Report{Bandwidth: &info},
+	return ss.report(ctx, "bandwidth", ss.svc.check(info.Validate, info.ValidateStrict), derive, domain.Report{Bandwidth: &info},
 		func() bool { return ss.bandwidth == nil },
 		func() bool {
 			return ss.bandwidth != nil && ss.bandwidth.SameReport(info) && ss.bandwidth.Region == info.Region
 		},
 		func(at time.Time) error { return ss.svc.store.SetBandwidthInfo(ctx, ss.key, info, at) },
 		func(e *domain.Event) { ss.bandwidth = &info; e.Kind, e.Bandwidth = domain.EventBandwidthInfo, &info })
+}
+
+// check is the field check reports get: the original node's, or ddn's
+// stricter one with Config.StrictInfo.
+func (s *Service) check(original, strict func() error) func() error {
+	if s.cfg.StrictInfo {
+		return strict
+	}
+	return original
 }
 
 // sameShortTerm compares reported content and what the node derived from it.
