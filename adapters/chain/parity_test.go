@@ -41,11 +41,7 @@ func TestMachineInfoCalldataParity(t *testing.T) {
 			t.Fatalf("%s: %v", pc.ID, err)
 		}
 		c := pc.Chain
-		want, err := a.Pack("setMachineInfo", c.ID, machineInfoTuple{
-			MachineOwner: common.HexToAddress(c.MachineOwner), CalcPoint: c.CalcPoint, CpuRate: c.CPURate, GpuType: c.GPUType,
-			GpuMem: c.GPUMem, CpuType: c.CPUType, GpuCount: c.GPUCount, MachineId: c.MachineID, Longitude: c.Longitude,
-			Latitude: c.Latitude, MachineMem: c.MachineMem, Region: c.Region, Model: c.Model,
-		})
+		want, err := a.Pack("setMachineInfo", c.ID, c.Tuple())
 		if err != nil {
 			t.Fatalf("%s: pack the original's arguments: %v", pc.ID, err)
 		}

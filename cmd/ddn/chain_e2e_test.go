@@ -234,22 +234,7 @@ func TestChainEndToEnd(t *testing.T) {
 	})
 	// The transaction's calldata is the original's for this input, byte for byte.
 	ch := pc.Chain
-	want, err := contract.abi.Pack("setMachineInfo", ch.ID, struct {
-		MachineOwner common.Address
-		CalcPoint    *big.Int
-		CpuRate      *big.Int
-		GpuType      string
-		GpuMem       *big.Int
-		CpuType      string
-		GpuCount     *big.Int
-		MachineId    string
-		Longitude    string
-		Latitude     string
-		MachineMem   *big.Int
-		Region       string
-		Model        string
-	}{common.HexToAddress(ch.MachineOwner), ch.CalcPoint, ch.CPURate, ch.GPUType, ch.GPUMem, ch.CPUType, ch.GPUCount, ch.MachineID,
-		ch.Longitude, ch.Latitude, ch.MachineMem, ch.Region, ch.Model})
+	want, err := contract.abi.Pack("setMachineInfo", ch.ID, ch.Tuple())
 	if err != nil {
 		t.Fatal(err)
 	}

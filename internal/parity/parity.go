@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 //go:embed score.json
@@ -46,6 +48,30 @@ type Chain struct {
 	MachineMem   *big.Int `json:"machineMem"`
 	Region       string   `json:"region"`
 	Model        string   `json:"model"`
+}
+
+// Tuple is setMachineInfo's tuple as go-ethereum's ABI encoder takes it
+// (field names are the ABI's component names).
+type Tuple struct {
+	MachineOwner common.Address
+	CalcPoint    *big.Int
+	CpuRate      *big.Int
+	GpuType      string
+	GpuMem       *big.Int
+	CpuType      string
+	GpuCount     *big.Int
+	MachineId    string
+	Longitude    string
+	Latitude     string
+	MachineMem   *big.Int
+	Region       string
+	Model        string
+}
+
+// Tuple is the case's tuple, the owner read as the original read it.
+func (c Chain) Tuple() Tuple {
+	return Tuple{common.HexToAddress(c.MachineOwner), c.CalcPoint, c.CPURate, c.GPUType, c.GPUMem, c.CPUType, c.GPUCount,
+		c.MachineID, c.Longitude, c.Latitude, c.MachineMem, c.Region, c.Model}
 }
 
 // ScoreCase is a type-2 report of a machine with no score yet and what the
