@@ -120,9 +120,11 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP upgrades the request and serves the connection until it ends;
-// connections over the limits or from a browser origin that is not allowed
-// are refused before the upgrade.
+// ServeHTTP upgrades the request and hands the connection to a goroutine
+// of the handler's (Drain waits for it), so that net/http's request state
+// and its goroutine's stack go with the request; connections over the
+// limits or from a browser origin that is not allowed are refused before
+// the upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	adm, status, reason, msg := h.admit(ip)
@@ -130,8 +132,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, status, reason, msg)
 		return
 	}
-	defer h.release(adm)
 	if ok, why := originAllowed(r, h.opts.OriginPatterns); !ok {
+		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.String("reason", why), zap.String("client_ip", ip))
 		http.Error(w, why, http.StatusForbidden)
 		return
@@ -146,6 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OnPingReceived:     func(context.Context, []byte) bool { return c.pinged() },
 	})
 	if err != nil {
+		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("client_ip", ip))
 		return
 	}
@@ -156,13 +159,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.track(c) {
 		_ = ws.Close(websocket.StatusGoingAway, "node shutting down")
 		h.closeSession(c)
+		h.release(adm)
 		return
 	}
 	h.opts.Observer.ConnectionOpened()
-	defer h.opts.Observer.ConnectionClosed()
-	defer h.untrack(c)
-	c.serve()
-	h.closeSession(c)
+	go func() {
+		c.serve()
+		h.closeSession(c)
+		h.opts.Observer.ConnectionClosed()
+		h.untrack(c)
+		h.release(adm)
+	}()
 }
 
 // closeSession releases the connection's machine with a bounded context of
