@@ -432,19 +432,22 @@ func (s *Service) setOnlineAgain(ctx context.Context, connID string, b boundSess
 
 // Run keeps this node's lease and claims true until ctx ends: it renews the
 // lease every RenewInterval (and observes the other nodes' leases), checks
-// the fence several times per interval, and reconciles every RenewInterval
-// and soon after a store error. Call Join first.
+// the fence several times per interval, and reconciles every
+// ReconcileInterval and soon after a store error. Call Join first.
 func (s *Service) Run(ctx context.Context) {
 	every := s.cfg.RenewInterval
 	check := min(max(every/4, 10*time.Millisecond), time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() { periodic.Run(ctx, every, s.renewPass) })
 	wg.Go(func() { periodic.Run(ctx, check, func(ctx context.Context) { s.CheckFence(ctx) }) })
-	wg.Go(func() { s.reconcileLoop(ctx, every) })
+	wg.Go(func() { s.reconcileLoop(ctx, s.cfg.ReconcileInterval) })
 	wg.Wait()
 }
 
 func (s *Service) renewPass(ctx context.Context) {
+	// A node that wakes past its deadline (stopped, stalled) fences before
+	// it renews: the sessions it held may be another node's by now.
+	s.CheckFence(ctx)
 	// A renewal answered after the fence deadline is worth nothing more.
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.FenceAfter)
 	err := s.RenewLease(rctx)

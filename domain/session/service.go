@@ -35,9 +35,12 @@ type Config struct {
 	// NodeExpiry is how long a node's lease record may stay unchanged, on the
 	// observer's clock, before the node is dead and its claims are stale.
 	NodeExpiry time.Duration
-	// RenewInterval is how often the lease is renewed and the claims
-	// reconciled (Run); default a third of NodeExpiry.
+	// RenewInterval is how often the lease is renewed (Run); default a third
+	// of NodeExpiry.
 	RenewInterval time.Duration
+	// ReconcileInterval is how often the claims are reconciled (Run), and
+	// again soon after a store error; default RenewInterval, at least 1s.
+	ReconcileInterval time.Duration
 	// FenceAfter is this node's own deadline: when no lease renewal sent in
 	// the last FenceAfter has succeeded, the node refuses onlines and closes
 	// its sessions (it fences itself) until a renewal succeeds again. It must
@@ -127,6 +130,9 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 	}
 	if cfg.RenewInterval <= 0 {
 		cfg.RenewInterval = cfg.NodeExpiry / 3
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = max(cfg.RenewInterval, time.Second)
 	}
 	if cfg.FenceAfter <= 0 {
 		cfg.FenceAfter = (cfg.RenewInterval + cfg.NodeExpiry) / 2
