@@ -120,6 +120,27 @@ func onlyPrefix(prefix string) func(domain.MachineKey) bool {
 	return func(k domain.MachineKey) bool { return strings.HasPrefix(k.MachineID, prefix) }
 }
 
+// churn sums, over every node's log, the claims sweepers released from
+// nodes they judged dead and the claims reconcilers made again under live
+// sessions.
+func (c *testCluster) churn() (released, reclaimed int) {
+	type entry struct {
+		Msg       string `json:"msg"`
+		Released  int    `json:"released"`
+		Reclaimed int    `json:"reclaimed"`
+	}
+	for _, l := range c.logs {
+		for _, e := range ddnproc.Entries(l, func(e entry) bool { return e.Msg == "offline sweep" || e.Msg == "reconcile claims" }) {
+			if e.Msg == "offline sweep" {
+				released += e.Released
+			} else {
+				reclaimed += e.Reclaimed
+			}
+		}
+	}
+	return released, reclaimed
+}
+
 // await polls cond for at most within, failing the test with what.
 func await(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -272,6 +293,10 @@ func TestNodeWithAnOffsetClock(t *testing.T) {
 		if got := c.offline(id); len(got) != 0 {
 			t.Fatalf("%s offline while its agent is connected: %+v", id, got)
 		}
+	}
+	// Nobody judged the other dead: no claim released, none made again.
+	if released, reclaimed := c.churn(); released != 0 || reclaimed != 0 {
+		t.Fatalf("with offset clocks, sweepers released %d claims and reconcilers claimed %d again; want none", released, reclaimed)
 	}
 	inv.AwaitInvariant(t, 10*time.Second, onlyPrefix("skew-"))
 	left := time.Now()
