@@ -45,7 +45,7 @@ type Config struct {
 	// the sweeper keeps its own.
 	Liveness *liveness.Tracker
 	// Fenced, when set, tells whether this node has fenced itself (lost its
-	// lease): a fenced node judges nobody and its count starts again.
+	// lease): a fenced node judges nobody.
 	Fenced func() bool
 	// Interval is the sweep interval (Run sets it). When set, a sweeper that
 	// did not read the store for more than two intervals plus NodeExpiry
@@ -94,7 +94,8 @@ func New(cfg Config, store ports.Store, clock ports.Clock, events ports.EventSin
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	var res Result
 	if s.cfg.Fenced != nil && s.cfg.Fenced() {
-		s.forget()
+		// A fenced node judges nobody; its counts go on unless it stays
+		// fenced past the watch gap (then they start again).
 		return res, nil
 	}
 	released, err := s.releaseDeadNodes(ctx)
@@ -263,13 +264,6 @@ func (s *Sweeper) watch(machines []domain.Machine, now time.Time) map[domain.Mac
 // expiry means it was stopped, stalled or cut off from the store.
 func (s *Sweeper) watchGap() time.Duration {
 	return 2*s.cfg.Interval + s.cfg.NodeExpiry
-}
-
-func (s *Sweeper) forget() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.seen)
-	s.watched = time.Time{}
 }
 
 // Run sweeps every interval until ctx ends, reporting each pass to observe.
