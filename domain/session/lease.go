@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -82,8 +83,9 @@ func (s *Service) ReleaseLease(ctx context.Context) error {
 // Join makes this boot the node's life in the cluster: it remembers the
 // lease record a previous boot under the same NodeID left, renews the
 // lease, and releases that boot's claims (Reconcile). Call it once, before
-// serving; only a failed renewal is an error (the reconciler retries the
-// rest).
+// serving and before any RenewLease (which would overwrite the previous
+// life's record); only a failed renewal is an error (the reconciler retries
+// the rest).
 func (s *Service) Join(ctx context.Context) error {
 	prev, err := s.store.GetNode(ctx, s.cfg.NodeID)
 	switch {
@@ -509,25 +511,9 @@ func (s *Service) Sessions() []SessionInfo {
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b SessionInfo) int {
-		if a.Project != b.Project {
-			return compare(a.Project, b.Project)
-		}
-		if a.MachineID != b.MachineID {
-			return compare(a.MachineID, b.MachineID)
-		}
-		return compare(a.ContainerID, b.ContainerID)
+		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.MachineID, b.MachineID), cmp.Compare(a.ContainerID, b.ContainerID))
 	})
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // keyLocks serialises, on this node, the claim-and-state steps of one

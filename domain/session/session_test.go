@@ -49,8 +49,14 @@ func newFixture(t *testing.T, nodeID string) *fixture {
 // service builds another node over the same store and clock.
 func (f *fixture) service(t *testing.T, nodeID string) *session.Service {
 	t.Helper()
+	return f.serviceOver(t, nodeID, f.store)
+}
+
+// serviceOver builds another node over store (a wrapper of the fixture's).
+func (f *fixture) serviceOver(t *testing.T, nodeID string, store ports.Store) *session.Service {
+	t.Helper()
 	svc, err := session.NewService(session.Config{NodeID: nodeID, NodeExpiry: 15 * time.Second, TouchInterval: time.Minute},
-		f.store, storeAppender{f.store}, f.clock, f.events)
+		store, storeAppender{store}, f.clock, f.events)
 	if err != nil {
 		t.Fatal(err)
 	}
