@@ -108,7 +108,7 @@ func (c *testCluster) start(i int) {
 	c.t.Helper()
 	env := []string{"DDN_MONGODB_URI=" + c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
 		"DDN_OFFLINEGRACEPERIOD=" + testGrace.String(), "DDN_NODELEASEEXPIRY=" + testExpiry.String(),
-		"DDN_NODELEASERENEW=" + testRenew.String(), "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info",
+		"DDN_NODELEASERENEW=" + testRenew.String(), "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=60s", "DDN_LOGLEVEL=info",
 		"DDN_ADMIN_TOKEN=" + adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY=" + c.hookURL}
 	n := startNode(c.t, c.bin, c.dir, c.addrs[i], append(append(env, c.base...), c.env[i]...)...)
 	c.nodes[i] = n

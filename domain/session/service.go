@@ -45,7 +45,8 @@ type Config struct {
 	// the last FenceAfter has succeeded, the node refuses onlines and closes
 	// its sessions (it fences itself) until a renewal succeeds again. It must
 	// be shorter than NodeExpiry, after which others take over; default
-	// halfway between RenewInterval and NodeExpiry.
+	// NodeExpiry - RenewInterval (halfway between the two when that is not
+	// longer than RenewInterval).
 	FenceAfter time.Duration
 	// Liveness judges the other nodes' leases; share one with the sweeper.
 	// Nil: the service keeps its own.
@@ -135,7 +136,12 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 		cfg.ReconcileInterval = max(cfg.RenewInterval, time.Second)
 	}
 	if cfg.FenceAfter <= 0 {
-		cfg.FenceAfter = (cfg.RenewInterval + cfg.NodeExpiry) / 2
+		// One renew interval before others may take over: as much room as
+		// that leaves for a slow store (NodeExpiry - 2 RenewInterval).
+		cfg.FenceAfter = cfg.NodeExpiry - cfg.RenewInterval
+		if cfg.FenceAfter <= cfg.RenewInterval {
+			cfg.FenceAfter = (cfg.RenewInterval + cfg.NodeExpiry) / 2
+		}
 	}
 	if cfg.FenceAfter >= cfg.NodeExpiry || cfg.RenewInterval >= cfg.FenceAfter {
 		return nil, fmt.Errorf("session service: want RenewInterval (%v) < FenceAfter (%v) < NodeExpiry (%v)",
