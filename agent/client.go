@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -15,7 +16,10 @@ type Config struct {
 	Machine Machine
 	// Report sends one report on the connection (type 2 or 4).
 	Report func(ctx context.Context, c *Conn) error
-	// ReportEvery and PingEvery pace reports and heartbeats (60s, 10s).
+	// ReportEvery and PingEvery pace reports and heartbeats (60s, 10s). A
+	// ping not answered within PingEvery (no pong for about two PingEvery)
+	// means the node is gone: the connection is dropped at once and the
+	// next URL tried.
 	ReportEvery, PingEvery time.Duration
 	// MinBackoff and MaxBackoff bound the wait before reconnecting (1s, 1m).
 	MinBackoff, MaxBackoff time.Duration
@@ -68,19 +72,37 @@ func Run(ctx context.Context, cfg Config) error {
 
 // session runs one connection until it fails; it reports whether the
 // machine went online on it.
-func session(ctx context.Context, cfg Config, url string) (bool, error) {
-	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+func session(ctx context.Context, cfg Config, url string) (online bool, err error) {
+	// A node that does not complete the handshake within two heartbeats is
+	// as silent as one that stops answering pings.
+	dialCtx, cancel := context.WithTimeout(ctx, min(10*time.Second, max(2*cfg.PingEvery, 2*time.Second)))
 	c, err := Dial(dialCtx, url, cfg.OnNotify)
 	cancel()
 	if err != nil {
 		return false, err
 	}
 	defer c.Close()
+	// The heartbeat runs beside requests, so that a node that stops
+	// answering is left within two heartbeats even while a request waits.
+	silent := make(chan error, 1)
+	pingCtx, stopPings := context.WithCancel(ctx)
+	var pinger sync.WaitGroup
+	pinger.Go(func() { heartbeat(pingCtx, c, cfg.PingEvery, url, silent) })
+	defer func() { stopPings(); pinger.Wait() }()
+	ended := func(err error) error {
+		select {
+		case s := <-silent:
+			return s
+		default:
+			return err
+		}
+	}
+
 	reqCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = c.Online(reqCtx, cfg.Machine)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("online on %s: %w", url, err)
+		return false, ended(fmt.Errorf("online on %s: %w", url, err))
 	}
 	if cfg.OnOnline != nil {
 		cfg.OnOnline(url)
@@ -94,28 +116,46 @@ func session(ctx context.Context, cfg Config, url string) (bool, error) {
 		return cfg.Report(ctx, c)
 	}
 	if err := report(); err != nil {
-		return true, fmt.Errorf("report to %s: %w", url, err)
+		return true, ended(fmt.Errorf("report to %s: %w", url, err))
 	}
-	reports, pings := time.NewTicker(cfg.ReportEvery), time.NewTicker(cfg.PingEvery)
+	reports := time.NewTicker(cfg.ReportEvery)
 	defer reports.Stop()
-	defer pings.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return true, nil
+		case err := <-silent:
+			return true, err
 		case <-c.Done():
-			return true, fmt.Errorf("connection to %s ended: %w", url, c.Err())
-		case <-pings.C:
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				return true, fmt.Errorf("ping %s: %w", url, err)
-			}
+			return true, ended(fmt.Errorf("connection to %s ended: %w", url, c.Err()))
 		case <-reports.C:
 			if err := report(); err != nil {
-				return true, fmt.Errorf("report to %s: %w", url, err)
+				return true, ended(fmt.Errorf("report to %s: %w", url, err))
 			}
+		}
+	}
+}
+
+// heartbeat pings every `every` until ctx ends; a ping whose pong does not
+// come within `every` drops the connection and says so on silent.
+func heartbeat(ctx context.Context, c *Conn, every time.Duration, url string, silent chan<- error) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, every)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			silent <- fmt.Errorf("no pong from %s within %v: %w", url, every, err)
+			c.abort()
+			return
 		}
 	}
 }

@@ -98,6 +98,13 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// abort drops the connection without a close handshake (the node is not
+// answering: a handshake would only wait for it) and waits for the reader.
+func (c *Conn) abort() {
+	_ = c.ws.CloseNow()
+	<-c.done
+}
+
 // Online binds the connection to m.
 func (c *Conn) Online(ctx context.Context, m Machine) error { return c.call(ctx, wire.TypeOnline, m) }
 

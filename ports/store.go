@@ -18,13 +18,19 @@ type Connection struct {
 	AddTime  time.Time
 }
 
-// Node is a ddn node's membership record and lease (nodes).
+// Node is a ddn node's membership record and lease (nodes). Liveness is
+// judged by whether (BootID, Seq) keeps changing, timed on the observer's
+// own clock; HeartbeatAt is the writer's wall clock, for people only.
 type Node struct {
 	ID          string
 	Addr        string
 	Version     string
 	StartedAt   time.Time
 	HeartbeatAt time.Time
+	// BootID names the process life that wrote the record; Seq counts its
+	// renewals (1, 2, ...).
+	BootID string
+	Seq    uint64
 }
 
 // ConnectionStore keeps the cluster-wide claims of live connections on machines.

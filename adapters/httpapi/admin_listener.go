@@ -10,6 +10,7 @@ func registerAdmin(mux *routeMux, o Options) {
 	mux.Handle("GET /metrics", o.NodeMetrics)
 	mux.HandleFunc("GET /api/v0/admin/outbox", requireToken(o.AdminToken, outboxHandler(o)))
 	mux.HandleFunc("POST /api/v0/admin/notify", requireToken(o.AdminToken, notifyHandler(o)))
+	mux.HandleFunc("GET /api/v0/admin/sessions", requireToken(o.AdminToken, sessionsHandler(o)))
 	registerManagement(mux, o)
 	contractRoutes(mux, o)
 }

@@ -25,6 +25,9 @@ type Options struct {
 	ClusterNodes func(ctx context.Context) (any, error)
 	// Outbox is read by GET /api/v0/admin/outbox.
 	Outbox ports.OutboxStore
+	// Sessions lists this node's open sockets bound to a machine (GET
+	// /api/v0/admin/sessions); the result is served as JSON.
+	Sessions func() any
 	// Notify sends the unregister notify to a machine wherever it is connected
 	// and names the node (POST /api/v0/admin/notify).
 	Notify func(ctx context.Context, key domain.MachineKey) (string, error)

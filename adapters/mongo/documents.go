@@ -138,6 +138,8 @@ type nodeDoc struct {
 	Version     string    `bson:"version"`
 	StartedAt   time.Time `bson:"started_at"`
 	HeartbeatAt time.Time `bson:"heartbeat_at"`
+	BootID      string    `bson:"boot_id,omitempty"`
+	Seq         int64     `bson:"seq,omitempty"`
 }
 
 // reportDoc is a machine_tm document.

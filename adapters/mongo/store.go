@@ -321,7 +321,8 @@ func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]ports.Con
 // UpsertNode implements ports.NodeStore.
 func (s *Store) UpsertNode(ctx context.Context, n ports.Node) error {
 	_, err := s.nodes.ReplaceOne(ctx, bson.D{{Key: "_id", Value: n.ID}},
-		nodeDoc{ID: n.ID, Addr: n.Addr, Version: n.Version, StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt},
+		nodeDoc{ID: n.ID, Addr: n.Addr, Version: n.Version, StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt,
+			BootID: n.BootID, Seq: int64(n.Seq)},
 		options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("mongo: upsert node %s: %w", n.ID, err)
@@ -339,7 +340,8 @@ func (s *Store) GetNode(ctx context.Context, id string) (ports.Node, error) {
 }
 
 func (d nodeDoc) domain() ports.Node {
-	return ports.Node{ID: d.ID, Addr: d.Addr, Version: d.Version, StartedAt: utc(d.StartedAt), HeartbeatAt: utc(d.HeartbeatAt)}
+	return ports.Node{ID: d.ID, Addr: d.Addr, Version: d.Version, StartedAt: utc(d.StartedAt), HeartbeatAt: utc(d.HeartbeatAt),
+		BootID: d.BootID, Seq: uint64(d.Seq)}
 }
 
 // ListNodes implements ports.NodeStore.

@@ -40,7 +40,9 @@ DESCRIPTION
   (type 2, GPU machines) the CPU model and MHz, the memory, and each GPU's
   name and memory; with -kind bandwidth (type 4) the CPU cores, the memory,
   -disk-gb and -bandwidth-mbps. It pings the node every -ping-every (the
-  node closes a connection silent for 30 s).
+  node closes a connection silent for 30 s); a node that does not answer
+  a ping within -ping-every (no pong for about twice -ping-every: stopped,
+  hung, or cut off) is left at once for the next -url.
 
   Facts come from the machine: /proc/cpuinfo (model name, cpu MHz,
   processors; MHz from cpufreq where cpuinfo has none), /proc/meminfo
@@ -124,7 +126,7 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Wallet, "wallet", "", "the owner's wallet `address` (required to report)")
 	fs.StringVar(&o.Kind, "kind", "shortterm", "report `kind`: shortterm (type 2, GPU machine) or bandwidth (type 4)")
 	fs.DurationVar(&o.Interval, "interval", time.Minute, "report `interval`")
-	fs.DurationVar(&o.PingEvery, "ping-every", 10*time.Second, "heartbeat (WebSocket ping) `interval`; keep it well under the node's 30 s")
+	fs.DurationVar(&o.PingEvery, "ping-every", 10*time.Second, "heartbeat (WebSocket ping) `interval`; keep it well under the node's 30 s. A ping unanswered within it drops the node")
 	fs.DurationVar(&o.MinBackoff, "min-backoff", time.Second, "first wait before reconnecting (`duration`)")
 	fs.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait before reconnecting (`duration`)")
 	fs.Int64Var(&o.DiskGB, "disk-gb", 0, "disk offered, in `GB` (bandwidth kind, required there)")

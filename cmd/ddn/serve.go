@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"ddn/config"
 	"ddn/domain"
 	"ddn/domain/ingest"
+	"ddn/domain/liveness"
 	"ddn/domain/outbox"
 	"ddn/domain/periodic"
 	"ddn/domain/session"
@@ -54,6 +56,10 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	var work sync.WaitGroup
 	defer func() { stopWork(); work.Wait() }()
 
+	clock, err := nodeClock(log)
+	if err != nil {
+		return err
+	}
 	nodeMetrics := prom.NewNodeMetrics()
 	store, closeStore, err := openStore(ctx, cfg, log, nodeMetrics.ObserveStoreOp)
 	if err != nil {
@@ -90,7 +96,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	effects := outbox.New(outbox.Config{
 		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)),
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
-	}, store, ports.SystemClock{}, targets)
+	}, store, clock, targets)
 	effects.OnDelivery = func(target string, e domain.Event, err error) {
 		nodeMetrics.ObserveDelivery(target, err)
 		if err != nil {
@@ -108,27 +114,48 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		})
 	})
 
+	// One judge of the other nodes' leases for the service and the sweeper.
+	tracker := liveness.New(cfg.NodeLeaseExpiry, clock)
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
-		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
+		NodeExpiry: cfg.NodeLeaseExpiry, RenewInterval: cfg.NodeLeaseRenew, Liveness: tracker,
+		Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, StrictInfo: cfg.Score.StrictInfo, Locator: geoParts.sessionLocator(),
 		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
-	}, store, batcher, ports.SystemClock{}, logEvents{log})
+	}, store, batcher, clock, logEvents{log})
 	if err != nil {
 		return err
 	}
 	svc.OnError = func(op string, err error) { log.Error(op, zap.Error(err)) }
 	svc.OnLocateFailed = geoParts.locateFailed
-	if err := svc.RenewLease(ctx); err != nil {
+	svc.OnFence = func(fenced bool) {
+		if fenced {
+			log.Error("node lease not renewed in time: fenced (onlines refused, sessions closed) until the store answers",
+				zap.Duration("renew", cfg.NodeLeaseRenew), zap.Duration("expiry", cfg.NodeLeaseExpiry))
+		} else {
+			log.Warn("node lease renewed again: no longer fenced")
+		}
+	}
+	svc.OnReconcile = func(res session.ReconcileResult, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("reconcile claims", zap.Error(err))
+		}
+		if res.Changed() {
+			log.Warn("reconcile claims", zap.Int("released", res.Released), zap.Int("reclaimed", res.Reclaimed),
+				zap.Int("closed", res.Closed), zap.Int("repaired", res.Repaired))
+		}
+	}
+	if err := svc.Join(ctx); err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
-	work.Go(func() { renewLease(workCtx, svc, cfg.NodeLeaseRenew, log) })
+	log.Info("joined the cluster", zap.String("node_id", cfg.NodeID), zap.String("boot_id", svc.BootID()))
 	work.Go(func() {
 		retain(workCtx, store, time.Duration(cfg.MongoDB.ExpireTime)*time.Second, cfg.MongoDB.RetentionInterval, log)
 	})
 
-	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects},
-		store, ports.SystemClock{}, logEvents{log})
+	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects,
+		Liveness: tracker, Fenced: svc.Fenced},
+		store, clock, logEvents{log})
 	work.Go(func() {
 		sweeper.Run(workCtx, cfg.EffectiveSweepInterval(), func(res sweep.Result, err error) {
 			nodeMetrics.ObserveSweep(res.Released, res.Offline)
@@ -164,6 +191,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		return fmt.Errorf("register cluster metrics: %w", err)
 	}
 	svc.SetLocal(ws)
+	work.Go(func() { svc.Run(workCtx) }) // lease, fence, reconcile
 	work.Go(func() { svc.RunMailbox(workCtx, cfg.MailboxInterval) })
 	fleet := prom.NewFleet(store, 30*time.Second, nodeMetrics.Connections(), log.Named("prom"))
 	if err := fleet.Refresh(ctx); err != nil {
@@ -179,6 +207,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		WebSocket:    ws,
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
+		Sessions:     func() any { return svc.Sessions() },
 		Outbox:       store,
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
@@ -291,14 +320,32 @@ func closeMongo(st *mongo.Store, log *zap.Logger) {
 	}
 }
 
-// renewLease keeps this node's lease fresh until ctx ends.
-func renewLease(ctx context.Context, svc *session.Service, every time.Duration, log *zap.Logger) {
-	periodic.Run(ctx, every, func(ctx context.Context) {
-		if err := svc.RenewLease(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("renew node lease", zap.Error(err))
-		}
-	})
+// testClockOffset names the test-only setting that shifts this node's clock
+// (an offset like -20s): the fault tests run a node whose clock is behind
+// or ahead of the others. Never set it in production.
+const testClockOffset = "DDN_TEST_CLOCK_OFFSET"
+
+// nodeClock is the clock of the node's presence and side effects: the
+// system clock, shifted by DDN_TEST_CLOCK_OFFSET when that is set.
+func nodeClock(log *zap.Logger) (ports.Clock, error) {
+	v := os.Getenv(testClockOffset)
+	if v == "" {
+		return ports.SystemClock{}, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", testClockOffset, err)
+	}
+	log.Warn("test-only clock offset in effect: this node's clock is shifted", zap.String("env", testClockOffset), zap.Duration("offset", d))
+	return offsetClock(d), nil
 }
+
+// offsetClock is the system clock shifted by a fixed duration; differences
+// between its readings still come from the monotonic clock.
+type offsetClock time.Duration
+
+// Now implements ports.Clock.
+func (c offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c)) }
 
 // retain is the data cleaning job: every interval it deletes reports older
 // than the retention period (on MongoDB the TTL index usually did it already;

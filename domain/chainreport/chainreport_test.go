@@ -209,6 +209,9 @@ func TestFirstInfosAndPresenceReachTheChainThroughTheOutbox(t *testing.T) {
 	if err := ss.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := n.svc.RenewLease(ctx); err != nil { // five minutes passed: a live node renewed meanwhile
+		t.Fatal(err)
+	}
 	ss = n.svc.Open("203.0.113.1")
 	if err := ss.Online(ctx, domain.OnlineRequest{Key: key, StakingType: domain.StakingShortTerm}); err != nil {
 		t.Fatal(err)

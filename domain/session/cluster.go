@@ -19,8 +19,8 @@ type NodeStatus struct {
 	Connections int       `json:"connections"`
 }
 
-// ClusterNodes lists every node with its liveness (lease fresh within
-// NodeExpiry) and the machines it holds.
+// ClusterNodes lists every node with its liveness (its lease record changed
+// within NodeExpiry, as this node observed it) and the machines it holds.
 func (s *Service) ClusterNodes(ctx context.Context) ([]NodeStatus, error) {
 	nodes, err := s.store.ListNodes(ctx)
 	if err != nil {
@@ -34,11 +34,11 @@ func (s *Service) ClusterNodes(ctx context.Context) ([]NodeStatus, error) {
 	for _, c := range conns {
 		held[c.NodeID]++
 	}
-	now := s.clock.Now()
+	s.cfg.Liveness.Observe(nodes)
 	out := make([]NodeStatus, len(nodes))
 	for i, n := range nodes {
 		out[i] = NodeStatus{ID: n.ID, Addr: n.Addr, Version: n.Version, StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt,
-			Alive: now.Sub(n.HeartbeatAt) <= s.cfg.NodeExpiry, Connections: held[n.ID]}
+			Alive: s.cfg.Liveness.Judge(n.ID).Alive, Connections: held[n.ID]}
 	}
 	return out, nil
 }

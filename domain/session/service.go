@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"ddn/domain"
+	"ddn/domain/liveness"
 	"ddn/domain/score"
 	"ddn/ports"
 )
@@ -30,8 +32,25 @@ type Config struct {
 	NodeID string
 	// NodeAddr and Version describe this node in its lease record.
 	NodeAddr, Version string
-	// NodeExpiry is how old a node's lease may be before its claims are stale.
+	// NodeExpiry is how long a node's lease record may stay unchanged, on the
+	// observer's clock, before the node is dead and its claims are stale.
 	NodeExpiry time.Duration
+	// RenewInterval is how often the lease is renewed (Run); default a third
+	// of NodeExpiry.
+	RenewInterval time.Duration
+	// ReconcileInterval is how often the claims are reconciled (Run), and
+	// again soon after a store error; default RenewInterval, at least 1s.
+	ReconcileInterval time.Duration
+	// FenceAfter is this node's own deadline: when no lease renewal sent in
+	// the last FenceAfter has succeeded, the node refuses onlines and closes
+	// its sessions (it fences itself) until a renewal succeeds again. It must
+	// be shorter than NodeExpiry, after which others take over; default
+	// NodeExpiry - RenewInterval (halfway between the two when that is not
+	// longer than RenewInterval).
+	FenceAfter time.Duration
+	// Liveness judges the other nodes' leases; share one with the sweeper.
+	// Nil: the service keeps its own.
+	Liveness *liveness.Tracker
 	// TouchInterval is how often at most last_report_time is written per machine
 	// when the reported content does not change.
 	TouchInterval time.Duration
@@ -82,13 +101,24 @@ type Service struct {
 	// report goes on without a location); it must be set before use if wanted.
 	OnLocateFailed func(key domain.MachineKey, ip string, err error)
 
+	// OnFence observes the node fencing itself (true) and coming back (false).
+	OnFence func(fenced bool)
+	// OnReconcile observes each reconcile pass that changed something or failed.
+	OnReconcile func(ReconcileResult, error)
+
 	bootID    string
 	startedAt time.Time
 	seq       atomic.Uint64
 	mu        sync.Mutex
 	live      map[string]*Session
-	local     Local
-	writes    chan struct{} // Config.MaxConcurrentWrites slots; nil: no bound
+	// bound is the machine of every live bound session, by connection id:
+	// what the reconciler compares with the store's claims.
+	bound  map[string]boundSession
+	local  Local
+	writes chan struct{} // Config.MaxConcurrentWrites slots; nil: no bound
+	keys   keyLocks
+	lease  leaseState
+	nudge  chan struct{}
 }
 
 // NewService wires the use cases to their ports.
@@ -101,6 +131,27 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 	}
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = DefaultTouchInterval
+	}
+	if cfg.RenewInterval <= 0 {
+		cfg.RenewInterval = cfg.NodeExpiry / 3
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = max(cfg.RenewInterval, time.Second)
+	}
+	if cfg.FenceAfter <= 0 {
+		// One renew interval before others may take over: as much room as
+		// that leaves for a slow store (NodeExpiry - 2 RenewInterval).
+		cfg.FenceAfter = cfg.NodeExpiry - cfg.RenewInterval
+		if cfg.FenceAfter <= cfg.RenewInterval {
+			cfg.FenceAfter = (cfg.RenewInterval + cfg.NodeExpiry) / 2
+		}
+	}
+	if cfg.FenceAfter >= cfg.NodeExpiry || cfg.RenewInterval >= cfg.FenceAfter {
+		return nil, fmt.Errorf("session service: want RenewInterval (%v) < FenceAfter (%v) < NodeExpiry (%v)",
+			cfg.RenewInterval, cfg.FenceAfter, cfg.NodeExpiry)
+	}
+	if cfg.Liveness == nil {
+		cfg.Liveness = liveness.New(cfg.NodeExpiry, clock)
 	}
 	var nonce [4]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -115,7 +166,10 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 		bootID:    hex.EncodeToString(nonce[:]),
 		startedAt: clock.Now(),
 		live:      map[string]*Session{},
+		bound:     map[string]boundSession{},
 		writes:    writes,
+		keys:      keyLocks{m: map[domain.MachineKey]*keyLock{}},
+		nudge:     make(chan struct{}, 1),
 	}, nil
 }
 
@@ -134,7 +188,7 @@ func (s *Service) Live() int {
 func (s *Service) Open(clientIP string) *Session {
 	ss := &Session{
 		svc:      s,
-		connID:   fmt.Sprintf("%s-%s-%d", s.cfg.NodeID, s.bootID, s.seq.Add(1)),
+		connID:   fmt.Sprintf("%s%d", s.connPrefix(), s.seq.Add(1)),
 		clientIP: clientIP,
 	}
 	s.mu.Lock()
@@ -150,26 +204,9 @@ func (s *Service) isLive(connID string) bool {
 	return ok
 }
 
-// RenewLease writes this node's record with a fresh heartbeat; while it is
-// fresh, other nodes treat this node's claims as live.
-func (s *Service) RenewLease(ctx context.Context) error {
-	n := ports.Node{ID: s.cfg.NodeID, Addr: s.cfg.NodeAddr, Version: s.cfg.Version, StartedAt: s.startedAt, HeartbeatAt: s.clock.Now()}
-	if err := s.store.UpsertNode(ctx, n); err != nil {
-		return fmt.Errorf("renew lease of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
-	}
-	return nil
-}
-
-// ReleaseLease removes this node's record at the end of a drain.
-func (s *Service) ReleaseLease(ctx context.Context) error {
-	if err := s.store.DeleteNode(ctx, s.cfg.NodeID); err != nil {
-		return fmt.Errorf("release lease of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
-	}
-	return nil
-}
-
-// claim inserts the connection document, taking over a stale holder once.
-func (s *Service) claim(ctx context.Context, c ports.Connection) error {
+// claim inserts the connection document, taking over a stale holder once;
+// with replace, a live holder is replaced (and closed) too.
+func (s *Service) claim(ctx context.Context, c ports.Connection, replace bool) error {
 	for range 3 {
 		err := s.store.InsertConnection(ctx, c)
 		if err == nil {
@@ -189,7 +226,7 @@ func (s *Service) claim(ctx context.Context, c ports.Connection) error {
 		if err != nil {
 			return fmt.Errorf("claim %s: %w: %w", c.Key, domain.ErrStore, err)
 		}
-		if !stale && !s.cfg.ReplaceDuplicates {
+		if !stale && !replace {
 			return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)
 		}
 		deleted, err := s.store.DeleteConnection(ctx, c.Key, holder.ConnID)
@@ -205,21 +242,38 @@ func (s *Service) claim(ctx context.Context, c ports.Connection) error {
 	return fmt.Errorf("claim %s: %w", c.Key, domain.ErrMachineHeld)
 }
 
-// stale tells whether a claim's connection is gone: closed on this node, or
-// held by a node whose lease expired or vanished.
+// stale tells whether a claim's connection is gone: closed on this node,
+// held by a previous life of this node, or held by a node whose lease
+// record stopped changing (or vanished).
 func (s *Service) stale(ctx context.Context, holder ports.Connection) (bool, error) {
 	if holder.NodeID == s.cfg.NodeID {
+		if !s.ownBoot(holder.ConnID) {
+			return true, nil
+		}
 		return !s.isLive(holder.ConnID), nil
 	}
 	node, err := s.store.GetNode(ctx, holder.NodeID)
 	if errors.Is(err, domain.ErrNotFound) {
+		s.cfg.Liveness.ObserveMissing(holder.NodeID)
 		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("read node %s: %w", holder.NodeID, err)
 	}
-	return s.clock.Now().Sub(node.HeartbeatAt) > s.cfg.NodeExpiry, nil
+	s.cfg.Liveness.ObserveOne(node)
+	return !s.cfg.Liveness.Judge(holder.NodeID).Alive, nil
 }
+
+// connPrefix starts every connection id of this boot, so that a claim
+// tells which life of the node made it.
+func (s *Service) connPrefix() string { return s.cfg.NodeID + "-" + s.bootID + "-" }
+
+// ownBoot tells whether connID is a connection of this boot of this node.
+func (s *Service) ownBoot(connID string) bool { return strings.HasPrefix(connID, s.connPrefix()) }
+
+// BootID names this life of the node (in its lease record and in every
+// connection id it hands out).
+func (s *Service) BootID() string { return s.bootID }
 
 func (s *Service) publish(ctx context.Context, e domain.Event) {
 	if err := s.events.Publish(ctx, e); err != nil && s.OnError != nil {

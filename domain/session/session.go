@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -61,28 +62,59 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	err = s.claim(ctx, ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now})
-	if err != nil {
+	unlock := s.keys.lock(req.Key)
+	defer unlock()
+	if err := s.refuseIfFenced(req.Key); err != nil {
 		return err
 	}
-	ev := domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now}
+	now := s.clock.Now()
+	c := ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now}
+	prev, err := s.bindClaim(ctx, c, req.StakingType, &chainState, s.cfg.ReplaceDuplicates, now)
+	if err != nil {
+		if errors.Is(err, domain.ErrStore) {
+			s.nudgeReconcile()
+		}
+		return err
+	}
+	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
+	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
+	ss.storedLoc = prev.Location
+	s.mu.Lock()
+	if _, live := s.live[ss.connID]; live {
+		s.bound[ss.connID] = boundSession{key: req.Key, staking: req.StakingType, clientIP: ss.clientIP, since: now}
+	}
+	s.mu.Unlock()
+	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
+	return nil
+}
+
+// bindClaim claims c.Key for connection c and marks the machine online on
+// this node, with the side effects of a machine that was offline (or new);
+// a machine that was online or disconnected (a reconnect, a takeover) gets
+// none, only the chain catch-up when chain (the chain's view, nil: unknown)
+// says so. It returns the machine as it was. The caller holds c.Key's lock.
+func (s *Service) bindClaim(ctx context.Context, c ports.Connection, st domain.StakingType, chain *domain.ChainState, replace bool, now time.Time) (domain.Machine, error) {
+	if err := s.claim(ctx, c, replace); err != nil {
+		return domain.Machine{}, err
+	}
+	ev := domain.Event{Kind: domain.EventOnline, Key: c.Key, StakingType: st, NodeID: s.cfg.NodeID, At: now}
 	// Give the claim back on failure: the machine is not online if we cannot say so.
-	release := func() { _, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), req.Key, ss.connID) }
+	release := func() { _, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), c.Key, c.ConnID) }
 	var entry ports.OutboxEntry
+	var err error
 	if s.cfg.Effects != nil {
 		if entry, err = s.cfg.Effects.Record(ctx, ev); err != nil {
 			release()
-			return fmt.Errorf("online %s: record side effects: %w: %w", req.Key, domain.ErrStore, err)
+			return domain.Machine{}, fmt.Errorf("online %s: record side effects: %w: %w", c.Key, domain.ErrStore, err)
 		}
 	}
-	prev, _, err := s.store.MarkOnline(ctx, req.Key, req.StakingType, s.cfg.NodeID, now)
+	prev, _, err := s.store.MarkOnline(ctx, c.Key, st, s.cfg.NodeID, now)
 	if err != nil {
 		if s.cfg.Effects != nil {
 			_ = s.cfg.Effects.Cancel(context.WithoutCancel(ctx), entry) // else recovery cancels it
 		}
 		release()
-		return fmt.Errorf("online %s: %w: %w", req.Key, domain.ErrStore, err)
+		return domain.Machine{}, fmt.Errorf("online %s: %w: %w", c.Key, domain.ErrStore, err)
 	}
 	if s.cfg.Effects != nil {
 		// Only a machine that was offline (or new) went online; a reconnect
@@ -90,18 +122,15 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		settle, what := s.cfg.Effects.Confirm, "confirm"
 		if prev.State == domain.StateOnline || prev.State == domain.StateDisconnected {
 			settle, what = s.cfg.Effects.Cancel, "cancel"
-			s.catchUpChain(ctx, req, chainState, now)
+			if chain != nil {
+				s.catchUpChain(ctx, domain.OnlineRequest{Key: c.Key, StakingType: st}, *chain, now)
+			}
 		}
 		if err := settle(ctx, entry); err != nil && s.OnError != nil {
 			s.OnError(what+" online side effects (recovery will settle them)", err)
 		}
 	}
-	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
-	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
-	ss.storedLoc = prev.Location
-	ev.Previous = prev.State
-	s.publish(ctx, ev)
-	return nil
+	return prev, nil
 }
 
 // ReportShortTerm stores a type-2 report; nil means it is durable. As in the
@@ -259,13 +288,17 @@ func (ss *Session) Close(ctx context.Context) error {
 	s := ss.svc
 	s.mu.Lock()
 	delete(s.live, ss.connID)
+	delete(s.bound, ss.connID)
 	s.mu.Unlock()
 	if !ss.bound {
 		return nil
 	}
 	ss.bound = false
+	unlock := s.keys.lock(ss.key)
+	defer unlock()
 	deleted, err := s.store.DeleteConnection(ctx, ss.key, ss.connID)
 	if err != nil {
+		s.nudgeReconcile() // the claim outlives the session: the reconciler releases it
 		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
 	}
 	if !deleted {
@@ -273,6 +306,7 @@ func (ss *Session) Close(ctx context.Context) error {
 	}
 	now := s.clock.Now()
 	if err := s.store.MarkDisconnected(ctx, ss.key, now, ss.lastReport); err != nil {
+		s.owe(ss.key, now) // the reconciler marks it disconnected once the store answers
 		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
 	}
 	s.publish(ctx, domain.Event{Kind: domain.EventDisconnected, Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateOnline})

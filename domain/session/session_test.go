@@ -49,8 +49,14 @@ func newFixture(t *testing.T, nodeID string) *fixture {
 // service builds another node over the same store and clock.
 func (f *fixture) service(t *testing.T, nodeID string) *session.Service {
 	t.Helper()
+	return f.serviceOver(t, nodeID, f.store)
+}
+
+// serviceOver builds another node over store (a wrapper of the fixture's).
+func (f *fixture) serviceOver(t *testing.T, nodeID string, store ports.Store) *session.Service {
+	t.Helper()
 	svc, err := session.NewService(session.Config{NodeID: nodeID, NodeExpiry: 15 * time.Second, TouchInterval: time.Minute},
-		f.store, storeAppender{f.store}, f.clock, f.events)
+		store, storeAppender{store}, f.clock, f.events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +170,13 @@ func TestClaimOfDeadNodeIsTakenOver(t *testing.T) {
 	online(t, f.svc.Open("ip1"), keyA)
 
 	nodeB := f.service(t, "node-b")
-	f.clock.Advance(15 * time.Second) // node-a's lease is exactly at expiry: still live
+	// node-b sees node-a's lease record (a refused online reads it), then
+	// node-a stops renewing: its record stays as it was.
+	if err := nodeB.Open("ip2").Online(ctx, domain.OnlineRequest{Key: keyA}); !errors.Is(err, domain.ErrMachineHeld) {
+		t.Fatalf("live holder: want ErrMachineHeld, got %v", err)
+	}
+	f.clock.Advance(15 * time.Second) // unchanged for exactly the expiry: still live
+	renew(t, nodeB)
 	if err := nodeB.Open("ip2").Online(ctx, domain.OnlineRequest{Key: keyA}); !errors.Is(err, domain.ErrMachineHeld) {
 		t.Fatalf("at expiry: want ErrMachineHeld, got %v", err)
 	}
@@ -176,6 +188,15 @@ func TestClaimOfDeadNodeIsTakenOver(t *testing.T) {
 	}
 	if m := f.machine(t, keyA); m.NodeID != "node-b" || m.State != domain.StateOnline {
 		t.Fatalf("machine = %+v", m)
+	}
+}
+
+func renew(t *testing.T, svcs ...*session.Service) {
+	t.Helper()
+	for _, s := range svcs {
+		if err := s.RenewLease(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -347,8 +368,12 @@ func TestCloseAfterTakeoverLeavesNewHolderAlone(t *testing.T) {
 	f := newFixture(t, "node-a")
 	old := f.svc.Open("ip")
 	online(t, old, keyA)
-	f.clock.Advance(time.Minute) // node-a's lease expires
 	nodeB := f.service(t, "node-b")
+	if _, err := nodeB.ClusterNodes(ctx); err != nil { // node-b sees node-a's lease
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute) // node-a's lease expires
+	renew(t, nodeB)
 	online(t, nodeB.Open("ip"), keyA)
 	if err := old.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -414,7 +439,10 @@ func TestClusterNodes(t *testing.T) {
 	nodeB := f.service(t, "node-b")
 	online(t, f.svc.Open("ip"), keyA)
 	online(t, nodeB.Open("ip"), keyB)
-	f.clock.Advance(16 * time.Second)
+	if _, err := f.svc.ClusterNodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(16 * time.Second) // node-b stops renewing
 	if err := f.svc.RenewLease(ctx); err != nil {
 		t.Fatal(err)
 	}

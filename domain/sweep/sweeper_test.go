@@ -96,6 +96,7 @@ func TestOfflineExactlyOnceAfterGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw := c.sweeper("n1")
+	sweepOK(t, sw) // the sweeper sees the machine disconnected: its count starts
 	c.clock.Advance(grace - time.Millisecond)
 	if res := sweepOK(t, sw); res.Offline != 0 || c.state(t, keyA).State != domain.StateDisconnected {
 		t.Fatalf("offline before the grace period ended: %+v", res)
@@ -126,6 +127,9 @@ func TestReconnectWithinGraceOnAnotherNodeCancelsOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.clock.Advance(grace - time.Second)
+	if err := b.RenewLease(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Open("ip").Online(ctx, domain.OnlineRequest{Key: keyA}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +163,8 @@ func TestDeadNodesMachinesGoOfflineAfterLeaseExpiryPlusGrace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.clock.Advance(expiry) // the dead node's lease is exactly at expiry: still alive
+	sweepOK(t, sw)          // the sweeper sees the dead node's lease record
+	c.clock.Advance(expiry) // unchanged for exactly the expiry: still alive
 	renew()
 	if res := sweepOK(t, sw); res.Released != 0 {
 		t.Fatalf("released a live node's machines: %+v", res)
@@ -177,7 +182,8 @@ func TestDeadNodesMachinesGoOfflineAfterLeaseExpiryPlusGrace(t *testing.T) {
 	if err := alive.Open("ip").Online(ctx, domain.OnlineRequest{Key: keyB}); err != nil {
 		t.Fatal(err)
 	}
-	c.clock.Advance(grace - time.Second - time.Millisecond) // lease expiry + grace - 1ms
+	// The grace period runs on the sweeper's clock from the release it saw.
+	c.clock.Advance(grace - time.Millisecond)
 	renew()
 	if res := sweepOK(t, sw); res.Offline != 0 {
 		t.Fatalf("offline before grace: %+v", res)
@@ -247,13 +253,17 @@ func SweepConcurrently(t *testing.T, store ports.Store, machines, sweepers int) 
 			t.Fatal(err)
 		}
 	}
-	c.clock.Advance(grace)
-	var wg sync.WaitGroup
-	totals := make([]int, sweepers)
+	sws := make([]*sweep.Sweeper, sweepers)
 	for i := range sweepers {
 		id := fmt.Sprint("n", i)
 		ob := outbox.New(outbox.Config{NodeID: id, Targets: []string{"log"}}, store, c.clock, nil)
-		sw := sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob}, store, c.clock, c.events)
+		sws[i] = sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob}, store, c.clock, c.events)
+		sweepOK(t, sws[i]) // each sweeper sees the machines disconnected
+	}
+	c.clock.Advance(grace)
+	var wg sync.WaitGroup
+	totals := make([]int, sweepers)
+	for i, sw := range sws {
 		wg.Go(func() {
 			res, err := sw.Sweep(ctx)
 			if err != nil {

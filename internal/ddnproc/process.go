@@ -108,6 +108,23 @@ func (p *Process) StopWithin(t testing.TB, within time.Duration) {
 	}
 }
 
+// Pause stops the process with SIGSTOP (a stalled node: it holds its
+// sockets and answers nothing) until Resume.
+func (p *Process) Pause(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP %s: %v", p.name, err)
+	}
+}
+
+// Resume continues a paused process (SIGCONT).
+func (p *Process) Resume(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("SIGCONT %s: %v", p.name, err)
+	}
+}
+
 // Kill ends the process at once (SIGKILL) and waits for it. It says so in
 // an error when the process had already exited, so a test that kills a
 // node on purpose knows the node was still running until then.

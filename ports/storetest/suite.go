@@ -180,14 +180,15 @@ func concurrentClaimsHaveOneWinner(t *testing.T, s ports.Store) {
 }
 
 func nodesLeases(t *testing.T, s ports.Store) {
-	n := ports.Node{ID: "n1", Addr: "127.0.0.1:9521", Version: "v1", StartedAt: t0, HeartbeatAt: t0}
+	n := ports.Node{ID: "n1", Addr: "127.0.0.1:9521", Version: "v1", StartedAt: t0, HeartbeatAt: t0, BootID: "b1", Seq: 1}
 	must(t, s.UpsertNode(ctx, n))
-	n.HeartbeatAt = t0.Add(5 * time.Second)
+	n.HeartbeatAt, n.Seq = t0.Add(5*time.Second), 1<<40
 	must(t, s.UpsertNode(ctx, n))
 	must(t, s.UpsertNode(ctx, ports.Node{ID: "n0", StartedAt: t0, HeartbeatAt: t0}))
 	got, err := s.GetNode(ctx, "n1")
 	must(t, err)
-	if got.ID != "n1" || got.Addr != n.Addr || got.Version != "v1" || !sameTime(got.StartedAt, t0) || !sameTime(got.HeartbeatAt, n.HeartbeatAt) {
+	if got.ID != "n1" || got.Addr != n.Addr || got.Version != "v1" || !sameTime(got.StartedAt, t0) || !sameTime(got.HeartbeatAt, n.HeartbeatAt) ||
+		got.BootID != "b1" || got.Seq != 1<<40 {
 		t.Fatalf("GetNode = %+v", got)
 	}
 	all, err := s.ListNodes(ctx)
