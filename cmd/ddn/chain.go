@@ -66,10 +66,12 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	d.OnSkip = func(e domain.Event, why string) {
 		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
 	}
-	targets[chainreport.Target] = d
+	// Chain.OfflineReport: by default only scored machines get report(4).
+	targets[chainreport.Target] = chainreport.OfflineGate{Next: d, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
 	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", cfg.Chain.ChainId),
 		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
-		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress))
+		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress),
+		zap.String("offline_report", cfg.Chain.OfflineReport))
 	return chainSide{registry: c, run: func(ctx context.Context) {
 		periodic.Run(ctx, cfg.Chain.BlockPoll, func(ctx context.Context) {
 			if _, err := c.LatestBlock(ctx); err != nil && ctx.Err() == nil {

@@ -98,7 +98,10 @@ func (c *testCluster) start(i int) {
 		"DDN_MONGODB_URI="+c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
 		"DDN_OFFLINEGRACEPERIOD="+testGrace.String(), "DDN_NODELEASEEXPIRY="+testExpiry.String(),
 		"DDN_NODELEASERENEW=400ms", "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=5s", "DDN_LOGLEVEL=info",
-		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY="+c.hookURL)
+		"DDN_ADMIN_TOKEN="+adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY="+c.hookURL,
+		// Every presence transition of every project is notified (not the
+		// original's rule, which notifies DeepLinkEVM after chain reports).
+		"DDN_NOTIFYTHIRDPARTY_PROJECTS=*", "DDN_NOTIFYTHIRDPARTY_AFTERCHAINREPORT=false")
 	c.nodes[i] = n
 	c.logs = append(c.logs, n.Log)
 }

@@ -35,8 +35,7 @@ func (d *Deliverer) deliverCommand(ctx context.Context, e domain.Event, tp domai
 	done := (tp == domain.ReportMachineRegister && st.Registered) || (tp == domain.ReportMachineUnregister && !st.Registered) ||
 		(tp == domain.ReportMachineOnline && st.Online) || (tp == domain.ReportMachineOffline && !st.Online)
 	if done {
-		d.skip(e, "the chain is already in that state")
-		return nil
+		return d.skip(e, "the chain is already in that state")
 	}
 	if err := d.chain.Report(ctx, tp, e.Key, e.StakingType); err != nil {
 		return fmt.Errorf("chain %s of %s: %w: %w", e.Kind, e.Key, domain.ErrChain, err)
