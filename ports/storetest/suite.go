@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"MailboxDeliversOnceToItsNode", mailboxDeliversOnce},
 		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
 		{"LeaseHasOneHolder", leaseHasOneHolder},
+		{"LegacyMachinesClassifiedOnce", legacyMachinesClassifiedOnce},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	tests = append(tests, queryTests...)
