@@ -25,6 +25,7 @@ import (
 	"ddn/domain"
 	"ddn/domain/chainreport"
 	"ddn/domain/ingest"
+	"ddn/domain/migrate"
 	"ddn/domain/outbox"
 	"ddn/domain/periodic"
 	"ddn/domain/session"
@@ -61,6 +62,15 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		return err
 	}
 	defer closeStore()
+	// A database of the original node: machines without a state get one,
+	// so the grace rules apply to those that were down at the switch.
+	if res, err := migrate.Classify(ctx, store, ports.SystemClock{}); err != nil {
+		return err
+	} else if res.Total() > 0 {
+		log.Info("machines without a state classified (a database of the original node)", zap.Int("online", res.Online),
+			zap.Int("disconnected", res.Disconnected), zap.Int("offline", res.Offline),
+			zap.Duration("offline_after", cfg.OfflineGracePeriod), zap.String("offline_report", cfg.Chain.OfflineReport))
+	}
 
 	geoParts, err := openGeo(cfg, log)
 	if err != nil {
