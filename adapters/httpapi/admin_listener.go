@@ -21,5 +21,5 @@ func NewAdmin(o Options) http.Handler {
 	mux := newRouteMux(o.BodyMaxBytes)
 	registerAdmin(mux, o)
 	mux.HandleFunc("GET /healthz", healthz(o))
-	return jsonErrors(mux.ServeMux)
+	return withCORS(o.CORS, jsonErrors(mux.ServeMux))
 }

@@ -200,6 +200,9 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		AdminSeparate: cfg.AdminAddr != "",
 		BodyMaxBytes:  cfg.Limits.MaxBodyBytes,
 	})
+	if err := secureHTTP(cfg, &httpOpts, log); err != nil {
+		return err
+	}
 	srv := httpapi.NewServer(cfg.Addr, httpapi.New(httpOpts))
 	hardenServer(cfg, srv, log.Named("http"))
 	ln, err := net.Listen("tcp", cfg.Addr)
