@@ -15,6 +15,8 @@ var commandTypes = map[domain.EventKind]domain.ReportType{
 	domain.EventContractUnregister: domain.ReportMachineUnregister,
 	domain.EventContractOnline:     domain.ReportMachineOnline,
 	domain.EventContractOffline:    domain.ReportMachineOffline,
+	// A reconnect's catch-up is delivered like an operator's online.
+	domain.EventChainOnline: domain.ReportMachineOnline,
 }
 
 // Actions maps the names of the contract endpoints to their event kinds.
