@@ -297,7 +297,13 @@ func (s *Store) DeleteConnection(ctx context.Context, key domain.MachineKey, con
 			return true, nil
 		}
 	}
-	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), bson.E{Key: "conn_id", Value: connID}))
+	held := bson.E{Key: "conn_id", Value: connID}
+	if connID == "" {
+		// The original's claims have no conn_id field at all (ddn omits an
+		// empty one too): {conn_id: ""} would never match them.
+		held.Value = bson.D{{Key: "$exists", Value: false}}
+	}
+	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), held))
 	if err != nil {
 		return false, fmt.Errorf("mongo: delete connection %s: %w", key, err)
 	}

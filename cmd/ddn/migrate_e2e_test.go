@@ -31,7 +31,8 @@ import (
 // seedOriginalDatabase writes, into the embedded store of dataDir, the
 // database the original node leaves when it stops: machines registered
 // with `deeplink_st: {}` / `deeplink_bw: {}`, zero times, no state, the
-// last_disconnect_time its shutdown writes, and one machine key twice.
+// last_disconnect_time its shutdown writes, one machine key twice, and the
+// claim of a machine that was connected when it stopped.
 func seedOriginalDatabase(t *testing.T, dataDir string, shutdown time.Time) {
 	t.Helper()
 	ctx := context.Background()
@@ -60,7 +61,14 @@ func seedOriginalDatabase(t *testing.T, dataDir string, shutdown time.Time) {
 		doc("down-unscored", shutdown, bson.D{}, bson.D{}),
 		doc("dup", shutdown, bson.D{}, bson.D{}),
 		doc("dup", time.Time{}, bson.D{}, bson.D{}),
+		doc("crashed", time.Time{}, scored, nil),
 	}); err != nil {
+		t.Fatal(err)
+	}
+	// A claim the original left behind (it stopped without cleaning up).
+	if _, err := c.Database("health_monitoring").Collection("machine_connection").InsertOne(ctx, bson.D{
+		{Key: "machine_id", Value: "crashed"}, {Key: "project", Value: "DeepLinkEVM"}, {Key: "container_id", Value: ""},
+		{Key: "add_time", Value: shutdown}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -97,7 +105,8 @@ func (h *hookCalls) got() []string {
 // `deeplink_st: {}` gets setMachineInfo on its first report; of the two
 // machines down at the switch, the scored one is reported offline once the
 // grace period has passed and the unscored one is not (the original's
-// rule); the webhook hears of the scored one's offline and the fresh one's
+// rule), as is the scored one whose claim the original left behind; the
+// webhook hears of the scored one's offline and the fresh one's
 // online, as the original would have told it.
 func TestSwitchFromTheOriginalNode(t *testing.T) {
 	if testing.Short() {
@@ -119,7 +128,7 @@ func TestSwitchFromTheOriginalNode(t *testing.T) {
 	for _, c := range []struct {
 		tp uint8
 		id string
-	}{{1, "fresh"}, {1, "down-scored"}, {1, "down-unscored"}, {3, "down-scored"}, {3, "down-unscored"}} {
+	}{{1, "fresh"}, {1, "down-scored"}, {1, "down-unscored"}, {1, "crashed"}, {3, "down-scored"}, {3, "down-unscored"}, {3, "crashed"}} {
 		tx, err := bound.Transact(opts, "report", c.tp, "DeepLinkEVM", uint8(0), c.id)
 		if err != nil {
 			t.Fatal(err)
@@ -171,9 +180,10 @@ func TestSwitchFromTheOriginalNode(t *testing.T) {
 	if !strings.Contains(mi, "GpuType:NVIDIA GeForce RTX 4060") || !strings.Contains(mi, "MachineOwner:"+common.HexToAddress("0xaa").Hex()) {
 		t.Fatalf("machine info on chain = %s", mi)
 	}
-	waitFor(t, "the machine down at the switch reported offline after the grace period", func() bool {
+	waitFor(t, "the machines down at the switch reported offline after the grace period", func() bool {
 		on, _ := state("down-scored")
-		return !on
+		crashedOn, _ := state("crashed")
+		return !on && !crashedOn
 	})
 	// The unscored machine's offline is settled without a transaction.
 	waitFor(t, "the unscored machine's offline settled", func() bool {
@@ -222,11 +232,11 @@ func TestSwitchFromTheOriginalNode(t *testing.T) {
 		reports = append(reports, fmt.Sprintf("%d %s", call.Tp, call.MachineId))
 	}
 	slices.Sort(reports)
-	if want := []string{"3 fresh", "4 down-scored"}; !slices.Equal(reports, want) {
+	if want := []string{"3 fresh", "4 crashed", "4 down-scored"}; !slices.Equal(reports, want) {
 		t.Fatalf("reports by ddn = %v, want %v", reports, want)
 	}
-	waitFor(t, "the webhook told of the online and the offline", func() bool { return len(hook.got()) >= 2 })
-	if got, want := hook.got(), []string{"down-scored false", "fresh true"}; !slices.Equal(got, want) {
+	waitFor(t, "the webhook told of the online and the offlines", func() bool { return len(hook.got()) >= 3 })
+	if got, want := hook.got(), []string{"crashed false", "down-scored false", "fresh true"}; !slices.Equal(got, want) {
 		t.Fatalf("webhook calls = %v, want %v", got, want)
 	}
 	n.Stop(t)

@@ -60,3 +60,26 @@ func legacyMachinesClassifiedOnce(t *testing.T, s ports.Store) {
 		t.Fatalf("classifying a classified machine again: %d, %v", n, err)
 	}
 }
+
+// legacyClaimReleased: a claim without a connection id (the original
+// node's machine_connection documents) is deleted with the empty id it is
+// read with, so a sweeper or a takeover can release it; a claim with an id
+// is not deleted by the empty one.
+func legacyClaimReleased(t *testing.T, s ports.Store) {
+	must(t, s.InsertConnection(ctx, ports.Connection{Key: keyA, AddTime: t0}))
+	must(t, s.InsertConnection(ctx, ports.Connection{Key: keyB, NodeID: "n1", ConnID: "c1", AddTime: t0}))
+	c, err := s.GetConnection(ctx, keyA)
+	must(t, err)
+	if c.ConnID != "" || c.NodeID != "" {
+		t.Fatalf("legacy claim = %+v", c)
+	}
+	if ok, err := s.DeleteConnection(ctx, keyB, ""); err != nil || ok {
+		t.Fatalf("the empty id deleted a claim with an id: %v, %v", ok, err)
+	}
+	if ok, err := s.DeleteConnection(ctx, keyA, c.ConnID); err != nil || !ok {
+		t.Fatalf("delete the legacy claim = %v, %v; want it deleted", ok, err)
+	}
+	if _, err := s.GetConnection(ctx, keyA); err == nil {
+		t.Fatal("the legacy claim is still there")
+	}
+}

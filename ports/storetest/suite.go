@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"PruneOutboxAndCommands", pruneOutboxAndCommands},
 		{"LeaseHasOneHolder", leaseHasOneHolder},
 		{"LegacyMachinesClassifiedOnce", legacyMachinesClassifiedOnce},
+		{"LegacyClaimReleased", legacyClaimReleased},
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	tests = append(tests, queryTests...)
