@@ -99,7 +99,11 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}, store, ports.SystemClock{}, targets)
 	effects.OnDelivery = func(target string, e domain.Event, err error) {
 		nodeMetrics.ObserveDelivery(target, err)
-		if err != nil && !errors.Is(err, domain.ErrNoEffect) {
+		if errors.Is(err, domain.ErrNoEffect) {
+			log.Debug("side effect settled: nothing to do", zap.String("target", target), zap.Stringer("machine", e.Key), zap.Error(err))
+			return
+		}
+		if err != nil {
 			log.Warn("side effect not delivered; will retry", zap.String("target", target), zap.Stringer("machine", e.Key), zap.Error(err))
 		}
 	}

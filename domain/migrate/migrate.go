@@ -7,7 +7,6 @@ package migrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"ddn/domain"
@@ -29,6 +28,14 @@ const pageSize = 500
 func Classify(ctx context.Context, store ports.Store, clock ports.Clock) (Result, error) {
 	var res Result
 	now := clock.Now()
+	conns, err := store.ListConnections(ctx, "")
+	if err != nil {
+		return res, fmt.Errorf("classify machines without a state: read the claims: %w: %w", domain.ErrStore, err)
+	}
+	claims := make(map[domain.MachineKey]ports.Connection, len(conns))
+	for _, c := range conns {
+		claims[c.Key] = c
+	}
 	var after *domain.MachineKey
 	for {
 		page, err := store.ListUnclassified(ctx, pageSize)
@@ -37,11 +44,7 @@ func Classify(ctx context.Context, store ports.Store, clock ports.Clock) (Result
 		}
 		ps := make([]domain.LegacyPresence, 0, len(page))
 		for _, m := range page {
-			c, err := store.GetConnection(ctx, m.Key)
-			claimed := err == nil
-			if err != nil && !errors.Is(err, domain.ErrNotFound) {
-				return res, fmt.Errorf("classify %s: read its claim: %w: %w", m.Key, domain.ErrStore, err)
-			}
+			c, claimed := claims[m.Key]
 			ps = append(ps, domain.ClassifyLegacy(m, claimed, c.NodeID, now))
 		}
 		n, err := store.ClassifyMachines(ctx, ps)

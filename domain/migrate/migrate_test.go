@@ -8,6 +8,7 @@ import (
 	"ddn/adapters/memory"
 	"ddn/domain"
 	"ddn/domain/migrate"
+	"ddn/domain/sweep"
 	"ddn/ports"
 )
 
@@ -55,5 +56,35 @@ func TestClassifyGivesEveryLegacyMachineAPresence(t *testing.T) {
 	}
 	if again, err := migrate.Classify(ctx, store, clock); err != nil || again.Total() != 0 {
 		t.Fatalf("second run = %+v, %v; want nothing left", again, err)
+	}
+}
+
+// A machine whose claim the original left behind is online until the
+// sweeper releases that claim (no node holds it); the grace period runs
+// from the release, then it goes offline like any machine.
+func TestLegacyClaimThenSweeper(t *testing.T) {
+	store := memory.NewStore()
+	clock := memory.NewClock(t0)
+	k := domain.MachineKey{MachineID: "crashed", Project: "DeepLinkEVM"}
+	if err := store.SetBandwidthInfo(ctx, k, domain.BandwidthInfo{CPUCores: 1, MemoryTotal: 2, HDD: 50, Bandwidth: 10, Wallet: "0x1"}, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.InsertConnection(ctx, ports.Connection{Key: k, AddTime: t0.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Classify(ctx, store, clock); err != nil {
+		t.Fatal(err)
+	}
+	sw := sweep.New(sweep.Config{NodeID: "n1", Grace: time.Minute, NodeExpiry: 15 * time.Second}, store, clock, &memory.Events{})
+	if res, err := sw.Sweep(ctx); err != nil || res.Released != 1 || res.Offline != 0 {
+		t.Fatalf("first sweep = %+v, %v; want the claim released", res, err)
+	}
+	clock.Advance(time.Minute)
+	if res, err := sw.Sweep(ctx); err != nil || res.Offline != 1 {
+		t.Fatalf("sweep after the grace period = %+v, %v; want it offline", res, err)
+	}
+	m, err := store.GetMachine(ctx, k)
+	if err != nil || m.State != domain.StateOffline {
+		t.Fatalf("machine = %+v, %v", m, err)
 	}
 }
