@@ -150,7 +150,7 @@ func TestCodeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *agent.CodeError
-	if err := c.ReportBandwidth(ctx, agent.BandwidthInfo{CPUCores: 1}); !errors.As(err, &ce) || ce.Code != 1 || !strings.Contains(ce.Message, "memory_total") {
+	if err := c.ReportBandwidth(ctx, agent.BandwidthInfo{CPUCores: 1}); !errors.As(err, &ce) || ce.Code != 1 || ce.Message != "invalid memory total" {
 		t.Fatalf("invalid report: %v", err)
 	}
 	if err := c.Ping(ctx); err != nil {

@@ -14,42 +14,19 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"ddn/internal/wire"
 )
 
-// Machine identifies the machine an agent speaks for.
-type Machine struct {
-	MachineID   string `json:"machine_id"`
-	Project     string `json:"project"`
-	ContainerID string `json:"container_id"`
-	StakingType int    `json:"staking_type"`
-}
+// Machine identifies the machine an agent speaks for (the type-1 body).
+type Machine = wire.Online
 
-// ShortTermInfo is a type-2 body (GPU machines).
-type ShortTermInfo struct {
-	CPUType        string   `json:"cpu_type"`
-	CPURate        int64    `json:"cpu_rate"`
-	GPUNames       []string `json:"gpu_names"`
-	GPUMemoryTotal []int64  `json:"gpu_memory_total"`
-	MemoryTotal    int64    `json:"memory_total"`
-	Wallet         string   `json:"wallet"`
-}
+// ShortTermInfo is a type-2 body (GPU machines); GPU memory in MiB as
+// nvidia-smi prints it.
+type ShortTermInfo = wire.ShortTerm
 
 // BandwidthInfo is a type-4 body (bandwidth-mining machines).
-type BandwidthInfo struct {
-	CPUCores    int64   `json:"cpu_cores"`
-	MemoryTotal int64   `json:"memory_total"`
-	HDD         int64   `json:"hdd"`
-	Bandwidth   float64 `json:"bandwidth"`
-	Wallet      string  `json:"wallet"`
-}
-
-// Message types of the protocol.
-const (
-	TypeOnline    = 1
-	TypeShortTerm = 2
-	TypeNotify    = 3
-	TypeBandwidth = 4
-)
+type BandwidthInfo = wire.Bandwidth
 
 // CodeError is a request the node answered with a non-zero code.
 type CodeError struct {
@@ -59,25 +36,13 @@ type CodeError struct {
 
 func (e *CodeError) Error() string { return fmt.Sprintf("code %d: %s", e.Code, e.Message) }
 
-type envelope struct {
-	Version   uint32 `json:"version"`
-	Timestamp int64  `json:"timestamp"`
-	ID        uint64 `json:"id"`
-	Type      uint32 `json:"type"`
-	PubKey    string `json:"pub_key"`
-	Sign      string `json:"sign"`
-	Code      uint32 `json:"code"`
-	Message   string `json:"message"`
-	Body      string `json:"body"`
-}
-
 // Conn is one connection to a node. A reader goroutine, owned by the
 // connection and stopped by Close or a broken connection, reads every frame:
 // answers go to the waiting request, notifies to OnNotify, pongs to Ping.
 type Conn struct {
 	ws      *websocket.Conn
 	seq     atomic.Uint64
-	answers chan envelope
+	answers chan wire.Envelope
 	done    chan struct{}
 	err     error
 	// onNotify receives the body of each type-3 notify.
@@ -92,7 +57,7 @@ func Dial(ctx context.Context, url string, onNotify func(body []byte)) (*Conn, e
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &Conn{ws: ws, answers: make(chan envelope, 1), done: make(chan struct{}), onNotify: onNotify}
+	c := &Conn{ws: ws, answers: make(chan wire.Envelope, 1), done: make(chan struct{}), onNotify: onNotify}
 	go c.read()
 	return c, nil
 }
@@ -105,11 +70,11 @@ func (c *Conn) read() {
 			c.err = err
 			return
 		}
-		var resp envelope
+		var resp wire.Envelope
 		if err := json.Unmarshal(data, &resp); err != nil {
 			continue // not an envelope ("pong" to a text ping, say)
 		}
-		if resp.Type == TypeNotify && resp.ID == 0 {
+		if resp.Type == wire.TypeNotify && resp.ID == 0 {
 			if c.onNotify != nil {
 				b, _ := base64.StdEncoding.DecodeString(resp.Body)
 				c.onNotify(b)
@@ -134,16 +99,16 @@ func (c *Conn) Close() error {
 }
 
 // Online binds the connection to m.
-func (c *Conn) Online(ctx context.Context, m Machine) error { return c.call(ctx, TypeOnline, m) }
+func (c *Conn) Online(ctx context.Context, m Machine) error { return c.call(ctx, wire.TypeOnline, m) }
 
 // ReportShortTerm sends a type-2 report; nil means the node stored it.
 func (c *Conn) ReportShortTerm(ctx context.Context, info ShortTermInfo) error {
-	return c.call(ctx, TypeShortTerm, info)
+	return c.call(ctx, wire.TypeShortTerm, info)
 }
 
 // ReportBandwidth sends a type-4 report; nil means the node stored it.
 func (c *Conn) ReportBandwidth(ctx context.Context, info BandwidthInfo) error {
-	return c.call(ctx, TypeBandwidth, info)
+	return c.call(ctx, wire.TypeBandwidth, info)
 }
 
 // Ping sends a WebSocket ping (the heartbeat) and waits for the pong.
@@ -151,12 +116,11 @@ func (c *Conn) Ping(ctx context.Context) error { return c.ws.Ping(ctx) }
 
 // call sends one request and waits for its answer; one call at a time.
 func (c *Conn) call(ctx context.Context, typ uint32, body any) error {
-	raw, err := json.Marshal(body)
+	id := c.seq.Add(1)
+	req, err := wire.EncodeRequest(id, typ, time.Now().UnixMilli(), body)
 	if err != nil {
 		return fmt.Errorf("encode body: %w", err)
 	}
-	id := c.seq.Add(1)
-	req, _ := json.Marshal(envelope{Timestamp: time.Now().UnixMilli(), ID: id, Type: typ, Body: base64.StdEncoding.EncodeToString(raw)})
 	if err := c.ws.Write(ctx, websocket.MessageText, req); err != nil {
 		return fmt.Errorf("send type %d: %w", typ, err)
 	}

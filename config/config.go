@@ -128,10 +128,14 @@ type Config struct {
 		ImportMaxBytes int64
 	}
 	// Score configures the calc point: GPUCatalog replaces the shipped GPU
-	// catalog and is re-read every CatalogReload when it changes.
+	// catalog (ddn's format or the original's gpus.json) and is re-read
+	// every CatalogReload when it changes; StrictInfo refuses reports the
+	// original took (GPU lists of different lengths, zero or negative
+	// numbers) with code 1.
 	Score struct {
 		GPUCatalog    string
 		CatalogReload time.Duration
+		StrictInfo    bool
 	}
 	// Outbox tunes the delivery of side effects (chain, webhook).
 	Outbox struct {
@@ -214,6 +218,7 @@ var defaults = map[string]any{
 	"Admin.ReadToken":                           "",
 	"Score.GPUCatalog":                          "",
 	"Score.CatalogReload":                       "5s",
+	"Score.StrictInfo":                          false,
 	"Admin.ImportMaxBytes":                      1 << 30,
 	"Outbox.Interval":                           "1s",
 	"Outbox.MaxAttempts":                        10,

@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"math"
-	"strconv"
-)
+import "strconv"
 
 // ReportType is the first argument of the report contract's `report` call:
 // what happened to a machine, in the contract's numbering.
@@ -26,22 +23,27 @@ type ChainState struct {
 }
 
 // ChainMachineInfo is the tuple of the machine-info contract's
-// setMachineInfo, in the contract's field order and units, so that the
-// mapping from a report is a domain rule and the adapter only encodes it.
+// setMachineInfo, in the contract's field order, holding exactly the values
+// the original node sends (parity/score.json), so that the mapping from a
+// report is a domain rule and the adapter only encodes it. Numbers are the
+// original's signed values; the contract's uint256 takes a negative one as
+// its 256-bit two's complement, as the original's encoder did.
 type ChainMachineInfo struct {
+	// MachineOwner is the reported wallet as sent; the adapter reads it as
+	// an address the way go-ethereum's HexToAddress does.
 	MachineOwner string
-	// CalcPoint is the score times 10000, rounded.
-	CalcPoint uint64
-	CPURate   uint64
+	// CalcPoint is the score times 10000, truncated toward zero.
+	CalcPoint int64
+	CPURate   int64
 	GPUType   string
-	GPUMem    uint64
+	GPUMem    int64
 	CPUType   string
-	GPUCount  uint64
+	GPUCount  int64
 	// MachineID is the container id (the first argument carries the machine id).
 	MachineID  string
 	Longitude  string
 	Latitude   string
-	MachineMem uint64
+	MachineMem int64
 	Region     string
 	Model      string
 }
@@ -50,47 +52,52 @@ type ChainMachineInfo struct {
 type ChainBandwidthInfo struct {
 	MachineOwner string
 	MachineID    string
-	CPUCores     uint64
-	MachineMem   uint64
+	CPUCores     int64
+	MachineMem   int64
 	Region       string
-	HDD          uint64
-	Bandwidth    uint64
+	HDD          int64
+	Bandwidth    int64
 }
 
-// NewChainMachineInfo maps a stored type-2 report onto the contract's tuple:
-// score × 10000, the first GPU's name and memory, coordinates as decimal strings.
+// NewChainMachineInfo maps a scored type-2 report onto the contract's tuple
+// as the original does: int64(score × 10000), the first GPU's name and
+// (converted) memory, the number of reported GPUs, and the coordinates as
+// the 6-decimal form of their float32 values.
 func NewChainMachineInfo(key MachineKey, i ShortTermInfo) ChainMachineInfo {
 	out := ChainMachineInfo{
 		MachineOwner: i.Wallet,
-		CalcPoint:    uint64(math.Round(max(i.CalcPoint, 0) * 10000)),
-		CPURate:      uint64(max(i.CPURate, 0)),
+		CalcPoint:    int64(i.CalcPoint * 10000),
+		CPURate:      i.CPURate,
 		CPUType:      i.CPUType,
-		GPUCount:     uint64(len(i.GPUNames)),
+		GPUCount:     int64(len(i.GPUNames)),
 		MachineID:    key.ContainerID,
-		Longitude:    strconv.FormatFloat(i.Longitude, 'f', -1, 64),
-		Latitude:     strconv.FormatFloat(i.Latitude, 'f', -1, 64),
-		MachineMem:   uint64(max(i.MemoryTotal, 0)),
+		Longitude:    ChainCoordinate(i.Longitude),
+		Latitude:     ChainCoordinate(i.Latitude),
+		MachineMem:   i.MemoryTotal,
 		Region:       i.Region,
 	}
 	if len(i.GPUNames) > 0 {
 		out.GPUType = i.GPUNames[0]
 	}
 	if len(i.GPUMemoryTotal) > 0 {
-		out.GPUMem = uint64(max(i.GPUMemoryTotal[0], 0))
+		out.GPUMem = i.GPUMemoryTotal[0]
 	}
 	return out
 }
 
-// NewChainBandwidthInfo maps a stored type-4 report onto the contract's tuple
-// (bandwidth in whole Mbps, rounded).
+// ChainCoordinate formats a longitude or latitude as the original sends it:
+// its float32 value (what the geolocation database holds) with 6 decimals.
+func ChainCoordinate(v float64) string { return strconv.FormatFloat(float64(float32(v)), 'f', 6, 32) }
+
+// NewChainBandwidthInfo maps a stored type-4 report onto the contract's tuple.
 func NewChainBandwidthInfo(key MachineKey, i BandwidthInfo) ChainBandwidthInfo {
 	return ChainBandwidthInfo{
 		MachineOwner: i.Wallet,
 		MachineID:    key.ContainerID,
-		CPUCores:     uint64(max(i.CPUCores, 0)),
-		MachineMem:   uint64(max(i.MemoryTotal, 0)),
+		CPUCores:     i.CPUCores,
+		MachineMem:   i.MemoryTotal,
 		Region:       i.Region,
-		HDD:          uint64(max(i.HDD, 0)),
-		Bandwidth:    uint64(math.Round(max(i.Bandwidth, 0))),
+		HDD:          i.HDD,
+		Bandwidth:    int64(i.Bandwidth),
 	}
 }

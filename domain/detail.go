@@ -1,14 +1,14 @@
 package domain
 
-// DetailError is a sentinel error with a detail the client may see ("invalid
-// machine info: gpu_names[0] ... is not in the GPU catalog"), so adapters
-// answer more than the sentinel's words without exposing internal context.
-type DetailError struct {
-	Err    error
-	Detail string
+// TextError is a sentinel error answered with a text of its own (the
+// original node's words, "calculate gpu point failed ..."), so adapters send
+// exactly that text with the sentinel's wire code.
+type TextError struct {
+	Err  error
+	Text string
 }
 
-func (e *DetailError) Error() string { return e.Err.Error() + ": " + e.Detail }
+func (e *TextError) Error() string { return e.Text }
 
-// Unwrap makes a DetailError match its sentinel (and so its wire code).
-func (e *DetailError) Unwrap() error { return e.Err }
+// Unwrap makes a TextError match its sentinel (and so its wire code).
+func (e *TextError) Unwrap() error { return e.Err }

@@ -18,7 +18,7 @@ var (
 	// ErrAlreadyBound: the connection already went online as some machine.
 	ErrAlreadyBound = errors.New("machine has been online, repeated requests")
 	// ErrMachineHeld: another live connection in the cluster holds the machine.
-	ErrMachineHeld = errors.New("machine is already online on another connection")
+	ErrMachineHeld = errors.New("machine has been online, repeated connection")
 	// ErrNotRegistered: the chain does not know the machine.
 	ErrNotRegistered = errors.New("machine not registered")
 	// ErrNotOnline: machine info arrived before a successful online.

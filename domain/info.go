@@ -7,7 +7,8 @@ import (
 
 // ShortTermInfo is what a GPU (DeepLink short-term rental) machine reports in a
 // type-2 message, plus the facts the node derives from it (client IP, score,
-// location). Units: CPURate MHz, GPUMemoryTotal GB per GPU, MemoryTotal GB.
+// location). Units: CPURate MHz; GPUMemoryTotal as reported (MiB, as
+// nvidia-smi prints it), and GB once a score converted it; MemoryTotal GB.
 type ShortTermInfo struct {
 	GPUNames       []string
 	GPUMemoryTotal []int64
@@ -23,9 +24,33 @@ type ShortTermInfo struct {
 	Region    string
 }
 
-// Validate enforces the protocol rule: every reported field present and non-zero,
-// one memory entry per GPU.
+// paramText is a parameter error (code 1) answered with the original's words.
+func paramText(text string) error { return &TextError{Err: ErrInvalidParam, Text: text} }
+
+// Validate is the original node's check, in its order and words: lists
+// non-empty and the other fields non-zero. Lists of different lengths and
+// negative numbers pass, as they did there (ValidateStrict refuses them).
 func (i ShortTermInfo) Validate() error {
+	switch {
+	case len(i.GPUNames) == 0:
+		return paramText("empty gpu names")
+	case len(i.GPUMemoryTotal) == 0:
+		return paramText("empty gpu memory total")
+	case i.MemoryTotal == 0:
+		return paramText("invalid memory total")
+	case i.CPUType == "":
+		return paramText("empty cpu type")
+	case i.CPURate == 0:
+		return paramText("invalid cpu rate")
+	case i.Wallet == "":
+		return paramText("empty wallet")
+	}
+	return nil
+}
+
+// ValidateStrict is ddn's own, stricter rule (Score.StrictInfo): every
+// reported field present and positive, one memory entry per GPU.
+func (i ShortTermInfo) ValidateStrict() error {
 	switch {
 	case i.CPUType == "":
 		return &FieldError{Field: "cpu_type", Reason: "is required"}
@@ -75,8 +100,26 @@ type BandwidthInfo struct {
 	Region   string
 }
 
-// Validate enforces the protocol rule: every reported field present and non-zero.
+// Validate is the original node's check, in its order and words: every
+// field non-zero (negative numbers pass, as they did there).
 func (i BandwidthInfo) Validate() error {
+	switch {
+	case i.CPUCores == 0:
+		return paramText("invalid cpu cores")
+	case i.MemoryTotal == 0:
+		return paramText("invalid memory total")
+	case i.HDD == 0:
+		return paramText("invalid hdd")
+	case i.Bandwidth == 0:
+		return paramText("invalid bandwidth")
+	case i.Wallet == "":
+		return paramText("empty wallet")
+	}
+	return nil
+}
+
+// ValidateStrict is ddn's own, stricter rule: every field present and positive.
+func (i BandwidthInfo) ValidateStrict() error {
 	switch {
 	case i.CPUCores <= 0:
 		return &FieldError{Field: "cpu_cores", Reason: "must be a positive number"}

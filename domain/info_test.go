@@ -37,8 +37,50 @@ func TestShortTermInfoValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			info := validShortTerm()
 			tt.change(&info)
-			assertField(t, info.Validate(), tt.field)
+			assertField(t, info.ValidateStrict(), tt.field)
 		})
+	}
+}
+
+// TestShortTermInfoValidateAsTheOriginal: the default check answers the
+// original node's texts, in its order, and lets through what it let through.
+func TestShortTermInfoValidateAsTheOriginal(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*ShortTermInfo)
+		text   string
+	}{
+		{"valid", func(*ShortTermInfo) {}, ""},
+		{"everything missing", func(i *ShortTermInfo) { *i = ShortTermInfo{} }, "empty gpu names"},
+		{"no gpus", func(i *ShortTermInfo) { i.GPUNames = nil }, "empty gpu names"},
+		{"no gpu memory", func(i *ShortTermInfo) { i.GPUMemoryTotal = nil; i.MemoryTotal = 0 }, "empty gpu memory total"},
+		{"zero memory", func(i *ShortTermInfo) { i.MemoryTotal = 0; i.CPUType = "" }, "invalid memory total"},
+		{"no cpu type", func(i *ShortTermInfo) { i.CPUType = ""; i.CPURate = 0 }, "empty cpu type"},
+		{"zero cpu rate", func(i *ShortTermInfo) { i.CPURate = 0; i.Wallet = "" }, "invalid cpu rate"},
+		{"no wallet", func(i *ShortTermInfo) { i.Wallet = "" }, "empty wallet"},
+		{"negative cpu rate passes", func(i *ShortTermInfo) { i.CPURate = -1 }, ""},
+		{"lists of different lengths pass", func(i *ShortTermInfo) { i.GPUMemoryTotal = []int64{8, 8} }, ""},
+		{"zero gpu memory passes", func(i *ShortTermInfo) { i.GPUMemoryTotal = []int64{0} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info := validShortTerm()
+			tt.change(&info)
+			assertText(t, info.Validate(), tt.text)
+		})
+	}
+}
+
+func assertText(t *testing.T, err error, text string) {
+	t.Helper()
+	if text == "" {
+		if err != nil {
+			t.Fatalf("want valid, got %v", err)
+		}
+		return
+	}
+	if err == nil || err.Error() != text || CodeOf(err) != CodeParameter {
+		t.Fatalf("got %v (code %d), want %q with code 1", err, CodeOf(err), text)
 	}
 }
 
@@ -59,15 +101,30 @@ func TestBandwidthInfoValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			info := validBandwidth()
 			tt.change(&info)
-			assertField(t, info.Validate(), tt.field)
+			assertField(t, info.ValidateStrict(), tt.field)
 		})
+	}
+	for _, tt := range []struct {
+		change func(*BandwidthInfo)
+		text   string
+	}{
+		{func(i *BandwidthInfo) { *i = BandwidthInfo{} }, "invalid cpu cores"},
+		{func(i *BandwidthInfo) { i.MemoryTotal, i.HDD = 0, 0 }, "invalid memory total"},
+		{func(i *BandwidthInfo) { i.HDD, i.Bandwidth = 0, 0 }, "invalid hdd"},
+		{func(i *BandwidthInfo) { i.Bandwidth, i.Wallet = 0, "" }, "invalid bandwidth"},
+		{func(i *BandwidthInfo) { i.Wallet = "" }, "empty wallet"},
+		{func(i *BandwidthInfo) { i.CPUCores, i.HDD = -1, -5 }, ""},
+	} {
+		info := validBandwidth()
+		tt.change(&info)
+		assertText(t, info.Validate(), tt.text)
 	}
 }
 
 func TestMachineKeyValidate(t *testing.T) {
-	assertField(t, MachineKey{MachineID: "m", Project: "p"}.Validate(), "")
-	assertField(t, MachineKey{Project: "p"}.Validate(), "machine_id")
-	assertField(t, MachineKey{MachineID: "m"}.Validate(), "project")
+	assertText(t, MachineKey{MachineID: "m", Project: "p"}.Validate(), "")
+	assertText(t, MachineKey{Project: "p"}.Validate(), "machine id is empty")
+	assertText(t, MachineKey{MachineID: "m"}.Validate(), "") // project is optional, as in the original
 	assertField(t, StakingType(3).Validate(), "staking_type")
 	assertField(t, StakingFree.Validate(), "")
 }

@@ -24,13 +24,11 @@ func (k MachineKey) String() string {
 	return k.Project + "/" + k.MachineID + "/" + k.ContainerID
 }
 
-// Validate rejects keys an online request may not bind to.
+// Validate rejects keys an online request may not bind to: the original
+// node requires only machine_id (project and container_id may be empty).
 func (k MachineKey) Validate() error {
 	if k.MachineID == "" {
-		return &FieldError{Field: "machine_id", Reason: "is required"}
-	}
-	if k.Project == "" {
-		return &FieldError{Field: "project", Reason: "is required"}
+		return paramText("machine id is empty")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	ethereum "github.com/ethereum/go-ethereum"
 	gethabi "github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
+	gethmath "github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"ddn/abi"
@@ -222,28 +223,36 @@ type bandwidthTuple struct {
 	Bandwidth    *big.Int
 }
 
-func u(v uint64) *big.Int { return new(big.Int).SetUint64(v) }
+// u is a tuple number; a negative one is sent as its 256-bit two's
+// complement, as the original's (older) go-ethereum encoder sent it (the
+// current one refuses negative uints).
+func u(v int64) *big.Int { return gethmath.U256(big.NewInt(v)) }
 
-// owner parses a wallet; a wallet that is not an address is sent as zero
-// rather than blocking the machine's info forever.
-func owner(s string) common.Address {
-	if common.IsHexAddress(s) {
-		return common.HexToAddress(s)
-	}
-	return common.Address{}
-}
+// owner reads a wallet as the original does (go-ethereum's HexToAddress:
+// the hex digits before any other character, the last 20 bytes of them),
+// so that a malformed wallet is sent as the same address it sent.
+func owner(s string) common.Address { return common.HexToAddress(s) }
 
 // SetMachineInfo implements ports.ChainReporter.
 func (c *Chain) SetMachineInfo(ctx context.Context, machineID string, i domain.ChainMachineInfo) error {
-	data, err := c.infoABI.Pack("setMachineInfo", machineID, machineInfoTuple{
+	data, err := packMachineInfo(c.infoABI, machineID, i)
+	if err != nil {
+		return err
+	}
+	return c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+}
+
+// packMachineInfo is the calldata of setMachineInfo(machineID, i).
+func packMachineInfo(a gethabi.ABI, machineID string, i domain.ChainMachineInfo) ([]byte, error) {
+	data, err := a.Pack("setMachineInfo", machineID, machineInfoTuple{
 		MachineOwner: owner(i.MachineOwner), CalcPoint: u(i.CalcPoint), CpuRate: u(i.CPURate), GpuType: i.GPUType,
 		GpuMem: u(i.GPUMem), CpuType: i.CPUType, GpuCount: u(i.GPUCount), MachineId: i.MachineID,
 		Longitude: i.Longitude, Latitude: i.Latitude, MachineMem: u(i.MachineMem), Region: i.Region, Model: i.Model,
 	})
 	if err != nil {
-		return fmt.Errorf("pack setMachineInfo: %w", err)
+		return nil, fmt.Errorf("pack setMachineInfo: %w", err)
 	}
-	return c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+	return data, nil
 }
 
 // SetBandwidthInfo implements ports.ChainReporter.

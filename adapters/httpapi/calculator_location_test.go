@@ -34,12 +34,14 @@ func geoServer(t *testing.T, geo httpapi.GeoOptions) *httptest.Server {
 }
 
 func TestCalculatorPoint(t *testing.T) {
-	table, err := score.NewTable([]score.GPU{{Name: "GeForce RTX 4060", MemoryGB: 8, CUDACores: 3072}, {Name: "A100", MemoryGB: 80, CUDACores: 6912}})
+	table, err := score.NewTable([]score.GPU{{Model: "4060", MemoryGB: 8, CUDACores: 3072}, {Model: "3060", MemoryGB: 8, CUDACores: 3584},
+		{Model: "3060", MemoryGB: 12, CUDACores: 3584}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := geoServer(t, httpapi.GeoOptions{Catalog: table})
 	url := srv.URL + "/api/v0/calculator/point"
+	const rest = `"cpu_type":"i5-13400F","cpu_rate":2500,"memory_total":16,"wallet":"0xabc"`
 	tests := []struct {
 		name, body string
 		status     int
@@ -47,27 +49,33 @@ func TestCalculatorPoint(t *testing.T) {
 		point      float64
 		message    string
 	}{
-		{"a type-2 body", `{"cpu_type":"i5-13400F","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],"memory_total":16,"wallet":"0xabc"}`, 200, 0, 79.15, "ok"},
-		{"without wallet and cpu", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],"memory_total":16}`, 200, 0, 79.15, "ok"},
-		{"unknown GPU", `{"gpu_names":["NVIDIA GeForce RTX 9999"],"gpu_memory_total":[8],"memory_total":16}`, 422, 6, 0, `"NVIDIA GeForce RTX 9999"`},
-		{"memory list too short", `{"gpu_names":["NVIDIA A100-SXM4-80GB","NVIDIA A100-SXM4-80GB"],"gpu_memory_total":[80],"memory_total":16}`, 400, 1, 0, "gpu_memory_total"},
-		{"no memory_total", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8]}`, 400, 1, 0, "memory_total"},
-		{"not JSON", `{"gpu_names":`, 400, 2, 0, "short-term machine info"},
-		{"wrong type", `{"gpu_names":"4060"}`, 400, 2, 0, "short-term machine info"},
+		{"MiB as nvidia-smi prints it", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8188],` + rest + `}`, 200, 0, 79.15, "ok"},
+		{"GB: by model alone", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],` + rest + `}`, 200, 0, 79.15, "ok"},
+		{"GB: the first entry of the model", `{"gpu_names":["NVIDIA GeForce RTX 3060"],"gpu_memory_total":[12],` + rest + `}`, 200, 0, 83.12, "ok"},
+		{"lists of different lengths", `{"gpu_names":["RTX 4060","RTX 4060"],"gpu_memory_total":[8188],` + rest + `}`, 200, 0, 153.72, "ok"},
+		{"unknown GPU", `{"gpu_names":["NVIDIA GeForce RTX 9999"],"gpu_memory_total":[8192],` + rest + `}`, 422, 6, 0,
+			"calculate gpu point failed can not find the number of cuda cores"},
+		{"no wallet", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8188],"cpu_type":"x","cpu_rate":1,"memory_total":16}`, 400, 1, 0, "empty wallet"},
+		{"no memory_total", `{"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8188]}`, 400, 1, 0, "invalid memory total"},
+		{"not JSON", `{"gpu_names":`, 400, 1, 0, "invalid machine info"},
+		{"wrong type", `{"gpu_names":"4060"}`, 400, 1, 0, "invalid machine info"},
+		{"beyond int32", `{"gpu_names":["RTX 4060"],"gpu_memory_total":[8188],"cpu_rate":3000000000}`, 400, 1, 0, "invalid machine info"},
 		{"too large", `{"cpu_type":"` + strings.Repeat("x", 70<<10) + `"}`, 413, 1, 0, "64 KiB"},
 	}
-	for _, tt := range tests {
-		status, body, ct := call(t, "POST", url, "", tt.body)
-		msg, _ := body["message"].(string)
-		if status != tt.status || body["code"] != tt.code || ct != "application/json" || !strings.Contains(msg, tt.message) {
-			t.Errorf("%s: %d %v (%s); want %d code %v message containing %q", tt.name, status, body, ct, tt.status, tt.code, tt.message)
-		}
-		if tt.status == 200 && body["calc_point"] != tt.point {
-			t.Errorf("%s: calc_point %v, want %v", tt.name, body["calc_point"], tt.point)
+	for _, method := range []string{"POST", "GET"} {
+		for _, tt := range tests {
+			status, body, ct := call(t, method, url, "", tt.body)
+			msg, _ := body["message"].(string)
+			if status != tt.status || body["code"] != tt.code || ct != "application/json" || !strings.Contains(msg, tt.message) {
+				t.Errorf("%s %s: %d %v (%s); want %d code %v message containing %q", method, tt.name, status, body, ct, tt.status, tt.code, tt.message)
+			}
+			if tt.status == 200 && body["calc_point"] != tt.point {
+				t.Errorf("%s %s: calc_point %v, want %v", method, tt.name, body["calc_point"], tt.point)
+			}
 		}
 	}
-	if status, body, _ := call(t, "GET", url, "", ""); status != 405 || body["code"] != float64(1) {
-		t.Errorf("GET calculator = %d %v", status, body)
+	if status, body, _ := call(t, "PUT", url, "", ""); status != 405 || body["code"] != float64(1) {
+		t.Errorf("PUT calculator = %d %v", status, body)
 	}
 }
 

@@ -9,8 +9,11 @@ import (
 
 // GeoOptions are what the score and location endpoints need.
 type GeoOptions struct {
-	// Catalog scores POST /api/v0/calculator/point; nil answers "not configured".
+	// Catalog scores GET and POST /api/v0/calculator/point; nil answers "not configured".
 	Catalog score.Catalog
+	// StrictInfo checks calculator bodies with ddn's stricter rule, as the
+	// sessions do (Score.StrictInfo).
+	StrictInfo bool
 	// Locator answers GET /api/v0/location; nil answers "not configured".
 	Locator ports.Locator
 }
@@ -26,6 +29,7 @@ func registerGeo(mux *routeMux, o Options) {
 	if o.Geo.Locator != nil {
 		locate = locationHandler(o)
 	}
+	mux.handleLimited("GET /api/v0/calculator/point", calculate, maxInfoBody)
 	mux.handleLimited("POST /api/v0/calculator/point", calculate, maxInfoBody)
 	mux.HandleFunc("GET /api/v0/location", locate)
 }

@@ -129,8 +129,8 @@ func TestAdminNotify(t *testing.T) {
 	if code, _ := post(`{"machine_id":"gone","project":"p"}`, "tok"); code != 404 {
 		t.Fatalf("not connected = %d, want 404", code)
 	}
-	if code, body := post(`{"machine_id":"here"}`, "tok"); code != 400 || body["code"] != float64(1) {
-		t.Fatalf("no project = %d %v", code, body)
+	if code, body := post(`{"project":"p"}`, "tok"); code != 400 || body["code"] != float64(1) {
+		t.Fatalf("no machine id = %d %v", code, body)
 	}
 	if code, body := post(`{`, "tok"); code != 400 || body["code"] != float64(2) {
 		t.Fatalf("bad JSON = %d %v", code, body)

@@ -10,116 +10,159 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/gobwas/ws"
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"ddn/domain"
 	"ddn/domain/session"
+	"ddn/internal/wire"
 )
 
-// Connection states: open; closing once a close frame was sent (the agent's
-// answer is awaited); done once the socket is closed.
-const (
-	stateOpen int32 = iota
-	stateClosing
-	stateDone
-)
+// maxQueued bounds the messages read ahead of the one being served; past
+// it the connection is not read until the worker catches up.
+const maxQueued = 16
 
-// closeWait bounds the wait for the agent's answer to a close frame.
-const closeWait = 5 * time.Second
+// message is one whole data message read from the agent.
+type message struct {
+	typ  websocket.MessageType
+	data []byte
+}
 
-var (
-	errClosing      = errors.New("connection closing")
-	errCloseTimeout = errors.New("no answer to the close frame")
-)
-
-// conn is one agent connection. On Linux an idle one has no goroutine: the
-// handler's poller reads it when it has bytes, answers pings, and starts a
-// worker (work) for whole messages; the connection is read again only once
-// the worker is done, so messages are served in order. A connection the
-// poller cannot watch (TLS, other systems) is read by a goroutine of its own
-// (readLoop). Writes may come from the worker, the poller and Notify.
+// conn is one agent connection. Its request's goroutine reads it (serve);
+// whole messages go to a worker goroutine, started when there is something
+// to serve and gone when the queue is empty, so that pings are answered
+// while a slow online is served and messages are answered in order. Writes
+// may come from the worker, the library's ping answers and Notify.
 type conn struct {
 	h        *Handler
-	nc       net.Conn
+	ws       *websocket.Conn
 	session  *session.Session
 	log      connLog
 	boundKey domain.MachineKey // guarded by h.mu
 	adm      *admission
 	opened   time.Time
+	limit    *limiter // used by the reading goroutine only
 
-	// rc and pollID are set when the poller watches the connection.
-	rc     syscall.RawConn
-	pollID uint64
+	// qmu guards the queue; qcond wakes the reader when the queue has room
+	// and serve when the worker is gone.
+	qmu     sync.Mutex
+	qcond   sync.Cond
+	queue   []message
+	working bool
+	ended   bool
 
-	// mu is held by whoever handles the connection's input: the poller
-	// while it parses a read, the worker while it serves messages.
-	mu        sync.Mutex
-	armedOnce bool
-	frames    frameState
-	queue     []message
-	limit     *limiter
-
-	// wmu orders writes; no frame follows a close frame.
-	wmu       sync.Mutex
-	closeSent bool
-	// pongPending is set while a control frame waits for a goroutine to
-	// write it.
-	pongPending atomic.Bool
-
-	state atomic.Int32
+	closing atomic.Bool
 	// policyClosed is set once the connection is being closed for abuse.
 	policyClosed atomic.Bool
 
 	hbMu      sync.Mutex
 	heartbeat *time.Timer
 	deadline  *time.Timer // first online message
-	closing   *time.Timer // answer to the close frame
 }
 
-// start begins serving the connection: bytes sent with the handshake
-// first, then whatever the agent sends.
-func (c *conn) start(early []byte) {
+// serve reads the connection until it ends, then waits for the worker.
+func (c *conn) serve() {
 	c.hbMu.Lock()
-	if c.state.Load() == stateDone { // drained before it started
-		c.hbMu.Unlock()
-		return
-	}
 	c.heartbeat = time.AfterFunc(c.h.opts.HeartbeatTimeout, func() {
 		c.log.logBase(zap.InfoLevel, "heartbeat timeout: closing connection")
-		c.closeWith(ws.StatusPolicyViolation, "heartbeat timeout")
+		c.closeWith(websocket.StatusPolicyViolation, "heartbeat timeout")
 	})
 	if d := c.h.opts.Limits.OnlineDeadline; d > 0 {
 		c.deadline = time.AfterFunc(d, c.onlineOverdue)
 	}
 	c.hbMu.Unlock()
-	if c.h.watch(c) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if len(early) > 0 {
-			c.input(early)
+	err := c.readLoop()
+	c.logEnd(err)
+	c.hbMu.Lock()
+	for _, t := range []*time.Timer{c.heartbeat, c.deadline} {
+		if t != nil {
+			t.Stop()
 		}
-		c.next()
-		return
 	}
-	go c.readLoop(early)
+	c.hbMu.Unlock()
+	c.qmu.Lock()
+	if !errors.Is(err, io.EOF) {
+		// A hang-up after whole messages still gets their answers; any
+		// other end drops what was not served.
+		c.queue = nil
+	}
+	for c.working {
+		c.qcond.Wait()
+	}
+	c.ended = true
+	c.qmu.Unlock()
+	_ = c.ws.CloseNow()
 }
 
-// next hands the queued messages to a worker, or has the poller watch the
-// connection for its next bytes; the caller holds c.mu.
-func (c *conn) next() {
-	if c.state.Load() == stateDone {
-		return
+// readLoop reads messages until the connection fails or closes.
+func (c *conn) readLoop() error {
+	for {
+		typ, data, err := c.ws.Read(c.h.base)
+		if err != nil {
+			return err
+		}
+		if typ == websocket.MessageText && bytes.Equal(data, []byte("ping")) {
+			c.beat()
+		}
+		if ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes); !ok {
+			req, _ := decodeRequest(data)
+			c.answer(c.h.base, request{Version: req.Version, ID: req.ID, Type: req.Type}, time.Now(), errRateLimited)
+			if cut {
+				c.closePolicy(ClosedRateLimit, "rate limited: too many messages", c.log.machineFields()...)
+			}
+			continue
+		}
+		c.enqueue(message{typ: typ, data: data})
 	}
-	if len(c.queue) > 0 {
+}
+
+// enqueue hands m to the worker, starting one when none runs; it waits
+// while maxQueued messages are ahead.
+func (c *conn) enqueue(m message) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	for len(c.queue) >= maxQueued && !c.ended {
+		c.qcond.Wait()
+	}
+	c.queue = append(c.queue, m)
+	if !c.working {
+		c.working = true
 		go c.work()
-		return
 	}
-	if err := c.h.poll.arm(c); err != nil {
-		c.end(fmt.Errorf("watch connection: %w", err))
+}
+
+// work serves queued messages in order until none is left.
+func (c *conn) work() {
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug in one connection's handling ends that connection, not the node.
+			c.log.logBase(zap.ErrorLevel, "connection handler panicked; connection closed",
+				zap.String("panic", fmt.Sprint(p)), zap.ByteString("stack", debug.Stack()))
+			_ = c.ws.CloseNow()
+			c.qmu.Lock()
+			c.working, c.queue = false, nil
+			c.qcond.Broadcast()
+			c.qmu.Unlock()
+		}
+	}()
+	for {
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.working, c.queue = false, nil
+			c.qcond.Broadcast()
+			c.qmu.Unlock()
+			return
+		}
+		m := c.queue[0]
+		c.queue[0] = message{}
+		c.queue = c.queue[1:]
+		c.qcond.Broadcast()
+		c.qmu.Unlock()
+		if !c.closing.Load() {
+			c.serveMessage(c.h.base, m)
+		}
 	}
 }
 
@@ -146,125 +189,9 @@ func (c *conn) onlineOverdue() {
 	c.closePolicy(ClosedNoOnline, "no online message within "+c.h.opts.Limits.OnlineDeadline.String())
 }
 
-// readable is the poller's: it reads what the socket holds, answers
-// pings, and hands whole messages to a worker; otherwise it re-arms.
-func (c *conn) readable(buf []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer c.recoverPanic()
-	if c.state.Load() == stateDone {
-		return
-	}
-	n, err := c.h.poll.readNow(c, buf)
-	if n > 0 {
-		c.input(buf[:n])
-	}
-	if err != nil {
-		c.end(err)
-		return
-	}
-	c.next()
-}
-
-// work serves the queued messages, then has the poller read the
-// connection again.
-func (c *conn) work() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer c.recoverPanic()
-	c.serveQueue()
-	c.next() // the queue is empty: watch again
-}
-
-// readLoop reads a connection the poller cannot watch.
-func (c *conn) readLoop(early []byte) {
-	buf := make([]byte, 4096)
-	p, err := early, error(nil)
-	for {
-		c.consume(p)
-		if err != nil {
-			c.end(err)
-			return
-		}
-		if c.state.Load() == stateDone {
-			return
-		}
-		var n int
-		n, err = c.nc.Read(buf)
-		p = buf[:n]
-	}
-}
-
-// consume handles what readLoop read and serves the messages it completes.
-func (c *conn) consume(p []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer c.recoverPanic()
-	if len(p) > 0 && c.state.Load() != stateDone {
-		c.input(p)
-	}
-	c.serveQueue()
-}
-
-// recoverPanic closes the connection when its handling panics: a bug in
-// one connection's handling ends that connection, not the node.
-func (c *conn) recoverPanic() {
-	if p := recover(); p != nil {
-		c.log.logBase(zap.ErrorLevel, "connection handler panicked; connection closed",
-			zap.String("panic", fmt.Sprint(p)), zap.ByteString("stack", debug.Stack()))
-		c.end(errors.New("handler panicked"))
-	}
-}
-
-// input parses frames from p; the caller holds c.mu. A protocol error or
-// a frame over the limit closes the connection.
-func (c *conn) input(p []byte) {
-	err := c.frames.feed(p, c.h.opts.MaxMessageBytes, c)
-	if err == nil || c.state.Load() != stateOpen {
-		return
-	}
-	if errors.Is(err, errFrameTooBig) {
-		c.log.log(zap.InfoLevel, "connection closed: frame larger than the limit", zap.Int64("max_bytes", c.h.opts.MaxMessageBytes))
-		c.closeWith(ws.StatusMessageTooBig, "message too big")
-		return
-	}
-	c.log.log(zap.InfoLevel, "connection closed: protocol error", zap.Error(err))
-	c.closeWith(ws.StatusProtocolError, err.Error())
-}
-
-// control handles a control frame (frameSink).
-func (c *conn) control(h ws.Header, payload []byte) {
-	switch h.OpCode {
-	case ws.OpPing:
-		if c.state.Load() == stateOpen && c.pinged() {
-			var b [2 + ws.MaxControlFramePayloadSize]byte
-			c.sendControl(appendFrame(b[:0], ws.OpPong, payload), false)
-		}
-	case ws.OpClose:
-		if !c.state.CompareAndSwap(stateOpen, stateClosing) {
-			c.end(nil) // the answer to ours
-			return
-		}
-		code, _ := ws.ParseCloseFrameData(payload)
-		c.log.log(zap.DebugLevel, "connection closed", zap.Int("status", int(code)))
-		var b [2 + ws.MaxControlFramePayloadSize]byte
-		frame := appendFrame(b[:0], ws.OpClose, nil)
-		if !code.Empty() {
-			frame = appendCloseFrame(b[:0], code, "")
-		}
-		c.sendControl(frame, true)
-	}
-}
-
-// data queues a whole message for the worker (frameSink).
-func (c *conn) data(op ws.OpCode, payload []byte) {
-	if c.state.Load() == stateOpen {
-		c.queue = append(c.queue, message{op: op, data: bytes.Clone(payload)})
-	}
-}
-
 // pinged is a ping frame: a heartbeat, answered with a pong while the
 // connection keeps within its message budget (a ping flood spends it too).
+// The library calls it from the reading goroutine.
 func (c *conn) pinged() bool {
 	c.beat()
 	ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes)
@@ -283,46 +210,30 @@ func (c *conn) beat() {
 	}
 }
 
-// serveQueue serves the queued messages in order; the caller holds c.mu.
-func (c *conn) serveQueue() {
-	for len(c.queue) > 0 && c.state.Load() == stateOpen {
-		m := c.queue[0]
-		c.queue[0] = message{}
-		c.queue = c.queue[1:]
-		c.serveMessage(c.h.base, m)
-	}
-	c.queue = nil
-}
-
 // serveMessage answers one data message.
 func (c *conn) serveMessage(ctx context.Context, m message) {
 	start := time.Now()
-	if ok, cut := c.limit.allow(c.h.opts.Clock.Now(), c.h.opts.Limits.RateStrikes); !ok {
-		req, _ := decodeRequest(m.data)
-		c.answer(ctx, request{Version: req.Version, ID: req.ID, Type: req.Type}, start, errRateLimited)
-		if cut {
-			c.closePolicy(ClosedRateLimit, "rate limited: too many messages", c.log.machineFields()...)
-		}
-		return
-	}
-	if m.op == ws.OpBinary {
+	if m.typ == websocket.MessageBinary {
 		c.answer(ctx, request{}, start, parseError("binary frames are not accepted; send JSON text frames"))
 		return
 	}
 	if bytes.Equal(m.data, []byte("ping")) {
-		c.beat()
-		if err := c.writeRaw(ctx, []byte("pong")); err != nil {
+		if err := c.writeText(ctx, []byte("pong")); err != nil {
 			c.log.log(zap.InfoLevel, "write pong", zap.Error(err))
 		}
 		return
 	}
 	req, err := decodeRequest(m.data)
+	var body []byte
+	if err == nil {
+		body, err = requestBody(req)
+	}
 	if err != nil {
-		// The header could not be trusted: answer id 0, type 0.
-		c.answer(ctx, request{Version: req.Version}, start, err)
+		// The envelope could not be read: answer id 0, type 0.
+		c.answer(ctx, request{}, start, err)
 		return
 	}
-	msg, err := c.handle(ctx, req)
+	msg, err := c.handle(ctx, req, body)
 	if err == nil {
 		c.reply(ctx, req, start, domain.CodeOK, msg)
 		return
@@ -330,181 +241,75 @@ func (c *conn) serveMessage(ctx context.Context, m message) {
 	c.answer(ctx, req, start, err)
 }
 
-// logEnd says why the connection ended; the caller holds c.mu.
+// logEnd says why the connection ended.
 func (c *conn) logEnd(err error) {
+	status := websocket.CloseStatus(err)
 	switch {
-	case err == nil:
-		c.log.log(zap.DebugLevel, "connection closed")
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		c.log.log(zap.DebugLevel, "connection ended by the agent")
-	default:
+	case err == nil, status == websocket.StatusNormalClosure, status == websocket.StatusGoingAway, status == websocket.StatusNoStatusRcvd:
+		c.log.log(zap.DebugLevel, "connection closed", zap.Int("status", int(status)))
+	case status == websocket.StatusMessageTooBig:
+		c.log.log(zap.InfoLevel, "connection closed: message larger than the limit", zap.Int64("max_bytes", c.h.opts.MaxMessageBytes))
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), c.closing.Load():
 		c.log.log(zap.DebugLevel, "connection ended", zap.Error(err))
+	default:
+		c.log.log(zap.InfoLevel, "connection ended", zap.Error(err))
 	}
 }
 
-// closeWith starts the closing handshake: a close frame with status and
-// reason, then the connection ends when the agent answers it, hangs up, or
-// after closeWait. Any goroutine may call it; it does not wait.
-func (c *conn) closeWith(status ws.StatusCode, reason string) {
-	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+// closeWith starts the closing handshake (close frame with status and
+// reason; the library waits up to 5 s for the agent's answer) and returns
+// at once. Any goroutine may call it.
+func (c *conn) closeWith(status websocket.StatusCode, reason string) {
+	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
-	c.hbMu.Lock()
-	if c.state.Load() != stateDone {
-		c.closing = time.AfterFunc(closeWait, func() { c.end(errCloseTimeout) })
-	}
-	c.hbMu.Unlock()
-	frame := appendCloseFrame(nil, status, reason)
-	go func() {
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
-		if c.closeSent {
-			return
-		}
-		c.closeSent = true
-		if err := c.writeLocked(c.h.base, frame); err != nil {
-			c.end(err)
-		}
-	}()
+	go func() { _ = c.ws.Close(status, reason) }()
 }
 
 // closeNow cuts the connection without a closing handshake.
-func (c *conn) closeNow() { c.end(errors.New("cut")) }
-
-// end closes the socket and releases the connection's machine, once. Any
-// goroutine may call it.
-func (c *conn) end(err error) {
-	if c.state.Swap(stateDone) == stateDone {
-		return
-	}
-	_ = c.nc.Close()
-	go c.h.finish(c, err)
-}
-
-// sendControl writes a control frame (a pong, the answer to a close)
-// without waiting: the poller must not block on one agent. What the socket
-// does not take at once is written by a goroutine, bounded by WriteTimeout;
-// while one is, further pongs are dropped (RFC 6455 5.5.3 allows answering
-// only the latest ping), so a ping flood from an agent that does not read
-// cannot pile up goroutines. thenEnd ends the connection once the frame is
-// written.
-func (c *conn) sendControl(frame []byte, thenEnd bool) {
-	isClose := ws.OpCode(frame[0]&0x0f) == ws.OpClose
-	if !isClose && c.pongPending.Load() {
-		return
-	}
-	if !c.wmu.TryLock() {
-		c.sendLater(bytes.Clone(frame), isClose, thenEnd, false)
-		return
-	}
-	if c.closeSent {
-		c.wmu.Unlock()
-		return
-	}
-	c.closeSent = isClose
-	n := 0
-	if c.rc != nil {
-		n = c.h.poll.writeNow(c, frame)
-	}
-	if n < len(frame) {
-		c.sendLater(bytes.Clone(frame[n:]), isClose, thenEnd, true)
-		return
-	}
-	c.wmu.Unlock()
-	if thenEnd {
-		c.end(nil)
-	}
-}
-
-// sendLater writes what sendControl could not, on a goroutine of its own;
-// locked: the caller holds c.wmu and hands it over.
-func (c *conn) sendLater(b []byte, isClose, thenEnd, locked bool) {
-	c.pongPending.Store(true)
-	go func() {
-		if !locked {
-			c.wmu.Lock()
-		}
-		defer c.wmu.Unlock()
-		defer c.pongPending.Store(false)
-		if c.closeSent && !locked {
-			return
-		}
-		c.closeSent = c.closeSent || isClose
-		if err := c.writeLocked(c.h.base, b); err != nil || thenEnd {
-			c.end(err)
-		}
-	}()
+func (c *conn) closeNow() {
+	c.closing.Store(true)
+	_ = c.ws.CloseNow()
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
-func (c *conn) write(ctx context.Context, r response) error {
+func (c *conn) write(ctx context.Context, r wire.Response) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	*bp = appendResponse((*bp)[:0], r)
-	return c.writeRaw(ctx, *bp)
+	*bp = wire.AppendResponse((*bp)[:0], r)
+	return c.writeText(ctx, *bp)
 }
 
-// writeRaw sends one text frame within WriteTimeout; a client that does not
-// read in time is cut off so it cannot hold the node's resources.
-func (c *conn) writeRaw(ctx context.Context, p []byte) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	*bp = appendFrame((*bp)[:0], ws.OpText, p)
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent {
-		return errClosing
-	}
-	if err := c.writeLocked(ctx, *bp); err != nil {
-		c.end(err)
-		return err
+// writeText sends one text message within WriteTimeout; a client that does
+// not read in time is cut off so it cannot hold the node's resources.
+func (c *conn) writeText(ctx context.Context, p []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.h.opts.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, p); err != nil {
+		c.closeNow()
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }
 
-// writeLocked writes b within WriteTimeout (or ctx's deadline if sooner);
-// the caller holds c.wmu.
-func (c *conn) writeLocked(ctx context.Context, b []byte) error {
-	deadline := time.Now().Add(c.h.opts.WriteTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := c.nc.SetWriteDeadline(deadline); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	if _, err := c.nc.Write(b); err != nil {
-		return fmt.Errorf("write frame: %w", err)
-	}
-	// A deadline left in the past would fail the poller's writes (pongs)
-	// without trying them.
-	return c.nc.SetWriteDeadline(time.Time{})
-}
-
-// handle runs one request and returns the success message.
-func (c *conn) handle(ctx context.Context, req request) (string, error) {
+func (c *conn) handle(ctx context.Context, req request, body []byte) (string, error) {
 	switch req.Type {
-	case typeOnline, typeShortTerm, typeBandwidth:
-	case typeReserved:
-		return "", paramError("message type 0 is reserved")
-	default:
-		return "", paramError("unknown message type %d", req.Type)
-	}
-	body, err := req.body()
-	if err != nil {
-		return "", err
+	case wire.TypeOnline, wire.TypeShortTerm, wire.TypeBandwidth:
+	default: // 0 is reserved, 3 and 5 go the other way
+		return "", paramError("unknowned request message type")
 	}
 	signer, err := c.signer(req, body)
 	if err != nil {
 		return "", err
 	}
 	switch req.Type {
-	case typeOnline:
-		var b onlineBody
-		if err := decodeBody(body, "online", &b); err != nil {
+	case wire.TypeOnline:
+		var b wire.Online
+		if err := decodeBody(body, onlineBodyFailed, &b); err != nil {
 			return "", err
 		}
-		or, err := b.domain()
+		or, err := b.Request()
 		if err != nil {
 			return "", err
 		}
@@ -518,37 +323,35 @@ func (c *conn) handle(ctx context.Context, req request) (string, error) {
 		}
 		c.h.bind(c, or.Key)
 		c.h.identified(c.adm)
-		c.log.machine = or.Key.String()
+		c.log.setMachine(or.Key.String())
 		return "machine online success", nil
-	case typeShortTerm:
+	case wire.TypeShortTerm:
 		if _, bound := c.session.Machine(); !bound {
 			return "", domain.ErrNotOnline
 		}
-		var b shortTermBody
-		if err := decodeBody(body, "machine info", &b); err != nil {
+		var b wire.ShortTerm
+		if err := decodeBody(body, shortTermBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
 			return "", err
 		}
-		return "add machine tm success", c.session.ReportShortTerm(ctx, b.domain())
+		return "add machine tm success", c.session.ReportShortTerm(ctx, b.Info())
 	default:
 		if _, bound := c.session.Machine(); !bound {
 			return "", domain.ErrNotOnline
 		}
-		var b bandwidthBody
-		if err := decodeBody(body, "bandwidth machine info", &b); err != nil {
+		var b wire.Bandwidth
+		if err := decodeBody(body, bandwidthBodyFailed, &b); err != nil {
 			return "", err
 		}
 		if err := checkWallet(signer, b.Wallet); err != nil {
 			return "", err
 		}
-		return "add machine bandwidth tm success", c.session.ReportBandwidth(ctx, b.domain())
+		return "add machine bandwidth tm success", c.session.ReportBandwidth(ctx, b.Info())
 	}
 }
 
-// answer replies to a failed request with the code and message the protocol
-// asks for; internal details go to the log, not to the agent.
 func (c *conn) answer(ctx context.Context, req request, start time.Time, err error) {
 	code, msg := describe(err)
 	switch code {
@@ -566,13 +369,13 @@ func describe(err error) (domain.Code, string) {
 	if errors.As(err, &we) {
 		return we.code, we.msg
 	}
+	var te *domain.TextError
+	if errors.As(err, &te) {
+		return domain.CodeOf(te.Err), te.Text
+	}
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
 		return domain.CodeParameter, fe.Error()
-	}
-	var de *domain.DetailError
-	if errors.As(err, &de) {
-		return domain.CodeOf(de.Err), de.Error()
 	}
 	for _, s := range []error{domain.ErrAlreadyBound, domain.ErrMachineHeld, domain.ErrNotRegistered, domain.ErrNotOnline,
 		domain.ErrInvalidInfo, domain.ErrStore, domain.ErrChain, domain.ErrGeo, domain.ErrSignature, domain.ErrInvalidParam, domain.ErrParse} {
@@ -584,7 +387,7 @@ func describe(err error) (domain.Code, string) {
 }
 
 func (c *conn) reply(ctx context.Context, req request, start time.Time, code domain.Code, msg string) {
-	err := c.write(ctx, response{Version: req.Version, Timestamp: c.h.opts.Clock.Now().UnixMilli(), ID: req.ID, Type: req.Type, Code: code, Message: msg})
+	err := c.write(ctx, wire.Response{Version: req.Version, Timestamp: c.h.opts.Clock.Now().UnixMilli(), ID: req.ID, Type: req.Type, Code: uint32(code), Message: msg})
 	c.h.opts.Observer.MessageHandled(req.Type, code, time.Since(start))
 	if err != nil {
 		c.log.log(zap.InfoLevel, "write response", zap.Error(err))

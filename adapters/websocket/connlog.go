@@ -1,6 +1,8 @@
 package websocket
 
 import (
+	"sync/atomic"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -12,26 +14,27 @@ import (
 type connLog struct {
 	base             *zap.Logger
 	connID, clientIP string
-	// machine is set by the connection's reading goroutine once it is
-	// online, and read only by that goroutine (log, not logBase).
-	machine string
+	// machine is set once the connection is online.
+	machine atomic.Pointer[string]
 }
 
-// log writes a line from the reading goroutine: connection and machine.
+// setMachine names the machine in the connection's later lines.
+func (l *connLog) setMachine(m string) { l.machine.Store(&m) }
+
+// log writes a line with the connection's fields and, once online, the machine.
 func (l *connLog) log(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	ce := l.base.Check(lvl, msg)
 	if ce == nil {
 		return
 	}
 	head := []zap.Field{zap.String("conn_id", l.connID), zap.String("client_ip", l.clientIP)}
-	if l.machine != "" {
-		head = append(head, zap.String("machine", l.machine))
+	if m := l.machine.Load(); m != nil {
+		head = append(head, zap.String("machine", *m))
 	}
 	ce.Write(append(head, fields...)...)
 }
 
-// logBase writes a line from any goroutine (timers, ping callbacks): the
-// connection's fields only.
+// logBase writes a line with the connection's fields only.
 func (l *connLog) logBase(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	ce := l.base.Check(lvl, msg)
 	if ce == nil {
@@ -40,11 +43,11 @@ func (l *connLog) logBase(lvl zapcore.Level, msg string, fields ...zap.Field) {
 	ce.Write(append([]zap.Field{zap.String("conn_id", l.connID), zap.String("client_ip", l.clientIP)}, fields...)...)
 }
 
-// machineFields is the machine's field once online, for a line logged by
-// the reading goroutine through logBase.
+// machineFields is the machine's field once online, for a line logged
+// through logBase.
 func (l *connLog) machineFields() []zap.Field {
-	if l.machine == "" {
-		return nil
+	if m := l.machine.Load(); m != nil {
+		return []zap.Field{zap.String("machine", *m)}
 	}
-	return []zap.Field{zap.String("machine", l.machine)}
+	return nil
 }

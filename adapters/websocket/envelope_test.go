@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"ddn/domain"
+	"ddn/internal/wire"
 )
 
 var exampleFrame = []byte(`{"version":0,"timestamp":1732450000000,"id":0,"type":1,"pub_key":"","sign":"",` +
@@ -32,27 +33,27 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		body, err := req.body()
+		body, err := requestBody(req)
 		if err != nil {
 			if code, _ := describe(err); code != domain.CodeParse && code != domain.CodeParameter {
 				t.Fatalf("body error %v mapped to code %d", err, code)
 			}
 			return
 		}
-		for _, v := range []any{&onlineBody{}, &shortTermBody{}, &bandwidthBody{}} {
+		for _, v := range []any{&wire.Online{}, &wire.ShortTerm{}, &wire.Bandwidth{}} {
 			if err := decodeBody(body, "fuzz", v); err != nil {
 				if code, _ := describe(err); code != domain.CodeParse && code != domain.CodeParameter {
 					t.Fatalf("body error %v mapped to code %d", err, code)
 				}
 			}
 		}
-		var ob onlineBody
+		var ob wire.Online
 		if decodeBody(body, "online", &ob) == nil {
-			if r, err := ob.domain(); err == nil {
+			if r, err := ob.Request(); err == nil {
 				_ = r.Key.Validate()
 			}
 		}
-		out := appendResponse(nil, response{ID: req.ID, Type: req.Type, Message: string(frame), Body: body})
+		out := wire.AppendResponse(nil, wire.Response{ID: req.ID, Type: req.Type, Message: string(frame), Body: body})
 		if len(out) == 0 || out[0] != '{' || out[len(out)-1] != '}' {
 			t.Fatalf("response is not an object: %s", out)
 		}
@@ -66,8 +67,8 @@ func BenchmarkDecodeRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, _ := req.body()
-		var ob onlineBody
+		body, _ := requestBody(req)
+		var ob wire.Online
 		if err := decodeBody(body, "online", &ob); err != nil {
 			b.Fatal(err)
 		}
@@ -78,7 +79,7 @@ func BenchmarkEncodeResponse(b *testing.B) {
 	b.ReportAllocs()
 	buf := make([]byte, 0, 256)
 	for b.Loop() {
-		buf = appendResponse(buf[:0], response{Timestamp: 1732450000012, ID: 42, Type: 2, Message: "add machine tm success"})
+		buf = wire.AppendResponse(buf[:0], wire.Response{Timestamp: 1732450000012, ID: 42, Type: 2, Message: "add machine tm success"})
 	}
 }
 
@@ -97,8 +98,8 @@ func BenchmarkDecodeReport(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			body, _ := req.body()
-			var st shortTermBody
+			body, _ := requestBody(req)
+			var st wire.ShortTerm
 			if err := decodeBody(body, "machine info", &st); err != nil {
 				b.Fatal(err)
 			}
@@ -112,14 +113,14 @@ func BenchmarkDecodeReport(b *testing.B) {
 				b.Fatal(err)
 			}
 			var s string
-			if err := json.Unmarshal(req.RawBody, &s); err != nil {
+			if err := json.Unmarshal(req.Body, &s); err != nil {
 				b.Fatal(err)
 			}
 			body, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
 				b.Fatal(err)
 			}
-			var st shortTermBody
+			var st wire.ShortTerm
 			if err := json.Unmarshal(body, &st); err != nil {
 				b.Fatal(err)
 			}

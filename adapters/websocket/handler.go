@@ -1,6 +1,6 @@
 // Package websocket serves the machine agents' WebSocket protocol
-// (PROTOCOL.md) with gobwas/ws frames over an epoll loop: envelopes, heartbeats, limits, and the
-// mapping of the session use cases to result codes.
+// (PROTOCOL.md) on github.com/coder/websocket: envelopes, heartbeats,
+// limits, and the mapping of the session use cases to result codes.
 package websocket
 
 import (
@@ -10,11 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gobwas/ws"
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"ddn/domain"
 	"ddn/domain/session"
+	"ddn/internal/wire"
 	"ddn/ports"
 )
 
@@ -30,7 +31,7 @@ type Observer interface {
 type Options struct {
 	// HeartbeatTimeout closes a connection that sent no ping for this long (30s).
 	HeartbeatTimeout time.Duration
-	// MaxMessageBytes is the largest frame read; larger closes with 1009 (64 KiB).
+	// MaxMessageBytes is the largest message read; larger closes with 1009 (64 KiB).
 	MaxMessageBytes int64
 	// WriteTimeout bounds one write; a client that does not read is dropped (10s).
 	WriteTimeout time.Duration
@@ -65,10 +66,9 @@ type Handler struct {
 	conns    map[*conn]struct{}
 	byKey    map[domain.MachineKey]*conn
 	closed   *sync.Cond
-	// base is the context connections are served in; only Drain ends them.
-	base     context.Context
-	pollOnce sync.Once
-	poll     *poller
+	// base is the context messages are served in; only Drain ends it.
+	base   context.Context
+	cancel context.CancelFunc
 
 	// admitted, perIP and anonymous are the counts the limits bound.
 	admitted  int
@@ -105,7 +105,9 @@ func NewHandler(svc *session.Service, o Options) *Handler {
 	if o.LimitObserver == nil {
 		o.LimitObserver = nopLimitObserver{}
 	}
-	h := &Handler{svc: svc, opts: o, base: context.Background(), conns: map[*conn]struct{}{}, byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
+	base, cancel := context.WithCancel(context.Background())
+	h := &Handler{svc: svc, opts: o, base: base, cancel: cancel, conns: map[*conn]struct{}{},
+		byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
 	h.closed = sync.NewCond(&h.mu)
 	return h
 }
@@ -118,11 +120,9 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// ServeHTTP upgrades the request and hands the connection to the poller
-// (see conn); connections over the limits or from a browser origin that is
-// not allowed are refused before the upgrade. ServeHTTP returns once the
-// connection is upgraded, so that net/http frees its state (4 KiB read and
-// write buffers, the request and its headers, its goroutine's stack).
+// ServeHTTP upgrades the request and serves the connection until it ends;
+// connections over the limits or from a browser origin that is not allowed
+// are refused before the upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := h.opts.ClientIP(r)
 	adm, status, reason, msg := h.admit(ip)
@@ -130,69 +130,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, status, reason, msg)
 		return
 	}
+	defer h.release(adm)
 	if ok, why := originAllowed(r, h.opts.OriginPatterns); !ok {
-		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.String("reason", why), zap.String("client_ip", ip))
 		http.Error(w, why, http.StatusForbidden)
 		return
 	}
-	nc, early, err := upgrade(w, r)
+	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now()}
+	c.qcond.L = &c.qmu
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// originAllowed above is the policy; the library's own check
+		// would refuse every cross-origin browser.
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+		OnPingReceived:     func(context.Context, []byte) bool { return c.pinged() },
+	})
 	if err != nil {
-		h.release(adm)
 		h.opts.Logger.Debug("websocket upgrade refused", zap.Error(err), zap.String("client_ip", ip))
 		return
 	}
-	c := &conn{h: h, nc: nc, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now()}
+	ws.SetReadLimit(h.opts.MaxMessageBytes)
+	c.ws = ws
 	c.session = h.svc.Open(ip)
 	c.log = connLog{base: h.opts.Logger, connID: c.session.ConnID(), clientIP: ip}
 	if !h.track(c) {
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write(appendCloseFrame(nil, ws.StatusGoingAway, "node shutting down"))
-		_ = nc.Close()
+		_ = ws.Close(websocket.StatusGoingAway, "node shutting down")
 		h.closeSession(c)
-		h.release(adm)
 		return
 	}
 	h.opts.Observer.ConnectionOpened()
-	c.start(early)
-}
-
-// watch has the poller read c, starting the poller with the first
-// connection; false: c needs a goroutine of its own.
-func (h *Handler) watch(c *conn) bool {
-	h.pollOnce.Do(func() {
-		p, err := newPoller(h.opts.Logger)
-		if err != nil {
-			h.opts.Logger.Info("connections are read by a goroutine each", zap.Error(err))
-			return
-		}
-		h.poll = p
-	})
-	return h.poll != nil && h.poll.watch(c)
-}
-
-// finish releases an ended connection's machine and slots. The handler owns
-// it: the connection stays in h.conns until it returns, and Drain waits.
-func (h *Handler) finish(c *conn, err error) {
-	c.mu.Lock() // a worker still serving a message finishes it first
-	c.logEnd(err)
-	c.frames.reset()
-	c.queue = nil
-	c.mu.Unlock()
-	c.hbMu.Lock()
-	for _, t := range []*time.Timer{c.heartbeat, c.deadline, c.closing} {
-		if t != nil {
-			t.Stop()
-		}
-	}
-	c.hbMu.Unlock()
-	if c.rc != nil {
-		h.poll.forget(c)
-	}
+	defer h.opts.Observer.ConnectionClosed()
+	defer h.untrack(c)
+	c.serve()
 	h.closeSession(c)
-	h.untrack(c)
-	h.opts.Observer.ConnectionClosed()
-	h.release(c.adm)
 }
 
 // closeSession releases the connection's machine with a bounded context of
@@ -248,7 +218,7 @@ func (h *Handler) Notify(ctx context.Context, key domain.MachineKey, body []byte
 	if c == nil {
 		return false
 	}
-	return c.write(ctx, response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: typeNotify, Code: domain.CodeOK, Message: "notify", Body: body}) == nil
+	return c.write(ctx, wire.Response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: wire.TypeNotify, Message: "notify", Body: body}) == nil
 }
 
 // Kick closes the connection connID bound to key on this node (it was
@@ -260,7 +230,7 @@ func (h *Handler) Kick(_ context.Context, key domain.MachineKey, connID, reason 
 	if c == nil || c.session.ConnID() != connID {
 		return false
 	}
-	c.closeWith(ws.StatusPolicyViolation, reason)
+	c.closeWith(websocket.StatusPolicyViolation, reason)
 	return true
 }
 
@@ -271,11 +241,12 @@ func (h *Handler) Drain(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	for c := range h.conns {
-		c.closeWith(ws.StatusGoingAway, "node shutting down")
+		c.closeWith(websocket.StatusGoingAway, "node shutting down")
 	}
 	h.mu.Unlock()
 
 	stop := context.AfterFunc(ctx, func() {
+		h.cancel()
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for c := range h.conns {
@@ -291,9 +262,6 @@ func (h *Handler) Drain(ctx context.Context) error {
 			return ctx.Err()
 		}
 		h.closed.Wait()
-	}
-	if h.poll != nil {
-		h.poll.stop()
 	}
 	return nil
 }

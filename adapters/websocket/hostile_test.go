@@ -216,11 +216,11 @@ func TestHostileClients(t *testing.T) {
 		code        uint32
 		msg         string
 	}{
-		{"truncated JSON", `{"version":0,"id":1,"type":1,"body":"ey`, 2, "not valid JSON"},
-		{"truncated inline body", `{"id":1,"type":1,"body":{"machine_id":"x"`, 2, ""},
-		{"deep nesting in the envelope", strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600), 1, "reserved"},
-		{"deep array nesting as the envelope", strings.Repeat("[", 2000) + strings.Repeat("]", 2000), 2, ""},
-		{"deep nesting in the body", `{"id":2,"type":1,"body":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`, 2, ""},
+		{"truncated JSON", `{"version":0,"id":1,"type":1,"body":"ey`, 1, "parse request failed"},
+		{"truncated inline body", `{"id":1,"type":1,"body":{"machine_id":"x"`, 1, "parse request failed"},
+		{"deep nesting in the envelope", strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600), 1, "unknowned request message type"},
+		{"deep array nesting as the envelope", strings.Repeat("[", 2000) + strings.Repeat("]", 2000), 1, "parse request failed"},
+		{"deep nesting in the body", `{"id":2,"type":1,"body":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`, 1, "parse online request failed"},
 		{"huge number id", `{"id":1e999,"type":1}`, 1, ""},
 		{"id beyond uint64", `{"id":99999999999999999999999,"type":1}`, 1, ""},
 		{"negative id", `{"id":-5,"type":1,"body":""}`, 1, ""},
@@ -229,21 +229,21 @@ func TestHostileClients(t *testing.T) {
 		{"type as a string", `{"id":4,"type":"1"}`, 1, ""},
 		{"machine_id as a number", envelope(5, 1, `{"machine_id":5,"project":"p"}`), 1, "machine_id"},
 		{"machine_id as an object", envelope(6, 1, `{"machine_id":{"$ne":""},"project":"p"}`), 1, "machine_id"},
-		{"body is an array", envelope(7, 1, `[1,2]`), 2, ""},
+		{"body is an array", envelope(7, 1, `[1,2]`), 1, "parse online request failed"},
 		{"body is a number", `{"id":8,"type":1,"body":7}`, 1, ""},
-		{"body not base64", `{"id":9,"type":1,"body":"***"}`, 2, "base64"},
-		{"empty frame", ``, 2, ""},
-		{"JSON null", `null`, 1, "reserved"},
-		{"JSON string", `"hello"`, 2, ""},
-		{"NaN literal", `{"id":NaN}`, 2, ""},
-		{"unknown type", envelope(10, 99, onlineBody("x")), 1, "unknown message type"},
+		{"body not base64", `{"id":9,"type":1,"body":"***"}`, 1, "parse request failed"},
+		{"empty frame", ``, 1, "parse request failed"},
+		{"JSON null", `null`, 1, "unknowned request message type"},
+		{"JSON string", `"hello"`, 1, "parse request failed"},
+		{"NaN literal", `{"id":NaN}`, 1, "parse request failed"},
+		{"unknown type", envelope(10, 99, onlineBody("x")), 1, "unknowned request message type"},
 		{"server-only type 3", envelope(11, 3, ""), 1, ""},
 		{"report before online", envelope(12, 2, gpuBody), 6, "online request first"},
-		{"invalid UTF-8 in the envelope", "{\"id\":13,\"type\":1,\"body\":{\"machine_id\":\"\xff\xfe\",\"project\":\"\"}}", 1, "project"},
-		{"invalid UTF-8 in a base64 body", envelope(14, 1, "{\"machine_id\":\xc3\x28}"), 2, ""},
-		{"control characters", "{\"id\":15,\x00\"type\":1}", 2, ""},
+		{"invalid UTF-8 in the envelope", "{\"id\":13,\"type\":1,\"body\":{\"machine_id\":\"\xff\xfe\",\"project\":\"\"}}", 0, "machine online success"},
+		{"invalid UTF-8 in a base64 body", envelope(14, 1, "{\"machine_id\":\xc3\x28}"), 1, "parse online request failed"},
+		{"control characters", "{\"id\":15,\x00\"type\":1}", 1, "parse request failed"},
 		{"staking type out of range", envelope(16, 1, `{"machine_id":"m","project":"p","staking_type":7}`), 1, "staking_type"},
-		{"empty online body", envelope(17, 1, `{}`), 1, "machine_id"},
+		{"empty online body", envelope(17, 1, `{}`), 1, "machine id is empty"},
 	}
 	for _, tc := range answered {
 		run(tc.name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestHostileClients(t *testing.T) {
 	run("online then garbage then reports", func(t *testing.T) {
 		c := s.mustDial(t, freshIP())
 		c.expect(envelope(1, 1, onlineBody("garbage-1")), 0, "")
-		c.expect(`{"id":2,"type":2,"body":{"cpu_type":`, 2, "")
+		c.expect(`{"id":2,"type":2,"body":{"cpu_type":`, 1, "parse request failed")
 		c.expect(envelope(3, 2, `{"cpu_type":"x","gpu_names":"not a list"}`), 1, "gpu_names")
 		c.expect(envelope(4, 2, gpuBody), 0, "add machine tm success")
 		c.expect(envelope(5, 1, onlineBody("garbage-2")), 5, "repeated")

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gobwas/ws"
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -167,7 +167,7 @@ func (c *conn) closePolicy(reason, msg string, extra ...zap.Field) {
 	}
 	c.h.opts.LimitObserver.ConnectionPolicyClosed(reason)
 	c.log.logBase(zap.InfoLevel, "closing connection", append([]zap.Field{zap.String("reason", msg)}, extra...)...)
-	c.closeWith(ws.StatusPolicyViolation, msg)
+	c.closeWith(websocket.StatusPolicyViolation, msg)
 }
 
 type nopLimitObserver struct{}

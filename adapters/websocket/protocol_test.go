@@ -187,15 +187,17 @@ func TestOnlineRules(t *testing.T) {
 		t.Fatalf("answer must echo id and type: %+v", a)
 	}
 	second := s.dial(t)
-	second.expect(envelope(1, 1, onlineBody("m1")), 5, "")
+	second.expect(envelope(1, 1, onlineBody("m1")), 5, "machine has been online, repeated connection")
 	second.expect(envelope(2, 2, gpuBody), 6, "machine id is empty, need send online request first") // still anonymous
 	second.expect(envelope(3, 1, onlineBody("m3")), 0, "")
+	// project and container_id are optional, as in the original.
+	s.dial(t).expect(envelope(1, 1, `{"machine_id":"x"}`), 0, "machine online success")
 	for _, tt := range []struct{ body, field string }{
-		{`{"project":"deeplink"}`, "machine_id"},
-		{`{"machine_id":"x"}`, "project"},
+		{`{"project":"deeplink"}`, "machine id is empty"},
+		{`{"machine_id":"","project":"p"}`, "machine id is empty"},
 		{`{"machine_id":"x","project":"p","staking_type":3}`, "staking_type"},
 		{`{"machine_id":"x","project":"p","staking_type":-1}`, "staking_type"},
-		{`{"machine_id":5,"project":"p"}`, "machine_id"},
+		{`{"machine_id":5,"project":"p"}`, "parse online request failed: json: cannot unmarshal number into Go struct field Online.machine_id of type string"},
 	} {
 		s.dial(t).expect(envelope(1, 1, tt.body), 1, tt.field)
 	}
@@ -230,27 +232,39 @@ func TestReportsAreStoredBeforeTheyAreAcknowledged(t *testing.T) {
 	}
 }
 
-func TestInvalidInfoNamesTheField(t *testing.T) {
+// TestInvalidInfoIsAnsweredInTheOriginalsWords: each field check answers
+// code 1 with the original node's text, checked in its order.
+func TestInvalidInfoIsAnsweredInTheOriginalsWords(t *testing.T) {
 	s := newServer(t, ws.Options{})
 	c := s.dial(t)
 	c.expect(envelope(1, 1, onlineBody("m")), 0, "")
 	gpu := map[string]string{
-		"cpu_type": `"cpu_type":""`, "cpu_rate": `"cpu_rate":0`, "gpu_names": `"gpu_names":[]`,
-		"gpu_memory_total": `"gpu_memory_total":[8,8]`, "memory_total": `"memory_total":0`, "wallet": `"wallet":""`,
+		`"cpu_type":""`: "empty cpu type", `"cpu_rate":0`: "invalid cpu rate", `"gpu_names":[]`: "empty gpu names",
+		`"gpu_memory_total":[]`: "empty gpu memory total", `"memory_total":0`: "invalid memory total", `"wallet":""`: "empty wallet",
 	}
-	for field, repl := range gpu {
-		body := replaceField(gpuBody, field, repl)
-		c.expect(envelope(2, 2, body), 1, field)
+	for repl, text := range gpu {
+		field := strings.Trim(strings.SplitN(repl, ":", 2)[0], `"`)
+		a := c.expect(envelope(2, 2, replaceField(gpuBody, field, repl)), 1, text)
+		if a.Message != text {
+			t.Errorf("%s: answered %q, want exactly %q", repl, a.Message, text)
+		}
 	}
-	bw := map[string]string{"cpu_cores": `"cpu_cores":0`, "memory_total": `"memory_total":0`, "hdd": `"hdd":0`, "bandwidth": `"bandwidth":0`, "wallet": `"wallet":""`}
-	for field, repl := range bw {
-		c.expect(envelope(3, 4, replaceField(bwBody, field, repl)), 1, field)
+	bw := map[string]string{`"cpu_cores":0`: "invalid cpu cores", `"memory_total":0`: "invalid memory total", `"hdd":0`: "invalid hdd",
+		`"bandwidth":0`: "invalid bandwidth", `"wallet":""`: "empty wallet"}
+	for repl, text := range bw {
+		field := strings.Trim(strings.SplitN(repl, ":", 2)[0], `"`)
+		if a := c.expect(envelope(3, 4, replaceField(bwBody, field, repl)), 1, text); a.Message != text {
+			t.Errorf("%s: answered %q, want exactly %q", repl, a.Message, text)
+		}
 	}
-	// Missing fields, wrong types.
-	c.expect(envelope(4, 2, `{"cpu_type":"x"}`), 1, "cpu_rate")
-	c.expect(envelope(5, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":"fast"`, 1)), 1, "cpu_rate")
-	c.expect(envelope(6, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":2.5`, 1)), 1, "cpu_rate")
-	c.expect(envelope(7, 4, strings.Replace(bwBody, `"hdd":50`, `"hdd":[50]`, 1)), 1, "hdd")
+	// The original's order: gpu names are checked first.
+	c.expect(envelope(4, 2, `{"cpu_type":"x"}`), 1, "empty gpu names")
+	// Wrong types and numbers that do not fit the original's int32 fields.
+	c.expect(envelope(5, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":"fast"`, 1)), 1, "parse machine info request failed: ")
+	c.expect(envelope(6, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":2.5`, 1)), 1, "parse machine info request failed: ")
+	c.expect(envelope(6, 2, strings.Replace(gpuBody, `"cpu_rate":2500`, `"cpu_rate":3000000000`, 1)), 1, "parse machine info request failed: ")
+	c.expect(envelope(7, 4, strings.Replace(bwBody, `"hdd":50`, `"hdd":[50]`, 1)), 1, "parse machine info bandwidth request failed: ")
+	c.expect(envelope(7, 4, strings.Replace(bwBody, `"bandwidth":10`, `"bandwidth":10.5`, 1)), 1, "parse machine info bandwidth request failed: ")
 	if rs, _ := s.store.ListReports(context.Background(), domain.MachineKey{MachineID: "m", Project: "deeplink"}, time.Time{}, time.Time{}, 0); len(rs) != 0 {
 		t.Fatalf("invalid reports were stored: %d", len(rs))
 	}
@@ -275,27 +289,37 @@ func TestMalformedFramesAreAnsweredAndTheConnectionSurvives(t *testing.T) {
 		code        uint32
 		id, typ     uint64
 	}{
-		{"not JSON", `{"version":0,`, 2, 0, 0},
-		{"JSON but not an object", `[1,2,3]`, 2, 0, 0},
-		{"plain text", `hello`, 2, 0, 0},
+		// As the original: an envelope that cannot be read is code 1
+		// "parse request failed" with id 0 and type 0.
+		{"not JSON", `{"version":0,`, 1, 0, 0},
+		{"JSON but not an object", `[1,2,3]`, 1, 0, 0},
+		{"plain text", `hello`, 1, 0, 0},
 		// A header that cannot be read is answered with id 0 and type 0.
 		{"negative id", `{"id":-1,"type":1,"body":""}`, 1, 0, 0},
 		{"string type", `{"id":3,"type":"1","body":""}`, 1, 0, 0},
-		{"body not base64", `{"id":4,"type":1,"body":"%%%not-base64"}`, 2, 4, 1},
-		{"body not JSON", envelope(5, 1, `{"machine_id":`), 2, 5, 1},
-		{"body a number", `{"id":6,"type":1,"body":42}`, 1, 6, 1},
-		{"empty body", `{"id":7,"type":1,"body":""}`, 2, 7, 1},
+		{"body not base64", `{"id":4,"type":1,"body":"%%%not-base64"}`, 1, 0, 0},
+		{"body not JSON", envelope(5, 1, `{"machine_id":`), 1, 5, 1},
+		{"body a number", `{"id":6,"type":1,"body":42}`, 1, 0, 0},
+		{"empty body", `{"id":7,"type":1,"body":""}`, 1, 7, 1},
 		{"reserved type 0", envelope(8, 0, onlineBody("m")), 1, 8, 0},
 		{"server type 3", envelope(9, 3, onlineBody("m")), 1, 9, 3},
 		{"unknown type 7", envelope(10, 7, onlineBody("m")), 1, 10, 7},
 		{"huge id", `{"id":1e400,"type":1}`, 1, 0, 0},
 		{"id beyond uint64", `{"id":18446744073709551616,"type":1}`, 1, 0, 0},
-		{"deep nesting", `{"id":11,"type":1,"body":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`, 2, 11, 1},
+		{"deep nesting", `{"id":11,"type":1,"body":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`, 1, 11, 1},
 	}
 	for _, tt := range cases {
 		a := c.send(tt.frame)
 		if a.Code != tt.code || a.ID != tt.id || uint64(a.Type) != tt.typ || a.Message == "" {
 			t.Errorf("%s: got code %d id %d type %d %q; want code %d id %d type %d", tt.name, a.Code, a.ID, a.Type, a.Message, tt.code, tt.id, tt.typ)
+		}
+		switch {
+		case tt.id == 0 && a.Message != "parse request failed":
+			t.Errorf("%s: answered %q, want the original's \"parse request failed\"", tt.name, a.Message)
+		case strings.HasPrefix(tt.name, "reserved") || strings.HasPrefix(tt.name, "server") || strings.HasPrefix(tt.name, "unknown"):
+			if a.Message != "unknowned request message type" {
+				t.Errorf("%s: answered %q, want the original's \"unknowned request message type\"", tt.name, a.Message)
+			}
 		}
 	}
 	// Binary frames are answered with code 2.
@@ -466,7 +490,7 @@ func TestNotifyReachesTheBoundConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := base64.StdEncoding.EncodeToString([]byte(`{"unregister":{"message":"machine unregistered, notify from node server"}}`))
+	body := base64.StdEncoding.EncodeToString([]byte(`{"unregister":{"message":"machine unregistered, notify from http api"}}`))
 	want := `{"version":0,"timestamp":1732450000012,"id":0,"type":3,"pub_key":"","sign":"","code":0,"message":"notify","body":"` + body + `"}`
 	if string(data) != want {
 		t.Fatalf("notify\n got %s\nwant %s", data, want)

@@ -16,12 +16,12 @@ import (
 
 // facts are what the agent tells the node about its machine.
 type facts struct {
-	CPUType     string   `json:"cpu_type"`
-	CPUMHz      int64    `json:"cpu_mhz"`
-	CPUCores    int64    `json:"cpu_cores"`
-	MemoryGB    int64    `json:"memory_gb"`
-	GPUNames    []string `json:"gpu_names"`
-	GPUMemoryGB []int64  `json:"gpu_memory_gb"`
+	CPUType      string   `json:"cpu_type"`
+	CPUMHz       int64    `json:"cpu_mhz"`
+	CPUCores     int64    `json:"cpu_cores"`
+	MemoryGB     int64    `json:"memory_gb"`
+	GPUNames     []string `json:"gpu_names"`
+	GPUMemoryMiB []int64  `json:"gpu_memory_mib"`
 }
 
 // factSources are where facts are read; tests point them at fixtures.
@@ -64,7 +64,7 @@ func collectFacts(ctx context.Context, src factSources) (facts, error) {
 		return f, err
 	}
 	f.MemoryGB = mem
-	f.GPUNames, f.GPUMemoryGB, err = readGPUs(ctx, src.NvidiaSMI)
+	f.GPUNames, f.GPUMemoryMiB, err = readGPUs(ctx, src.NvidiaSMI)
 	return f, err
 }
 
@@ -148,8 +148,8 @@ func readGPUs(ctx context.Context, nvidiaSMI string) ([]string, []int64, error) 
 	return parseGPUs(string(out))
 }
 
-// parseGPUs reads nvidia-smi's "name, MiB" lines; memory becomes GB (GiB,
-// rounded).
+// parseGPUs reads nvidia-smi's "name, MiB" lines; memory stays in MiB, as
+// agents of the original node report it (the node converts it to GB).
 func parseGPUs(csv string) ([]string, []int64, error) {
 	var names []string
 	var mem []int64
@@ -167,12 +167,12 @@ func parseGPUs(csv string) ([]string, []int64, error) {
 			return nil, nil, fmt.Errorf("nvidia-smi line %q: memory: %w", line, err)
 		}
 		names = append(names, strings.TrimSpace(line[:i]))
-		mem = append(mem, max(1, int64(math.Round(mib/1024))))
+		mem = append(mem, int64(math.Round(mib)))
 	}
 	return names, mem, nil
 }
 
-// parseGPUFlag reads -gpus: "NAME:GB,NAME:GB".
+// parseGPUFlag reads -gpus: "NAME:MIB,NAME:MIB" (memory as nvidia-smi prints it).
 func parseGPUFlag(s string) ([]string, []int64, error) {
 	var names []string
 	var mem []int64
@@ -182,14 +182,14 @@ func parseGPUFlag(s string) ([]string, []int64, error) {
 		}
 		i := strings.LastIndex(part, ":")
 		if i <= 0 {
-			return nil, nil, fmt.Errorf("%q: want NAME:GB", part)
+			return nil, nil, fmt.Errorf("%q: want NAME:MIB", part)
 		}
-		gb, err := strconv.ParseInt(strings.TrimSpace(part[i+1:]), 10, 64)
-		if err != nil || gb <= 0 {
-			return nil, nil, fmt.Errorf("%q: memory must be a positive number of GB", part)
+		mib, err := strconv.ParseInt(strings.TrimSpace(part[i+1:]), 10, 32)
+		if err != nil || mib <= 0 {
+			return nil, nil, fmt.Errorf("%q: memory must be a positive number of MiB", part)
 		}
 		names = append(names, strings.TrimSpace(part[:i]))
-		mem = append(mem, gb)
+		mem = append(mem, mib)
 	}
 	return names, mem, nil
 }

@@ -71,8 +71,8 @@ func TestFactsOfAGPUMachine(t *testing.T) {
 	if f.MemoryGB != 16 { // 16314036 kB = 15.56 GiB
 		t.Errorf("memory %d GB, want 16", f.MemoryGB)
 	}
-	if !slices.Equal(f.GPUNames, []string{"NVIDIA GeForce RTX 4060", "NVIDIA GeForce RTX 3090"}) || !slices.Equal(f.GPUMemoryGB, []int64{8, 24}) {
-		t.Errorf("GPUs %v %v", f.GPUNames, f.GPUMemoryGB)
+	if !slices.Equal(f.GPUNames, []string{"NVIDIA GeForce RTX 4060", "NVIDIA GeForce RTX 3090"}) || !slices.Equal(f.GPUMemoryMiB, []int64{8188, 24576}) {
+		t.Errorf("GPUs %v %v", f.GPUNames, f.GPUMemoryMiB)
 	}
 }
 

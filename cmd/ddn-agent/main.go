@@ -105,7 +105,7 @@ type options struct {
 	Interval, PingEvery     time.Duration
 	MinBackoff, MaxBackoff  time.Duration
 	DiskGB                  int64
-	BandwidthMbps           float64
+	BandwidthMbps           int
 	CPUType                 string
 	CPUMHz, CPUCores, MemGB int64
 	GPUs, NvidiaSMI         string
@@ -128,12 +128,12 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.MinBackoff, "min-backoff", time.Second, "first wait before reconnecting (`duration`)")
 	fs.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait before reconnecting (`duration`)")
 	fs.Int64Var(&o.DiskGB, "disk-gb", 0, "disk offered, in `GB` (bandwidth kind, required there)")
-	fs.Float64Var(&o.BandwidthMbps, "bandwidth-mbps", 0, "bandwidth offered, in `Mbps` (bandwidth kind, required there)")
+	fs.IntVar(&o.BandwidthMbps, "bandwidth-mbps", 0, "bandwidth offered, in whole `Mbps` (bandwidth kind, required there)")
 	fs.StringVar(&o.CPUType, "cpu-type", "", "CPU `model` (default: from /proc/cpuinfo)")
 	fs.Int64Var(&o.CPUMHz, "cpu-mhz", 0, "CPU frequency in `MHz` (default: from /proc/cpuinfo or cpufreq)")
 	fs.Int64Var(&o.CPUCores, "cpu-cores", 0, "logical CPU `cores` (default: from /proc/cpuinfo)")
 	fs.Int64Var(&o.MemGB, "memory-gb", 0, "memory in `GB` (default: MemTotal of /proc/meminfo)")
-	fs.StringVar(&o.GPUs, "gpus", "", "GPUs as `NAME:GB,NAME:GB` (default: from nvidia-smi)")
+	fs.StringVar(&o.GPUs, "gpus", "", "GPUs as `NAME:MIB,NAME:MIB`, memory in MiB as nvidia-smi prints it (default: from nvidia-smi)")
 	fs.StringVar(&o.NvidiaSMI, "nvidia-smi", "nvidia-smi", "nvidia-smi `command`; empty: do not look for GPUs")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "`level`: debug, info, warn, error")
 	fs.BoolVar(&o.Facts, "facts", false, "print the machine's facts and the report they make as JSON, and exit")
@@ -254,7 +254,7 @@ func (o options) override(f *facts) error {
 		if err != nil {
 			return fmt.Errorf("-gpus: %w", err)
 		}
-		f.GPUNames, f.GPUMemoryGB = names, mem
+		f.GPUNames, f.GPUMemoryMiB = names, mem
 	}
 	return nil
 }
@@ -307,9 +307,13 @@ func (o options) validate(f facts) error {
 // report is the body the agent sends for its kind.
 func (o options) report(f facts) any {
 	if o.Kind == "bandwidth" {
-		return agent.BandwidthInfo{CPUCores: f.CPUCores, MemoryTotal: f.MemoryGB, HDD: o.DiskGB, Bandwidth: o.BandwidthMbps, Wallet: o.Wallet}
+		return agent.BandwidthInfo{CPUCores: int32(f.CPUCores), MemoryTotal: f.MemoryGB, HDD: o.DiskGB, Bandwidth: int32(o.BandwidthMbps), Wallet: o.Wallet}
 	}
-	return agent.ShortTermInfo{CPUType: f.CPUType, CPURate: f.CPUMHz, GPUNames: f.GPUNames, GPUMemoryTotal: f.GPUMemoryGB, MemoryTotal: f.MemoryGB, Wallet: o.Wallet}
+	mem := make([]int32, len(f.GPUMemoryMiB))
+	for i, m := range f.GPUMemoryMiB {
+		mem[i] = int32(m)
+	}
+	return agent.ShortTermInfo{CPUType: f.CPUType, CPURate: int32(f.CPUMHz), GPUNames: f.GPUNames, GPUMemoryTotal: mem, MemoryTotal: f.MemoryGB, Wallet: o.Wallet}
 }
 
 // keepOnline runs the agent until ctx ends.
@@ -319,7 +323,7 @@ func keepOnline(ctx context.Context, o options, f facts, log *zap.Logger) {
 	cfg := agent.Config{
 		URLs: o.URLs,
 		Machine: agent.Machine{MachineID: o.MachineID, Project: o.Project, ContainerID: o.ContainerID,
-			StakingType: o.StakingType},
+			StakingType: int64(o.StakingType)},
 		ReportEvery: o.Interval, PingEvery: o.PingEvery,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		Report: func(ctx context.Context, c *agent.Conn) error {

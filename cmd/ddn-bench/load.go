@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -39,7 +40,7 @@ type loadConfig struct {
 // runLoad simulates cfg.Agents agents until cfg.Duration has passed (or ctx
 // ends), then closes every connection and returns what happened.
 func runLoad(ctx context.Context, cfg loadConfig) Summary {
-	reportType, reportBody := reportFor(cfg.Kind)
+	report := reportFor(cfg.Kind)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -66,8 +67,8 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 				return
 			case <-timer.C:
 			}
-			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[i%len(cfg.URLs)], reportType: reportType, reportBody: reportBody,
-				online: encodeBody(agent.Machine{MachineID: fmt.Sprintf("%s-%06d", cfg.Prefix, i), Project: cfg.Project})}
+			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[i%len(cfg.URLs)], report: report,
+				machine: agent.Machine{MachineID: fmt.Sprintf("%s-%06d", cfg.Prefix, i), Project: cfg.Project}}
 			wg.Go(func() { a.run(runCtx) })
 		}
 	})
@@ -101,18 +102,20 @@ func runLoad(ctx context.Context, cfg loadConfig) Summary {
 	}
 }
 
-// reportFor is the type and the encoded body every agent of a kind sends:
-// one shared string, not one per agent.
-func reportFor(kind string) (uint32, string) {
+// reportFor is the report every agent of a kind sends: one shared body,
+// not one per agent.
+func reportFor(kind string) func(context.Context, *agent.Conn) error {
 	const wallet = "0xbe9c5f5a4bd4a4f1f7b4e6e4b0c3a5e2d1f0a9b8"
 	if kind == "bandwidth" {
-		return typeBandwidth, encodeBody(agent.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet})
+		info := agent.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: wallet}
+		return func(ctx context.Context, c *agent.Conn) error { return c.ReportBandwidth(ctx, info) }
 	}
-	return typeShortTerm, encodeBody(agent.ShortTermInfo{
+	info := agent.ShortTermInfo{
 		CPUType: "13th Gen Intel(R) Core(TM) i5-13400F", CPURate: 2500,
-		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int64{8},
+		GPUNames: []string{"NVIDIA GeForce RTX 4060"}, GPUMemoryTotal: []int32{8188},
 		MemoryTotal: 16, Wallet: wallet,
-	})
+	}
+	return func(ctx context.Context, c *agent.Conn) error { return c.ReportShortTerm(ctx, info) }
 }
 
 // progress prints a line per interval: connections held, acknowledgements
@@ -140,15 +143,14 @@ func progress(ctx context.Context, cfg loadConfig, st *stats, start time.Time) {
 	}
 }
 
-// simAgent is one simulated machine: one goroutine, one connection at a
-// time, one timer; no background reader and no ticker.
+// simAgent is one simulated machine: one goroutine, one connection (the
+// agent library's, with its reader) at a time, one timer, no ticker.
 type simAgent struct {
-	cfg        *loadConfig
-	st         *stats
-	url        string
-	online     string
-	reportType uint32
-	reportBody string
+	cfg     *loadConfig
+	st      *stats
+	url     string
+	machine agent.Machine
+	report  func(context.Context, *agent.Conn) error
 }
 
 // run keeps the agent online until ctx ends: online, then reports and pings
@@ -201,22 +203,26 @@ const (
 	sessionStopped                        // the run ended
 )
 
+// call runs one request within the answer timeout.
+func (a *simAgent) call(ctx context.Context, do func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.AnswerTimeout)
+	defer cancel()
+	return do(ctx)
+}
+
 // session runs one connection and says how it ended.
 func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 	cfg := a.cfg
-	c, err := dialWS(ctx, a.url, cfg.DialTimeout)
+	dialCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	c, err := agent.Dial(dialCtx, a.url, nil)
+	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
 			a.st.fail(errorKind("dial", err))
 		}
 		return sessionFailed
 	}
-	// Unblock a read or write in progress when the run ends.
-	stopAfter := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
-	defer func() {
-		stopAfter()
-		c.close(time.Now().Add(time.Second))
-	}()
+	defer func() { _ = c.Close() }()
 	online := false
 	fail := func(stage string, err error) sessionEnd {
 		if ctx.Err() == nil {
@@ -229,12 +235,8 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 	}
 
 	t0 := time.Now()
-	code, err := c.request(typeOnline, a.online, t0.Add(cfg.AnswerTimeout))
-	if err != nil {
+	if err := a.call(ctx, func(ctx context.Context) error { return c.Online(ctx, a.machine) }); err != nil {
 		return fail("online", err)
-	}
-	if code != 0 {
-		return fail("online", &answerError{code: code})
 	}
 	a.st.onlineLatency.record(time.Since(t0))
 	a.st.onlines.Add(1)
@@ -269,20 +271,21 @@ func (a *simAgent) session(ctx context.Context, timer *time.Timer) sessionEnd {
 			return sessionChurned
 		}
 		if !now.Before(nextPing) {
-			if err := c.ping(now.Add(cfg.AnswerTimeout)); err != nil {
+			if err := a.call(ctx, c.Ping); err != nil {
 				return fail("ping", err)
 			}
 			nextPing = now.Add(cfg.PingEvery)
 		}
 		if !now.Before(nextReport) {
 			a.st.sent.Add(1)
-			code, err := c.request(a.reportType, a.reportBody, now.Add(cfg.AnswerTimeout))
-			if err != nil {
+			err := a.call(ctx, func(ctx context.Context) error { return a.report(ctx, c) })
+			var ce *agent.CodeError
+			switch {
+			case errors.As(err, &ce):
+				a.st.fail(errorKind("report", err))
+			case err != nil:
 				return fail("report", err)
-			}
-			if code != 0 {
-				a.st.fail(errorKind("report", &answerError{code: code}))
-			} else if now.Sub(a.st.start) >= cfg.MeasureAfter {
+			case now.Sub(a.st.start) >= cfg.MeasureAfter:
 				a.st.acked.Add(1)
 				a.st.ackLatency.record(time.Since(now))
 			}

@@ -18,11 +18,12 @@ import (
 //
 //	go test -run '^$' -bench HeldAgentMemory -benchtime 1x ./cmd/ddn-bench
 func BenchmarkHeldAgentMemory(b *testing.B) {
-	n := ddnproc.Start(b, ddnproc.Build(b, "ddn"), b.TempDir(), ddnproc.FreeAddr(b), "DDN_MONGODB_URI=memory://", "DDN_LOGLEVEL=warn")
+	n := ddnproc.Start(b, ddnproc.Build(b, "ddn"), b.TempDir(), ddnproc.FreeAddr(b), "DDN_MONGODB_URI=memory://", "DDN_LOGLEVEL=warn",
+		"DDN_LIMITS_MAXCONNECTIONSPERIP=0") // every agent connects from 127.0.0.1
 	const agents = 1000
 	cfg := loadConfig{URLs: []string{agent.NodeURL(n.Addr)}, Agents: agents, Kind: "shortterm",
 		ReportEvery: time.Hour, PingEvery: 10 * time.Second, AnswerTimeout: 30 * time.Second, DialTimeout: 10 * time.Second}
-	reportType, reportBody := reportFor(cfg.Kind)
+	report := reportFor(cfg.Kind)
 	for i := 0; b.Loop(); i++ {
 		st := newStats(agents, time.Now())
 		ctx, cancel := context.WithCancel(context.Background())
@@ -31,8 +32,8 @@ func BenchmarkHeldAgentMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		var wg sync.WaitGroup
 		for j := range agents {
-			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[0], reportType: reportType, reportBody: reportBody,
-				online: encodeBody(agent.Machine{MachineID: fmt.Sprintf("mem-%d-%06d", i, j), Project: "deeplink"})}
+			a := &simAgent{cfg: &cfg, st: st, url: cfg.URLs[0], report: report,
+				machine: agent.Machine{MachineID: fmt.Sprintf("mem-%d-%06d", i, j), Project: "deeplink"}}
 			wg.Go(func() { a.run(ctx) })
 		}
 		deadline := time.Now().Add(time.Minute)

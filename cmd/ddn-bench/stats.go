@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/coder/websocket"
+
+	"ddn/agent"
 )
 
 // latency is a concurrency-safe latency histogram. HDR histograms record in
@@ -103,14 +107,14 @@ func (s *stats) fail(kind string) {
 
 // errorKind names err for the error table.
 func errorKind(stage string, err error) string {
-	var ae *answerError
+	var ce *agent.CodeError
 	var ne net.Error
 	switch {
-	case errors.As(err, &ae):
-		return fmt.Sprintf("code_%d", ae.code)
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ce):
+		return fmt.Sprintf("code_%d", ce.Code)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return stage + "_timeout"
-	case errors.Is(err, errServerClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+	case websocket.CloseStatus(err) != -1, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return stage + "_closed"
 	default:
 		return stage

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +25,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"ddn/adapters/geo/ip2ltest"
 	"ddn/internal/ddnproc"
+	"ddn/internal/parity"
 )
 
 // gethDevKey is the fixed, public key geth --dev funds (cmd/utils.DeveloperKey).
@@ -102,6 +106,46 @@ func deployTestContract(t *testing.T, url string) *testContract {
 	return &testContract{client: client, addr: addr, abi: parsed}
 }
 
+// sentCalldata returns the input of every transaction to the contract whose
+// selector is sel, from the chain's blocks.
+func sentCalldata(t *testing.T, c *testContract, sel []byte) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	head, err := c.client.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for n := uint64(0); n <= head; n++ {
+		b, err := c.client.BlockByNumber(ctx, new(big.Int).SetUint64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tx := range b.Transactions() {
+			if tx.To() != nil && *tx.To() == c.addr && bytes.HasPrefix(tx.Data(), sel) {
+				out = append(out, tx.Data())
+			}
+		}
+	}
+	return out
+}
+
+// parityCase is the parity score case id (internal/parity).
+func parityCase(t *testing.T, id string) parity.ScoreCase {
+	t.Helper()
+	cases, err := parity.Score()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range cases {
+		if pc.ID == id {
+			return pc
+		}
+	}
+	t.Fatalf("no parity case %s", id)
+	return parity.ScoreCase{}
+}
+
 func (c *testContract) call(t *testing.T, method string, args ...any) []any {
 	t.Helper()
 	data, err := c.abi.Pack(method, args...)
@@ -133,7 +177,16 @@ func TestChainEndToEnd(t *testing.T) {
 	contract := deployTestContract(t, url)
 	bin := buildBinary(t)
 	addr := ddnproc.FreeAddr(t)
-	n := startNode(t, bin, t.TempDir(), addr,
+	// The agent connects from 127.0.0.1, placed where the parity cases'
+	// fixed context is: Guangdong, at the same float32 coordinates.
+	dir := t.TempDir()
+	geoDB := filepath.Join(dir, "IP2LOCATION-LITE-DB5.BIN")
+	if err := ip2ltest.WriteDB5(geoDB, []ip2ltest.Range{{From: netip.MustParseAddr("127.0.0.0"), To: netip.MustParseAddr("127.255.255.255"),
+		CountryCode: "CN", Country: "China", Region: parity.Region, City: "Shenzhen", Latitude: parity.Latitude, Longitude: parity.Longitude}}); err != nil {
+		t.Fatal(err)
+	}
+	pc := parityCase(t, "score-4463") // RTX 4060 reported as 8188 MiB, as nvidia-smi prints it
+	n := startNode(t, bin, dir, addr, "DDN_IP2LOCATIONDB_DATABASEPATH="+geoDB,
 		"DDN_MONGODB_URI=memory://", "DDN_OFFLINEGRACEPERIOD=2s", "DDN_SWEEPINTERVAL=200ms", "DDN_OUTBOX_INTERVAL=100ms",
 		"DDN_OUTBOX_BASEBACKOFF=200ms", "DDN_OUTBOX_MAXBACKOFF=1s", "DDN_ADMIN_TOKEN=e2e-token",
 		"DDN_CHAIN_RPC="+url, "DDN_CHAIN_CHAINID=1337", "DDN_CHAIN_PRIVATEKEY="+gethDevKey,
@@ -145,8 +198,8 @@ func TestChainEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	const machineID, wallet = "e2e-chain-machine", "0x00000000000000000000000000000000000000aa"
-	online := fmt.Sprintf(`{"machine_id":%q,"project":"deeplink","container_id":"ctr-1","staking_type":0}`, machineID)
+	const machineID = parity.MachineID
+	online := fmt.Sprintf(`{"machine_id":%q,"project":%q,"container_id":%q,"staking_type":0}`, machineID, parity.Project, parity.ContainerID)
 	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/websocket", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -156,10 +209,10 @@ func TestChainEndToEnd(t *testing.T) {
 	}
 
 	state := func() (bool, bool) {
-		v := contract.call(t, "getMachineState", machineID, "deeplink", uint8(0))
+		v := contract.call(t, "getMachineState", machineID, parity.Project, uint8(0))
 		return v[0].(bool), v[1].(bool)
 	}
-	body := fmt.Sprintf(`{"project_name":"deeplink","staking_type":0,"machine_id":%q,"container_id":"ctr-1"}`, machineID)
+	body := fmt.Sprintf(`{"project_name":%q,"staking_type":0,"machine_id":%q,"container_id":%q}`, parity.Project, machineID, parity.ContainerID)
 	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v0/contract/register", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer e2e-token")
 	resp, err := http.DefaultClient.Do(req)
@@ -172,20 +225,36 @@ func TestChainEndToEnd(t *testing.T) {
 	if r := request(t, ctx, c, 2, 1, online); r.Code != 0 {
 		t.Fatalf("online of a registered machine answered %+v", r)
 	}
-	info := fmt.Sprintf(`{"cpu_type":"13th Gen Intel(R) Core(TM) i5-13400F","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],"memory_total":16,"wallet":%q}`, wallet)
-	if r := request(t, ctx, c, 3, 2, info); r.Code != 0 {
+	if r := request(t, ctx, c, 3, 2, string(pc.Body())); r.Code != 0 || r.Message != "add machine tm success" {
 		t.Fatalf("report answered %+v", r)
 	}
 	waitFor(t, "machine online on chain", func() bool { on, _ := state(); return on })
 	waitFor(t, "machine info on chain", func() bool {
 		return contract.call(t, "machineInfoCalls")[0].(*big.Int).Int64() == 1
 	})
-	mi := fmt.Sprintf("%+v", contract.call(t, "machineInfo", machineID)[0])
-	for _, want := range []string{"MachineOwner:" + common.HexToAddress(wallet).Hex(), "CpuRate:+2500", "GpuType:NVIDIA GeForce RTX 4060",
-		"GpuMem:+8", "GpuCount:+1", "MachineId:ctr-1", "MachineMem:+16", "CpuType:13th Gen Intel(R) Core(TM) i5-13400F"} {
-		if !strings.Contains(mi, want) {
-			t.Fatalf("machine info on chain %s lacks %s", mi, want)
-		}
+	// The transaction's calldata is the original's for this input, byte for byte.
+	ch := pc.Chain
+	want, err := contract.abi.Pack("setMachineInfo", ch.ID, struct {
+		MachineOwner common.Address
+		CalcPoint    *big.Int
+		CpuRate      *big.Int
+		GpuType      string
+		GpuMem       *big.Int
+		CpuType      string
+		GpuCount     *big.Int
+		MachineId    string
+		Longitude    string
+		Latitude     string
+		MachineMem   *big.Int
+		Region       string
+		Model        string
+	}{common.HexToAddress(ch.MachineOwner), ch.CalcPoint, ch.CPURate, ch.GPUType, ch.GPUMem, ch.CPUType, ch.GPUCount, ch.MachineID,
+		ch.Longitude, ch.Latitude, ch.MachineMem, ch.Region, ch.Model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sentCalldata(t, contract, want[:4]); len(got) != 1 || !bytes.Equal(got[0], want) {
+		t.Fatalf("setMachineInfo calldata sent:\n%x\nwant the original's (%s):\n%x", got, pc.ID, want)
 	}
 
 	_ = c.Close(websocket.StatusNormalClosure, "bye")

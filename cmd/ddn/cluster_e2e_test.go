@@ -332,7 +332,7 @@ func TestClusterPresence(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n.Type != 3 || n.ID != 0 || n.Code != 0 || n.Message != "notify" ||
-			string(n.Body) != `{"unregister":{"message":"machine unregistered, notify from node server"}}` {
+			string(n.Body) != `{"unregister":{"message":"machine unregistered, notify from http api"}}` {
 			t.Fatalf("agent received %s", data)
 		}
 		a.close()

@@ -63,12 +63,12 @@ func (g *geoParts) sessionLocator() ports.Locator {
 
 // http is what the calculator and location endpoints use; without a
 // database the location endpoint answers code 8 saying so.
-func (g *geoParts) http() httpapi.GeoOptions {
+func (g *geoParts) http(strict bool) httpapi.GeoOptions {
 	var loc ports.Locator = geo.None{}
 	if g.db != nil {
 		loc = g.db
 	}
-	return httpapi.GeoOptions{Catalog: g.catalog, Locator: loc}
+	return httpapi.GeoOptions{Catalog: g.catalog, Locator: loc, StrictInfo: strict}
 }
 
 // locateFailed logs a client IP that could not be located.

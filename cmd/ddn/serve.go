@@ -121,7 +121,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	svc, err := session.NewService(session.Config{
 		NodeID: cfg.NodeID, NodeAddr: cfg.Addr, Version: version,
 		NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
-		Catalog: geoParts.catalog, Locator: geoParts.sessionLocator(),
+		Catalog: geoParts.catalog, StrictInfo: cfg.Score.StrictInfo, Locator: geoParts.sessionLocator(),
 		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
 	}, store, batcher, ports.SystemClock{}, logEvents{log})
 	if err != nil {
@@ -195,7 +195,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		},
 		Contract:      contractCommands(effects, store, cfg.NodeID, svc),
 		AdminToken:    cfg.Admin.Token,
-		Geo:           geoParts.http(),
+		Geo:           geoParts.http(cfg.Score.StrictInfo),
 		FleetMetrics:  fleet,
 		NodeMetrics:   nodeMetrics.Handler(),
 		Version:       version,

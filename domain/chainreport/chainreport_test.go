@@ -21,7 +21,7 @@ var (
 	key = domain.MachineKey{MachineID: "m-1", Project: "deeplink", ContainerID: "c-1"}
 	gpu = domain.ShortTermInfo{CPUType: "i5-13400F", CPURate: 2500, GPUNames: []string{"NVIDIA GeForce RTX 4060", "NVIDIA GeForce RTX 3060"},
 		GPUMemoryTotal: []int64{8, 12}, MemoryTotal: 16, Wallet: "0xabc", CalcPoint: 52.19, Longitude: 116.39, Latitude: -39.9, Region: "North China"}
-	bw = domain.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 99.6, Wallet: "0xdef", Region: "Texas"}
+	bw = domain.BandwidthInfo{CPUCores: 4, MemoryTotal: 8, HDD: 500, Bandwidth: 100, Wallet: "0xdef", Region: "Texas"}
 )
 
 func methods(calls []memory.ChainCall) []string {
@@ -91,7 +91,7 @@ func TestInfosMapOntoTheContractTuples(t *testing.T) {
 		t.Fatalf("calls = %+v", calls)
 	}
 	wantInfo := domain.ChainMachineInfo{MachineOwner: "0xabc", CalcPoint: 521900, CPURate: 2500, GPUType: "NVIDIA GeForce RTX 4060",
-		GPUMem: 8, CPUType: "i5-13400F", GPUCount: 2, MachineID: "c-1", Longitude: "116.39", Latitude: "-39.9", MachineMem: 16, Region: "North China"}
+		GPUMem: 8, CPUType: "i5-13400F", GPUCount: 2, MachineID: "c-1", Longitude: "116.389999", Latitude: "-39.900002", MachineMem: 16, Region: "North China"}
 	if *calls[0].Info != wantInfo {
 		t.Fatalf("machine info = %+v\nwant %+v", *calls[0].Info, wantInfo)
 	}

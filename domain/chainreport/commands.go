@@ -81,8 +81,12 @@ func (c *Commands) Run(ctx context.Context, action string, key domain.MachineKey
 	if !ok {
 		return Result{}, &domain.FieldError{Field: "action", Reason: fmt.Sprintf("%q is not register, unregister, online or offline", action)}
 	}
-	if err := key.Validate(); err != nil {
-		return Result{}, err
+	// The original's contract routes require both, in this order and words.
+	switch {
+	case key.Project == "":
+		return Result{}, &domain.TextError{Err: domain.ErrInvalidParam, Text: "empty project name"}
+	case key.MachineID == "":
+		return Result{}, &domain.TextError{Err: domain.ErrInvalidParam, Text: "empty machine id"}
 	}
 	if err := st.Validate(); err != nil {
 		return Result{}, err

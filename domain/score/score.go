@@ -1,75 +1,165 @@
 // Package score computes a GPU machine's calc point, the figure the
 // machine-info contract rewards, from what the machine reports and a catalog
-// of GPU specifications (DESIGN.md, "Integrations", Score).
+// of GPU specifications, by the original node's algorithm (DESIGN.md,
+// "Integrations", Score; parity/score.json holds its answers).
 package score
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"ddn/domain"
 )
 
 // GPU is one catalog entry: a card's public specification.
 type GPU struct {
-	// Name is the card's marketing name; it is looked up by Normalize(Name).
-	Name      string
+	// Model is the key reported names are matched with (see Normalize).
+	Model     string
 	MemoryGB  int64
 	CUDACores int64
 }
 
-// Catalog answers how many CUDA cores a reported GPU has; the adapter that
-// loads the catalog file implements it (and may swap its table at any time).
+// Catalog finds GPUs by model. Entries are ordered: a lookup answers the
+// first matching one, as the original node's list does.
 type Catalog interface {
-	// CUDACores looks a normalised name up by (name, memory GB), else by name
-	// alone, and says whether it found it.
-	CUDACores(normalized string, memoryGB int64) (int64, bool)
+	// WithMemory returns the first entry of model with that memory.
+	WithMemory(model string, memoryGB int64) (GPU, bool)
+	// First returns the first entry of model, whatever its memory.
+	First(model string) (GPU, bool)
 }
 
-type nameMem struct {
-	name string
-	mem  int64
+// Failures of a scoring step, with the original node's words.
+var (
+	ErrInconsistent = errors.New("gpu name and memory list are inconsistent")
+	ErrNoCUDACores  = errors.New("can not find the number of cuda cores")
+)
+
+// Path says which step produced a calc point.
+type Path string
+
+// Paths of Result.
+const (
+	PathExact Path = "exact" // (model, GB) found in the catalog
+	PathFuzzy Path = "fuzzy" // by model alone, after the exact step gave 0
+	PathNone  Path = "none"  // neither step scored
+)
+
+// Result is the outcome of scoring a report.
+type Result struct {
+	// CalcPoint is the score (2 decimals); 0 when not scored.
+	CalcPoint float64
+	Path      Path
+	// GPUMemoryGB is the reported per-GPU memory converted from MiB,
+	// round(v/1024) in int32 as the original does: what is stored and
+	// sent to the chain for a report that was scored.
+	GPUMemoryGB []int64
+	// Err is the failure of the last step tried (nil when scored).
+	Err error
 }
 
-// Table is an immutable catalog built from a list of GPUs.
+// Of scores a short-term info as the original node does for a machine with
+// no score yet: each GPU memory entry is converted from MiB; the exact step
+// looks each GPU up by (model, GB); when it gives 0 the fuzzy step looks up
+// by model alone and uses the entry's own memory. With n the GPUs that have
+// a model, C the smallest CUDA-core count found and M its memory in GB,
+// score = memory_total/3.5 + 25·n + sqrt(C)·sqrt(M/10)·n, rounded to 2
+// decimals; memory_total is taken as the original's int32 (it wraps).
+// The info is not validated here.
+func Of(info domain.ShortTermInfo, cat Catalog) Result {
+	models := Models(info.GPUNames)
+	mem := make([]int64, len(info.GPUMemoryTotal))
+	for i, v := range info.GPUMemoryTotal {
+		mem[i] = int64(int32(math.Round(float64(int32(v)) / 1024)))
+	}
+	memoryTotal := float64(int32(info.MemoryTotal))
+	r := Result{GPUMemoryGB: mem, Path: PathExact}
+	r.CalcPoint, r.Err = exact(models, mem, memoryTotal, cat)
+	if r.CalcPoint == 0 {
+		r.Path = PathFuzzy
+		r.CalcPoint, r.Err = fuzzy(models, memoryTotal, cat)
+	}
+	if r.CalcPoint == 0 {
+		r.Path = PathNone
+	}
+	return r
+}
+
+// Refusal is the error a type-2 report that could not be scored is answered
+// with (code 6, the original's text).
+func (r Result) Refusal() error {
+	if r.Path != PathNone {
+		return nil
+	}
+	return &domain.TextError{Err: domain.ErrInvalidInfo, Text: fmt.Sprintf("calculate gpu point failed %v", r.Err)}
+}
+
+func exact(models []string, mem []int64, memoryTotal float64, cat Catalog) (float64, error) {
+	if len(models) != len(mem) {
+		return 0, ErrInconsistent
+	}
+	var minCores, minMem int64
+	for i, m := range models {
+		if g, ok := cat.WithMemory(m, mem[i]); ok && (minCores == 0 || g.CUDACores < minCores) {
+			minCores, minMem = g.CUDACores, mem[i]
+		}
+	}
+	return point(len(models), minCores, minMem, memoryTotal)
+}
+
+func fuzzy(models []string, memoryTotal float64, cat Catalog) (float64, error) {
+	var minCores, minMem int64
+	for _, m := range models {
+		if g, ok := cat.First(m); ok && (minCores == 0 || g.CUDACores < minCores) {
+			minCores, minMem = g.CUDACores, g.MemoryGB
+		}
+	}
+	return point(len(models), minCores, minMem, memoryTotal)
+}
+
+func point(n int, cores, memGB int64, memoryTotal float64) (float64, error) {
+	if cores == 0 {
+		return 0, ErrNoCUDACores
+	}
+	gpus := float64(n)
+	p := memoryTotal/3.5 + gpus*25 + math.Sqrt(float64(cores))*math.Sqrt(float64(memGB)/10)*gpus
+	return math.Round(p*100) / 100, nil
+}
+
+type modelMem struct {
+	model string
+	mem   int64
+}
+
+// Table is an immutable, ordered catalog.
 type Table struct {
-	exact  map[nameMem]int64
-	byName map[string]int64
-	size   int
+	withMem map[modelMem]GPU
+	first   map[string]GPU
+	size    int
 }
 
-// NewTable checks and indexes gpus. A name alone resolves to the variant with
-// the least memory, the conservative choice when a card's memory variants
-// differ in cores (the 10 and 12 GB RTX 3080). Two entries with the same
-// normalised name and memory but different cores are an error: the catalog
-// could not decide between them.
+// NewTable indexes gpus in their order (the first entry of a model, or of a
+// model and memory, is the one found). Entries without a model or with
+// non-positive CUDA cores are refused, and so is a negative memory.
 func NewTable(gpus []GPU) (*Table, error) {
 	if len(gpus) == 0 {
 		return nil, errors.New("gpu catalog is empty")
 	}
-	t := &Table{exact: map[nameMem]int64{}, byName: map[string]int64{}, size: len(gpus)}
-	sorted := slices.Clone(gpus)
-	slices.SortStableFunc(sorted, func(a, b GPU) int { return cmp.Compare(a.MemoryGB, b.MemoryGB) })
-	for i, g := range sorted {
-		name := Normalize(g.Name)
+	t := &Table{withMem: map[modelMem]GPU{}, first: map[string]GPU{}, size: len(gpus)}
+	for i, g := range gpus {
 		switch {
-		case name == "":
-			return nil, fmt.Errorf("gpu catalog entry %q: name is empty", g.Name)
-		case g.MemoryGB <= 0:
-			return nil, fmt.Errorf("gpu catalog entry %q: memory_gb must be positive, got %d", g.Name, g.MemoryGB)
+		case g.Model == "":
+			return nil, fmt.Errorf("gpu catalog entry %d: model is empty", i)
+		case g.MemoryGB < 0:
+			return nil, fmt.Errorf("gpu catalog entry %d (%q): memory must not be negative, got %d", i, g.Model, g.MemoryGB)
 		case g.CUDACores <= 0:
-			return nil, fmt.Errorf("gpu catalog entry %q: cuda_cores must be positive, got %d", g.Name, g.CUDACores)
+			return nil, fmt.Errorf("gpu catalog entry %d (%q): CUDA cores must be positive, got %d", i, g.Model, g.CUDACores)
 		}
-		k := nameMem{name, g.MemoryGB}
-		if prev, ok := t.exact[k]; ok && prev != g.CUDACores {
-			return nil, fmt.Errorf("gpu catalog entry %q (%d GB): %d CUDA cores contradicts another entry with %d (both normalise to %q)", g.Name, g.MemoryGB, g.CUDACores, prev, name)
+		if _, ok := t.withMem[modelMem{g.Model, g.MemoryGB}]; !ok {
+			t.withMem[modelMem{g.Model, g.MemoryGB}] = g
 		}
-		t.exact[k] = g.CUDACores
-		if _, ok := t.byName[name]; !ok {
-			t.byName[name] = sorted[i].CUDACores
+		if _, ok := t.first[g.Model]; !ok {
+			t.first[g.Model] = g
 		}
 	}
 	return t, nil
@@ -78,50 +168,14 @@ func NewTable(gpus []GPU) (*Table, error) {
 // Len is how many entries the table was built from.
 func (t *Table) Len() int { return t.size }
 
-// CUDACores implements Catalog.
-func (t *Table) CUDACores(normalized string, memoryGB int64) (int64, bool) {
-	if c, ok := t.exact[nameMem{normalized, memoryGB}]; ok {
-		return c, true
-	}
-	c, ok := t.byName[normalized]
-	return c, ok
+// WithMemory implements Catalog.
+func (t *Table) WithMemory(model string, memoryGB int64) (GPU, bool) {
+	g, ok := t.withMem[modelMem{model, memoryGB}]
+	return g, ok
 }
 
-// Of scores a short-term info: with n GPUs, C the smallest CUDA-core count
-// among them and M that GPU's reported memory in GB (the smaller memory when
-// several share the smallest count),
-// score = memory_total/3.5 + 25·n + sqrt(C)·sqrt(M/10)·n, rounded to 2
-// decimals. Only the fields the rule uses are checked (a calculator may
-// score a machine without a wallet): invalid ones are a domain.FieldError
-// (code 1); a GPU the catalog does not know is domain.ErrInvalidInfo (code 6)
-// naming the GPU.
-func Of(info domain.ShortTermInfo, cat Catalog) (float64, error) {
-	if err := validate(info); err != nil {
-		return 0, err
-	}
-	if cat == nil {
-		return 0, &domain.DetailError{Err: domain.ErrInvalidInfo, Detail: "no GPU catalog loaded"}
-	}
-	n := float64(len(info.GPUNames))
-	var minCores, minMem int64
-	for i, name := range info.GPUNames {
-		norm := Normalize(name)
-		cores, ok := cat.CUDACores(norm, info.GPUMemoryTotal[i])
-		if !ok {
-			return 0, &domain.DetailError{Err: domain.ErrInvalidInfo,
-				Detail: fmt.Sprintf("gpu_names[%d] %q (model %q) is not in the GPU catalog", i, name, norm)}
-		}
-		if i == 0 || cores < minCores || (cores == minCores && info.GPUMemoryTotal[i] < minMem) {
-			minCores, minMem = cores, info.GPUMemoryTotal[i]
-		}
-	}
-	s := float64(info.MemoryTotal)/3.5 + 25*n + math.Sqrt(float64(minCores))*math.Sqrt(float64(minMem)/10)*n
-	return math.Round(s*100) / 100, nil
-}
-
-// validate checks the fields the score uses, with the protocol's words.
-func validate(i domain.ShortTermInfo) error {
-	full := i
-	full.CPUType, full.CPURate, full.Wallet = "x", 1, "x"
-	return full.Validate()
+// First implements Catalog.
+func (t *Table) First(model string) (GPU, bool) {
+	g, ok := t.first[model]
+	return g, ok
 }

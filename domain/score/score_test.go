@@ -2,61 +2,53 @@ package score
 
 import (
 	"errors"
-	"math"
-	"strings"
 	"testing"
 
 	"ddn/domain"
 )
 
 func TestNormalize(t *testing.T) {
-	tests := map[string]string{
-		"NVIDIA GeForce RTX 4060 Ti":                   "4060 ti",
-		"NVIDIA GeForce RTX 4060":                      "4060",
-		"NVIDIA GeForce RTX 4070 Ti SUPER":             "4070 ti super",
-		"NVIDIA GeForce RTX 4090 D":                    "4090 d",
-		"GeForce RTX 4090D":                            "4090 d",
-		"NVIDIA GeForce GTX 1080Ti":                    "1080 ti",
-		"NVIDIA GeForce RTX 3080 Ti Laptop GPU":        "3080 ti",
-		"NVIDIA GeForce RTX 4060 Laptop GPU":           "4060",
-		"GeForce RTX4090":                              "4090",
-		"NVIDIA GeForce GTX 1660 SUPER":                "1660 super",
-		"NVIDIA RTX A6000":                             "a6000",
-		"NVIDIA A100-SXM4-80GB":                        "a100",
-		"NVIDIA A100 80GB PCIe":                        "a100",
-		"NVIDIA H100 80GB HBM3":                        "h100",
-		"NVIDIA H100 PCIe":                             "h100",
-		"Tesla V100-PCIE-32GB":                         "v100",
-		"Tesla T4":                                     "t4",
-		"NVIDIA L40S":                                  "l40s",
-		"NVIDIA L4":                                    "l4",
-		"NVIDIA A10G":                                  "a10g",
-		"NVIDIA RTX 6000 Ada Generation":               "6000 ada",
-		"Quadro RTX 6000":                              "6000",
-		"NVIDIA RTX PRO 6000 Blackwell Server Edition": "6000",
-		"NVIDIA TITAN RTX":                             "titan rtx",
-		"  nvidia  geforce rtx 3090  ":                 "3090",
-		"":                                             "",
+	tests := []struct {
+		in    string
+		model string
+		ok    bool
+	}{
+		{"NVIDIA GeForce RTX 4060 Ti", "4060 ti", true},
+		{"NVIDIA GeForce RTX 4070 Ti SUPER", "4070 ti super", true},
+		{"NVIDIA GeForce RTX 4090 D", "4090 d", true},
+		{"NVIDIA GeForce RTX 2060 Ultra", "2060 ultra", true},
+		{"NVIDIA GeForce RTX 3080 OC Edition", "3080 oc", true},
+		{"NVIDIA GeForce  RTX 4070  Ti  SUPER", "4070 ti super", true}, // empty parts dropped
+		{"NVIDIA GeForce RTX 4090 ", "4090", true},
+		{"NVIDIA GeForce RTX 3060Ti", "3060ti", true},        // glued: one part, kept whole
+		{"NVIDIA GeForce RTX 3050\tTi", "3050\tti", true},    // only spaces split
+		{"NVIDIA GeForce RTX 4060 Laptop GPU", "4060", true}, // other words dropped
+		{"NVIDIA GeForce RTX 2060 16GB", "2060", true},       // memory sizes too
+		{"RTX2060", "2060", true},                            // from the first digit on
+		{"NVIDIA A100-SXM4-80GB", "100-sxm4-80gb", true},     // as the original cuts it
+		{"GEFORCE RTX 2070 SUPER", "2070 super", true},       // lower case
+		{"NVIDIA TITAN RTX", "", false},                      // no digit: no model
+		{"", "", false},
 	}
-	for in, want := range tests {
-		if got := Normalize(in); got != want {
-			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+	for _, tt := range tests {
+		if m, ok := Normalize(tt.in); m != tt.model || ok != tt.ok {
+			t.Errorf("Normalize(%q) = %q, %v; want %q, %v", tt.in, m, ok, tt.model, tt.ok)
 		}
+	}
+	if got := Models([]string{"RTX 4090", "TITAN V", "4060"}); len(got) != 2 || got[0] != "4090" || got[1] != "4060" {
+		t.Errorf("Models leaves out names without a model: %q", got)
 	}
 }
 
 func testTable(t *testing.T) *Table {
 	t.Helper()
 	tb, err := NewTable([]GPU{
-		{"GeForce RTX 4060", 8, 3072},
-		{"GeForce RTX 4060 Ti", 8, 4352},
-		{"GeForce RTX 4060 Ti", 16, 4352},
-		{"GeForce RTX 3080", 12, 8960},
-		{"GeForce RTX 3080", 10, 8704},
-		{"A100", 40, 6912},
-		{"Quadro RTX 6000", 24, 4608},
-		{"RTX 6000 Ada Generation", 48, 18176},
-		{"RTX A6000", 48, 10752},
+		{"3060", 8, 3584},
+		{"3060", 12, 3584},
+		{"3080", 10, 8704},
+		{"3080", 12, 8960},
+		{"4090", 24, 16384},
+		{"4060", 8, 3072},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,87 +56,83 @@ func testTable(t *testing.T) *Table {
 	return tb
 }
 
-func TestLookupExactThenByName(t *testing.T) {
+func TestTableAnswersTheFirstEntry(t *testing.T) {
 	tb := testTable(t)
-	tests := []struct {
-		name  string
-		mem   int64
-		cores int64
-		ok    bool
-	}{
-		{"3080", 12, 8960, true}, // exact
-		{"3080", 10, 8704, true}, // exact
-		{"3080", 11, 8704, true}, // by name: the least-memory variant
-		{"4060 ti", 16, 4352, true},
-		{"6000", 24, 4608, true},
-		{"6000 ada", 48, 18176, true},
-		{"a6000", 48, 10752, true},
-		{"a100", 80, 6912, true}, // by name
-		{"4090", 24, 0, false},
+	if g, ok := tb.First("3080"); !ok || g.MemoryGB != 10 || g.CUDACores != 8704 {
+		t.Errorf("First(3080) = %+v, %v; want the 10 GB entry, listed first", g, ok)
 	}
-	for _, tt := range tests {
-		cores, ok := tb.CUDACores(tt.name, tt.mem)
-		if cores != tt.cores || ok != tt.ok {
-			t.Errorf("CUDACores(%q, %d) = %d, %v; want %d, %v", tt.name, tt.mem, cores, ok, tt.cores, tt.ok)
-		}
+	if g, ok := tb.WithMemory("3080", 12); !ok || g.CUDACores != 8960 {
+		t.Errorf("WithMemory(3080, 12) = %+v, %v", g, ok)
+	}
+	if _, ok := tb.WithMemory("3080", 11); ok {
+		t.Error("WithMemory(3080, 11) found an entry")
+	}
+	if tb.Len() != 6 {
+		t.Errorf("Len = %d", tb.Len())
 	}
 }
 
-func TestNewTableRefusesBadEntries(t *testing.T) {
+func TestNewTableRefuses(t *testing.T) {
 	for name, gpus := range map[string][]GPU{
-		"empty":         nil,
-		"no name":       {{"", 8, 100}},
-		"zero memory":   {{"RTX 4060", 0, 3072}},
-		"zero cores":    {{"RTX 4060", 8, 0}},
-		"contradiction": {{"RTX 4060", 8, 3072}, {"GeForce RTX 4060", 8, 3000}},
+		"empty":           nil,
+		"no model":        {{"", 8, 100}},
+		"zero cores":      {{"4060", 8, 0}},
+		"negative memory": {{"4060", -8, 100}},
 	} {
 		if _, err := NewTable(gpus); err == nil {
-			t.Errorf("%s: NewTable accepted %+v", name, gpus)
+			t.Errorf("%s: no error", name)
 		}
 	}
 }
 
-func info(names []string, mems []int64, memTotal int64) domain.ShortTermInfo {
-	return domain.ShortTermInfo{GPUNames: names, GPUMemoryTotal: mems, MemoryTotal: memTotal, CPUType: "i5", CPURate: 2500, Wallet: "0xabc"}
+func info(names []string, mem []int64, total int64) domain.ShortTermInfo {
+	return domain.ShortTermInfo{GPUNames: names, GPUMemoryTotal: mem, MemoryTotal: total}
 }
 
 func TestOf(t *testing.T) {
 	tb := testTable(t)
 	tests := []struct {
-		name string
-		in   domain.ShortTermInfo
-		want float64
+		name  string
+		info  domain.ShortTermInfo
+		point float64
+		path  Path
+		mem   []int64
+		err   error
 	}{
-		// 16/3.5 + 25 + sqrt(3072)*sqrt(0.8) = 4.5714 + 25 + 49.5742
-		{"one 4060", info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8}, 16), 79.15},
-		// two GPUs: C is the smaller (3072, M=8): 32/3.5 + 50 + 2*49.5742
-		{"4060 and 4060 Ti", info([]string{"NVIDIA GeForce RTX 4060 Ti", "NVIDIA GeForce RTX 4060"}, []int64{16, 8}, 32), 158.29},
-		// 64/3.5 + 25*4 + 4*sqrt(6912)*sqrt(8)
-		{"four A100 80GB by name", info([]string{"NVIDIA A100-SXM4-80GB", "NVIDIA A100-SXM4-80GB", "NVIDIA A100-SXM4-80GB", "NVIDIA A100-SXM4-80GB"}, []int64{80, 80, 80, 80}, 64),
-			math.Round((64/3.5+100+4*math.Sqrt(6912)*math.Sqrt(8))*100) / 100},
+		// 16/3.5 + 25 + sqrt(3072)·sqrt(8/10) = 79.15
+		{"exact, MiB converted", info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8188}, 16), 79.15, PathExact, []int64{8}, nil},
+		// GB sent: round(8/1024) = 0, so by model alone with the entry's 8 GB
+		{"fuzzy when sent in GB", info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8}, 16), 79.15, PathFuzzy, []int64{0}, nil},
+		// the first 3060 entry is 8 GB: 16/3.5 + 25 + sqrt(3584)·sqrt(0.8)
+		{"fuzzy takes the first entry's memory", info([]string{"RTX 3060"}, []int64{12}, 16), 83.12, PathFuzzy, []int64{0}, nil},
+		// the smallest core count of the GPUs found, with that GPU's memory; n counts every GPU
+		{"smallest of several", info([]string{"RTX 4090", "RTX 3080"}, []int64{24564, 12288}, 64), 275.67, PathExact, []int64{24, 12}, nil},
+		// one GPU not in the catalog does not stop the others from scoring
+		{"unknown gpu skipped", info([]string{"RTX 4090", "RTX 9999"}, []int64{24564, 8192}, 64), 464.88, PathExact, []int64{24, 8}, nil},
+		{"lists of different lengths: fuzzy", info([]string{"RTX 4060", "RTX 4060"}, []int64{8188}, 16), 153.72, PathFuzzy, []int64{8}, nil},
+		{"names without a model are not counted", info([]string{"RTX 4060", "TITAN RTX"}, []int64{8188, 24576}, 16), 79.15, PathFuzzy, []int64{8, 24}, nil},
+		{"nothing known", info([]string{"RTX 9999"}, []int64{8192}, 16), 0, PathNone, []int64{8}, ErrNoCUDACores},
+		// memory_total wraps as the original's int32: 2^32 + 16 counts as 16
+		{"memory_total as int32", info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8188}, 1<<32+16), 79.15, PathExact, []int64{8}, nil},
 	}
 	for _, tt := range tests {
-		got, err := Of(tt.in, tb)
-		if err != nil || got != tt.want {
-			t.Errorf("%s: Of = %v, %v; want %v", tt.name, got, err, tt.want)
-		}
-	}
-}
-
-func TestOfRefusesWhatItCannotScore(t *testing.T) {
-	tb := testTable(t)
-	_, err := Of(info([]string{"NVIDIA GeForce RTX 4060", "NVIDIA GeForce RTX 9999"}, []int64{8, 8}, 16), tb)
-	if !errors.Is(err, domain.ErrInvalidInfo) || domain.CodeOf(err) != domain.CodeInvalidInfo {
-		t.Fatalf("unknown GPU: %v, want ErrInvalidInfo (code 6)", err)
-	}
-	if want := `gpu_names[1] "NVIDIA GeForce RTX 9999" (model "9999")`; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not name the GPU (%s)", err, want)
-	}
-	_, err = Of(info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8, 8}, 16), tb)
-	if domain.CodeOf(err) != domain.CodeParameter {
-		t.Errorf("mismatched memory list: %v, want code 1", err)
-	}
-	if _, err = Of(info([]string{"NVIDIA GeForce RTX 4060"}, []int64{8}, 16), nil); !errors.Is(err, domain.ErrInvalidInfo) {
-		t.Errorf("no catalog: %v, want ErrInvalidInfo", err)
+		t.Run(tt.name, func(t *testing.T) {
+			r := Of(tt.info, tb)
+			if r.CalcPoint != tt.point || r.Path != tt.path || !errors.Is(r.Err, tt.err) || len(r.GPUMemoryGB) != len(tt.mem) {
+				t.Fatalf("Of = %+v; want %v %s %v %v", r, tt.point, tt.path, tt.mem, tt.err)
+			}
+			for i := range tt.mem {
+				if r.GPUMemoryGB[i] != tt.mem[i] {
+					t.Fatalf("converted memory %v, want %v", r.GPUMemoryGB, tt.mem)
+				}
+			}
+			refusal := r.Refusal()
+			if (refusal != nil) != (tt.path == PathNone) {
+				t.Fatalf("Refusal = %v", refusal)
+			}
+			if refusal != nil && (domain.CodeOf(refusal) != domain.CodeInvalidInfo || refusal.Error() != "calculate gpu point failed can not find the number of cuda cores") {
+				t.Fatalf("Refusal = %v (code %d)", refusal, domain.CodeOf(refusal))
+			}
+		})
 	}
 }

@@ -19,13 +19,18 @@ type countingCatalog struct {
 	calls int
 }
 
-func (c *countingCatalog) CUDACores(name string, mem int64) (int64, bool) {
+func (c *countingCatalog) count() *score.Table {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.calls++
-	table := c.table
-	c.mu.Unlock()
-	return table.CUDACores(name, mem)
+	return c.table
 }
+
+func (c *countingCatalog) WithMemory(model string, mem int64) (score.GPU, bool) {
+	return c.count().WithMemory(model, mem)
+}
+
+func (c *countingCatalog) First(model string) (score.GPU, bool) { return c.count().First(model) }
 
 func (c *countingCatalog) Calls() int {
 	c.mu.Lock()
@@ -48,7 +53,7 @@ type enrichFixture struct {
 
 func newEnrichFixture(t *testing.T) *enrichFixture {
 	t.Helper()
-	table, err := score.NewTable([]score.GPU{{Name: "GeForce RTX 4060", MemoryGB: 8, CUDACores: 3072}})
+	table, err := score.NewTable([]score.GPU{{Model: "4060", MemoryGB: 8, CUDACores: 3072}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +112,53 @@ func TestShortTermReportIsScoredAndLocatedOnce(t *testing.T) {
 		}
 	}
 
+	// As in the original, a scored machine is not scored again: changed
+	// content is stored, with the calc point it has.
 	changed := gpuPC
 	changed.MemoryTotal = 32
 	if err := ss.ReportShortTerm(ctx, changed); err != nil {
 		t.Fatal(err)
 	}
-	if f.catalog.Calls() == scores || f.locator.Calls() != lookups {
-		t.Fatalf("changed content: catalog %d→%d (want more), locator %d→%d (want the same)", scores, f.catalog.Calls(), lookups, f.locator.Calls())
+	if f.catalog.Calls() != scores || f.locator.Calls() != lookups {
+		t.Fatalf("changed content: catalog %d→%d, locator %d→%d (want the same)", scores, f.catalog.Calls(), lookups, f.locator.Calls())
 	}
-	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 83.72 {
-		t.Fatalf("re-scored calc point = %v, want 83.72", got)
+	if st := f.machine(t, keyA).ShortTerm; st.CalcPoint != 79.15 || st.MemoryTotal != 32 {
+		t.Fatalf("changed content of a scored machine: %+v; want memory 32 with calc point 79.15", st)
+	}
+}
+
+// TestScoringConvertsMiB: the report that scores is stored (machine_info
+// and the time series) with its GPU memory converted from MiB to GB, as
+// the original stores it; later reports are stored as sent.
+func TestScoringConvertsMiB(t *testing.T) {
+	f := newEnrichFixture(t)
+	ss := f.svc.Open("203.0.113.7")
+	online(t, ss, keyA)
+	mib := gpuPC
+	mib.GPUMemoryTotal = []int64{8188}
+	if err := ss.ReportShortTerm(ctx, mib); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.machine(t, keyA).ShortTerm; st.CalcPoint != 79.15 || st.GPUMemoryTotal[0] != 8 {
+		t.Fatalf("scored report stored as %+v; want 8 GB, 79.15", st)
+	}
+	f.clock.Advance(time.Minute)
+	if err := ss.ReportShortTerm(ctx, mib); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := f.store.ListReports(ctx, keyA, time.Time{}, time.Time{}, 0)
+	if err != nil || len(reports) != 2 {
+		t.Fatalf("reports %+v, %v", reports, err)
+	}
+	mem := map[int64]bool{}
+	for _, r := range reports {
+		mem[r.ShortTerm.GPUMemoryTotal[0]] = true
+		if r.ShortTerm.CalcPoint != 79.15 {
+			t.Fatalf("report %+v", r.ShortTerm)
+		}
+	}
+	if !mem[8] || !mem[8188] {
+		t.Fatalf("time series memory %v; want the scored report in GB and the next as sent", mem)
 	}
 }
 
@@ -223,26 +265,30 @@ func TestNoCatalogNoLocatorLeavesInfosAsReported(t *testing.T) {
 	}
 }
 
-func TestACorrectedCatalogAppliesFromTheNextConnection(t *testing.T) {
+// TestACorrectedCatalogScoresMachinesNotYetScored: a catalog edit applies
+// to machines with no calc point yet; a scored machine keeps its calc point
+// across reports and connections (the original never scores it again).
+func TestACorrectedCatalogScoresMachinesNotYetScored(t *testing.T) {
 	f := newEnrichFixture(t)
 	ss := f.svc.Open("203.0.113.7")
 	online(t, ss, keyA)
 	if err := ss.ReportShortTerm(ctx, gpuPC); err != nil {
 		t.Fatal(err)
 	}
-	corrected, err := score.NewTable([]score.GPU{{Name: "GeForce RTX 4060", MemoryGB: 8, CUDACores: 4000}})
+	other := f.svc.Open("203.0.113.8")
+	online(t, other, keyB)
+	unknown := gpuPC
+	unknown.GPUNames = []string{"NVIDIA GeForce RTX 5090"}
+	if err := other.ReportShortTerm(ctx, unknown); domain.CodeOf(err) != domain.CodeInvalidInfo {
+		t.Fatalf("unknown GPU: %v, want code 6", err)
+	}
+	corrected, err := score.NewTable([]score.GPU{{Model: "4060", MemoryGB: 8, CUDACores: 4000}, {Model: "5090", MemoryGB: 32, CUDACores: 21760}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.catalog.mu.Lock()
 	f.catalog.table = corrected
 	f.catalog.mu.Unlock()
-	if err := ss.ReportShortTerm(ctx, gpuPC); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 79.15 {
-		t.Fatalf("an unchanged report in the same session was re-scored: %v", got)
-	}
 	if err := ss.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +297,14 @@ func TestACorrectedCatalogAppliesFromTheNextConnection(t *testing.T) {
 	if err := again.ReportShortTerm(ctx, gpuPC); err != nil {
 		t.Fatal(err)
 	}
-	// 16/3.5 + 25 + sqrt(4000)*sqrt(0.8) = 4.5714 + 25 + 56.5685
-	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 86.14 {
-		t.Fatalf("the next connection kept the old score: %v, want 86.14", got)
+	if got := f.machine(t, keyA).ShortTerm.CalcPoint; got != 79.15 {
+		t.Fatalf("a scored machine was scored again: %v, want 79.15", got)
+	}
+	if err := other.ReportShortTerm(ctx, unknown); err != nil {
+		t.Fatal(err)
+	}
+	// 16/3.5 + 25 + sqrt(21760)*sqrt(3.2) = 4.5714 + 25 + 263.88
+	if got := f.machine(t, keyB).ShortTerm.CalcPoint; got != 293.45 {
+		t.Fatalf("the corrected catalog did not score the machine: %v, want 293.45", got)
 	}
 }

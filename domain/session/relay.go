@@ -11,8 +11,9 @@ import (
 	"ddn/ports"
 )
 
-// UnregisterNotice is the type-3 body telling an agent its machine was unregistered.
-var UnregisterNotice = []byte(`{"unregister":{"message":"machine unregistered, notify from node server"}}`)
+// UnregisterNotice is the type-3 body telling an agent its machine was
+// unregistered, in the original node's words.
+var UnregisterNotice = []byte(`{"unregister":{"message":"machine unregistered, notify from http api"}}`)
 
 // Local is this node's side of its connections (the WebSocket adapter):
 // what other nodes' commands act on.

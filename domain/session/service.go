@@ -41,6 +41,9 @@ type Config struct {
 	// Catalog, when set, scores every new short-term info (its calc point);
 	// an info it cannot score is refused with domain.ErrInvalidInfo (code 6).
 	Catalog score.Catalog
+	// StrictInfo refuses type-2 and type-4 reports the original node took
+	// (GPU lists of different lengths, zero or negative numbers) with code 1.
+	StrictInfo bool
 	// Locator, when set, places each machine's client IP once per session;
 	// short-term infos get its coordinates and region, bandwidth infos the
 	// region name, machine_info its location. A failed lookup never fails a

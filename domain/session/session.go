@@ -31,8 +31,6 @@ type Session struct {
 	located   bool
 	location  *domain.Location
 	storedLoc *domain.Location
-	// scored is the last info this session scored, with its calc point.
-	scored *domain.ShortTermInfo
 }
 
 // ConnID identifies this connection in machine_connection.
@@ -106,35 +104,41 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 	return nil
 }
 
-// ReportShortTerm stores a type-2 report; nil means it is durable. The info
-// gets its calc point (when a catalog is configured) and its location's
-// coordinates and region; an unchanged report in the same session reuses them.
+// ReportShortTerm stores a type-2 report; nil means it is durable. As in the
+// original node, a machine is scored once: while it has no calc point (none
+// stored, or 0) each report is scored (its GPU memory converted from MiB)
+// and the first that scores goes to the chain; a report that cannot be
+// scored is refused with code 6 and not stored. Once scored, reports keep
+// that calc point and are stored as sent. Every report gets its location's
+// coordinates and region.
 func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInfo) error {
 	info.ClientIP = ss.clientIP
+	cat := ss.svc.cfg.Catalog
+	scoring := false
 	derive := func() error {
 		if loc := ss.locate(ctx); loc != nil {
 			info.Longitude, info.Latitude, info.Region = loc.Longitude, loc.Latitude, loc.Region
 		}
-		cat := ss.svc.cfg.Catalog
+		if ss.shortTerm != nil && ss.shortTerm.CalcPoint != 0 {
+			info.CalcPoint = ss.shortTerm.CalcPoint
+			return nil
+		}
 		if cat == nil {
 			return nil
 		}
-		// Scored once per session (so a corrected catalog applies from the
-		// next connection) and again whenever the content changes.
-		if last := ss.scored; last != nil && last.SameReport(info) {
-			info.CalcPoint = last.CalcPoint
-			return nil
-		}
-		p, err := score.Of(info, cat)
-		if err != nil {
+		r := score.Of(info, cat)
+		if err := r.Refusal(); err != nil {
 			return fmt.Errorf("short-term report of %s: %w", ss.key, err)
 		}
-		info.CalcPoint = p
-		scored := info
-		ss.scored = &scored
+		info.GPUMemoryTotal, info.CalcPoint, scoring = r.GPUMemoryGB, r.CalcPoint, true
 		return nil
 	}
-	return ss.report(ctx, "short-term", info.Validate, derive, domain.Report{ShortTerm: &info},
+	validate := info.Validate
+	if ss.svc.cfg.StrictInfo {
+		validate = info.ValidateStrict
+	}
+	return ss.report(ctx, "short-term", validate, derive, domain.Report{ShortTerm: &info},
+		func() bool { return scoring || (cat == nil && ss.shortTerm == nil) },
 		func() bool { return ss.shortTerm != nil && sameShortTerm(*ss.shortTerm, info) },
 		func(at time.Time) error { return ss.svc.store.SetShortTermInfo(ctx, ss.key, info, at) },
 		func(e *domain.Event) { ss.shortTerm = &info; e.Kind, e.ShortTerm = domain.EventShortTermInfo, &info })
@@ -150,7 +154,12 @@ func (ss *Session) ReportBandwidth(ctx context.Context, info domain.BandwidthInf
 		}
 		return nil
 	}
-	return ss.report(ctx, "bandwidth", info.Validate, derive, domain.Report{Bandwidth: &info},
+	validate := info.Validate
+	if ss.svc.cfg.StrictInfo {
+		validate = info.ValidateStrict
+	}
+	return ss.report(ctx, "bandwidth", validate, derive, domain.Report{Bandwidth: &info},
+		func() bool { return ss.bandwidth == nil },
 		func() bool {
 			return ss.bandwidth != nil && ss.bandwidth.SameReport(info) && ss.bandwidth.Region == info.Region
 		},
@@ -166,9 +175,11 @@ func sameShortTerm(a, b domain.ShortTermInfo) bool {
 
 // report is the shared path of both info kinds: validate, append to the time
 // series, then copy the content into machine_info only if it changed, else
-// refresh last_report_time at most once per TouchInterval.
+// refresh last_report_time at most once per TouchInterval. toChain, asked
+// after derive, says whether this content is the machine's info for the
+// chain (set machine info / bandwidth info, through the outbox).
 func (ss *Session) report(ctx context.Context, kind string, validate, derive func() error, r domain.Report,
-	unchanged func() bool, store func(time.Time) error, stored func(*domain.Event)) error {
+	toChain, unchanged func() bool, store func(time.Time) error, stored func(*domain.Event)) error {
 	if !ss.bound {
 		return fmt.Errorf("%s report: %w", kind, domain.ErrNotOnline)
 	}
@@ -181,9 +192,7 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 	s := ss.svc
 	now := s.clock.Now()
 	r.Key, r.Timestamp = ss.key, now
-	// The first content of each kind a machine ever reports goes to the
-	// chain through the outbox (set machine info / bandwidth info).
-	first := (r.ShortTerm != nil && ss.shortTerm == nil) || (r.Bandwidth != nil && ss.bandwidth == nil)
+	first := toChain()
 	if err := s.reports.Append(ctx, r); err != nil {
 		return err
 	}

@@ -107,7 +107,6 @@ func TestOnlineRejectsInvalidRequests(t *testing.T) {
 	ss := f.svc.Open("ip")
 	for _, req := range []domain.OnlineRequest{
 		{Key: domain.MachineKey{Project: "p"}},
-		{Key: domain.MachineKey{MachineID: "m"}},
 		{Key: keyA, StakingType: 7},
 	} {
 		if err := ss.Online(ctx, req); domain.CodeOf(err) != domain.CodeParameter {
@@ -210,9 +209,10 @@ func TestInvalidReportStoresNothing(t *testing.T) {
 	ss := f.svc.Open("ip")
 	online(t, ss, keyA)
 	bad := gpuPC
-	bad.GPUMemoryTotal = []int64{8, 8}
-	if err := ss.ReportShortTerm(ctx, bad); domain.CodeOf(err) != domain.CodeParameter {
-		t.Fatalf("want code 1, got %v", err)
+	bad.CPURate = 0
+	var te *domain.TextError
+	if err := ss.ReportShortTerm(ctx, bad); domain.CodeOf(err) != domain.CodeParameter || !errors.As(err, &te) || te.Text != "invalid cpu rate" {
+		t.Fatalf("want code 1 \"invalid cpu rate\", got %v", err)
 	}
 	if rs, _ := f.store.ListReports(ctx, keyA, time.Time{}, time.Time{}, 0); len(rs) != 0 {
 		t.Fatalf("invalid report stored: %+v", rs)

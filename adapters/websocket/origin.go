@@ -1,41 +1,12 @@
 package websocket
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
-	"time"
-
-	"github.com/gobwas/ws"
 )
-
-// upgrader answers the handshake (RFC 6455 section 4.2) with gobwas/ws,
-// which checks the request and writes the 101 or the refusal on the
-// hijacked connection; it leaves no buffer behind (net/http's 4 KiB read
-// and write buffers go with the request), so an idle connection costs its
-// socket and the node's state only.
-var upgrader = ws.HTTPUpgrader{Timeout: 10 * time.Second}
-
-// upgrade takes the connection over from net/http. early holds the bytes
-// the agent sent after its handshake that net/http had already read.
-func upgrade(w http.ResponseWriter, r *http.Request) (nc net.Conn, early []byte, err error) {
-	nc, rw, _, err := upgrader.Upgrade(r, w)
-	if err != nil {
-		if nc != nil {
-			_ = nc.Close()
-		}
-		return nil, nil, fmt.Errorf("websocket handshake: %w", err)
-	}
-	if n := rw.Reader.Buffered(); n > 0 {
-		p, _ := rw.Reader.Peek(n)
-		early = bytes.Clone(p)
-	}
-	return nc, early, nil
-}
 
 // originAllowed applies OriginPatterns to a browser's Origin header: no
 // patterns allow any origin (agents are not browsers and send none); a
