@@ -42,7 +42,8 @@ func (c *Config) validateChain() []error {
 			break
 		}
 	}
-	check(c.Chain.ChainId > 0, "Chain.ChainId", "must be positive when Chain.Rpc is set, got %d", c.Chain.ChainId)
+	// 0 asks the RPC endpoint for it at startup, as the original did.
+	check(c.Chain.ChainId >= 0, "Chain.ChainId", "must not be negative (0: ask the RPC endpoint), got %d", c.Chain.ChainId)
 	check(c.Chain.PrivateKey != "", "Chain.PrivateKey", "is required when Chain.Rpc is set (or DDN_CHAIN_PRIVATEKEY)")
 	check(c.Chain.ReportContract.ContractAddress != "", "Chain.ReportContract.ContractAddress", "is required when Chain.Rpc is set")
 	check(c.Chain.MachineInfoContract.ContractAddress != "", "Chain.MachineInfoContract.ContractAddress", "is required when Chain.Rpc is set")

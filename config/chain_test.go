@@ -13,7 +13,7 @@ func TestChainKeysValidatedWhenRpcIsSet(t *testing.T) {
 	}{
 		{map[string]string{"DDN_CHAIN_RPC": "ftp://x"}, "config: Chain.Rpc:"},
 		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545"}, "config: Chain.PrivateKey: is required"},
-		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545", "DDN_CHAIN_PRIVATEKEY": secretKey}, "config: Chain.ChainId:"},
+		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545", "DDN_CHAIN_PRIVATEKEY": secretKey, "DDN_CHAIN_CHAINID": "-1"}, "config: Chain.ChainId:"},
 		{map[string]string{"DDN_CHAIN_RPC": "http://127.0.0.1:8545", "DDN_CHAIN_PRIVATEKEY": secretKey, "DDN_CHAIN_CHAINID": "5",
 			"DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS": "0x1"}, "config: Chain.MachineInfoContract.ContractAddress: is required"},
 	} {
@@ -65,5 +65,21 @@ func TestRPCURLsRedacted(t *testing.T) {
 	}
 	if c.Chain.RpcEndpoints[0] == want[1] {
 		t.Fatal("Redacted changed the configuration itself")
+	}
+}
+
+// ChainId 0 (what the original's files often hold) does not stop startup:
+// the node asks the RPC endpoint (cmd/ddn).
+func TestChainIDZeroIsAccepted(t *testing.T) {
+	t.Setenv("DDN_CHAIN_RPC", "http://127.0.0.1:8545")
+	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
+	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
+	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Chain.ChainId != 0 || c.Chain.OfflineReport != "scored" {
+		t.Fatalf("chain = %+v", c.Chain)
 	}
 }

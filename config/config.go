@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,12 @@ type Config struct {
 		SenderLease time.Duration
 		// BlockPoll is how often the latest block is read (metric, liveness).
 		BlockPoll time.Duration
+		// OfflineReport decides which machines get report(4) when they go
+		// offline: "scored" (the original's rule: short-term machines with a
+		// non-zero calc point), "all" (every machine the chain shows online)
+		// or "none". machine_info, metrics and the API show every machine's
+		// presence whatever it says.
+		OfflineReport string
 	}
 	Certificate struct {
 		Cert string
@@ -95,14 +102,28 @@ type Config struct {
 	NotifyThirdParty struct {
 		// OfflineNotify receives {"machine_id", "is_online"} on online and offline transitions.
 		OfflineNotify string
-		// Projects, when set, limits the webhook to machines of these projects.
+		// Projects limits the webhook to machines of these projects (the
+		// original notified "DeepLinkEVM" only); "*" or an empty list: all.
 		Projects []string
 		// Timeout bounds one webhook call.
 		Timeout time.Duration
+		// AfterChainReport is the original's rule: an online notify only when
+		// the chain's online report was sent, an offline notify only after
+		// the offline report (Chain.OfflineReport decides which machines get
+		// one). false: every online and offline transition is notified.
+		AfterChainReport bool
 	}
-	Admin struct {
+	// InternalSecret is accepted in the X-Internal-Secret header as the
+	// credential of the contract routes (the original's later versions use
+	// it); env DDN_INTERNAL_SECRET. Never logged.
+	InternalSecret string
+	Admin          struct {
 		Token     string
 		ReadToken string
+		// OpenContractRoutes lists contract actions (register, unregister,
+		// online, offline) served without any credential, as the original
+		// did; empty (the default) requires one for every action.
+		OpenContractRoutes []string
 		// ImportMaxBytes caps the body of POST /api/v0/admin/import.
 		ImportMaxBytes int64
 	}
@@ -123,6 +144,10 @@ type Config struct {
 		BaseBackoff time.Duration
 		MaxBackoff  time.Duration
 	}
+
+	// CORS are the cross-origin headers of the HTTP API (the original's by
+	// default); an empty AllowOrigins sends none.
+	CORS CORS
 
 	// AdminAddr, when set, serves metrics and the admin API on a listener of
 	// their own; the public Addr no longer serves them.
@@ -175,11 +200,20 @@ var defaults = map[string]any{
 	"Chain.GasLimit":                            0,
 	"Chain.SenderLease":                         "30s",
 	"Chain.BlockPoll":                           "15s",
+	"Chain.OfflineReport":                       "scored",
 	"Certificate.Cert":                          "",
 	"Certificate.Key":                           "",
 	"NotifyThirdParty.OfflineNotify":            "",
-	"NotifyThirdParty.Projects":                 []string{},
+	"NotifyThirdParty.Projects":                 []string{"DeepLinkEVM"},
 	"NotifyThirdParty.Timeout":                  "10s",
+	"NotifyThirdParty.AfterChainReport":         true,
+	"InternalSecret":                            "",
+	"Admin.OpenContractRoutes":                  []string{},
+	"CORS.AllowOrigins":                         []string{"*"},
+	"CORS.AllowMethods":                         []string{"GET", "POST"},
+	"CORS.AllowHeaders":                         []string{"Origin", "Content-Length", "Content-Type"},
+	"CORS.AllowCredentials":                     true,
+	"CORS.MaxAge":                               "12h",
 	"Admin.Token":                               "",
 	"Admin.ReadToken":                           "",
 	"Score.GPUCatalog":                          "",
@@ -201,6 +235,8 @@ func Load(path string) (*Config, error) {
 	v.SetEnvPrefix("DDN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	// The original's later versions read DDN_INTERNAL_SECRET.
+	_ = v.BindEnv("InternalSecret", "DDN_INTERNALSECRET", "DDN_INTERNAL_SECRET")
 
 	var warnings []string
 	if path != "" {
@@ -283,7 +319,7 @@ func (c *Config) StoreKind() string {
 }
 
 func (c *Config) hasSecrets() bool {
-	return c.Chain.PrivateKey != "" || c.Admin.Token != "" || c.Admin.ReadToken != ""
+	return c.Chain.PrivateKey != "" || c.Admin.Token != "" || c.Admin.ReadToken != "" || c.InternalSecret != ""
 }
 
 // EffectiveSweepInterval is SweepInterval, or a tenth of the grace period
@@ -293,4 +329,24 @@ func (c *Config) EffectiveSweepInterval() time.Duration {
 		return c.SweepInterval
 	}
 	return min(max(c.OfflineGracePeriod/10, time.Second), 30*time.Second)
+}
+
+// CORS configures the cross-origin headers of the HTTP API. The defaults
+// are what the original node sent (gin-contrib/cors with every origin,
+// GET and POST, credentials allowed, preflights cached 12 hours).
+type CORS struct {
+	// AllowOrigins are the origins answered ("*": any); empty turns CORS off.
+	AllowOrigins []string
+	// AllowMethods and AllowHeaders are announced to preflight requests.
+	AllowMethods []string
+	AllowHeaders []string
+	// AllowCredentials sends Access-Control-Allow-Credentials: true.
+	AllowCredentials bool
+	// MaxAge is how long a browser may cache a preflight answer.
+	MaxAge time.Duration
+}
+
+// WebhookAllProjects tells whether NotifyThirdParty.Projects names every project.
+func (c *Config) WebhookAllProjects() bool {
+	return len(c.NotifyThirdParty.Projects) == 0 || slices.Contains(c.NotifyThirdParty.Projects, "*")
 }

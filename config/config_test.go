@@ -175,3 +175,78 @@ func TestReadableSecretFileWarns(t *testing.T) {
 		t.Fatalf("warnings = %v", c.Warnings)
 	}
 }
+
+// The log levels the original node accepted (logrus's names, any case)
+// start ddn, mapped onto the levels it logs at.
+func TestOriginalLogLevelsAccepted(t *testing.T) {
+	for in, want := range map[string]string{"trace": "debug", "debug": "debug", "info": "info", "Warning": "warn",
+		"warn": "warn", "ERROR": "error", "fatal": "fatal", "panic": "panic"} {
+		t.Setenv("DDN_LOGLEVEL", in)
+		c, err := Load("")
+		if err != nil {
+			t.Fatalf("LogLevel %q: %v", in, err)
+		}
+		if c.LogLevel != want {
+			t.Errorf("LogLevel %q = %q, want %q", in, c.LogLevel, want)
+		}
+	}
+}
+
+// InternalSecret comes from the file or from DDN_INTERNAL_SECRET (the
+// original's later versions' variable) and is redacted like every secret.
+func TestInternalSecretFromEnvironmentAndRedacted(t *testing.T) {
+	for _, env := range []string{"DDN_INTERNAL_SECRET", "DDN_INTERNALSECRET"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "s3cret-value")
+			c, err := Load("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.InternalSecret != "s3cret-value" {
+				t.Fatalf("InternalSecret = %q", c.InternalSecret)
+			}
+			if got := c.Redacted().InternalSecret; got != "REDACTED" {
+				t.Fatalf("redacted InternalSecret = %q", got)
+			}
+			if strings.Contains(fmt.Sprint(c.LogFields()), "s3cret-value") {
+				t.Fatal("the log fields leak the internal secret")
+			}
+		})
+	}
+}
+
+// The original's rules are the defaults: report(4) only for scored
+// machines, the webhook for DeepLinkEVM after the chain report, its CORS.
+func TestOriginalBehaviourDefaults(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Chain.OfflineReport != "scored" || !c.NotifyThirdParty.AfterChainReport ||
+		strings.Join(c.NotifyThirdParty.Projects, ",") != "DeepLinkEVM" || c.WebhookAllProjects() {
+		t.Fatalf("chain/webhook defaults = %+v %+v", c.Chain, c.NotifyThirdParty)
+	}
+	if strings.Join(c.CORS.AllowOrigins, ",") != "*" || strings.Join(c.CORS.AllowMethods, ",") != "GET,POST" ||
+		strings.Join(c.CORS.AllowHeaders, ",") != "Origin,Content-Length,Content-Type" || !c.CORS.AllowCredentials ||
+		c.CORS.MaxAge != 12*time.Hour || len(c.Admin.OpenContractRoutes) != 0 {
+		t.Fatalf("CORS defaults = %+v, open contract routes %v", c.CORS, c.Admin.OpenContractRoutes)
+	}
+	t.Setenv("DDN_NOTIFYTHIRDPARTY_PROJECTS", "*")
+	t.Setenv("DDN_CHAIN_OFFLINEREPORT", "all")
+	t.Setenv("DDN_ADMIN_OPENCONTRACTROUTES", "register,online")
+	if c, err = Load(""); err != nil {
+		t.Fatal(err)
+	}
+	if !c.WebhookAllProjects() || c.Chain.OfflineReport != "all" || strings.Join(c.Admin.OpenContractRoutes, ",") != "register,online" {
+		t.Fatalf("overrides = %+v %+v %v", c.Chain, c.NotifyThirdParty, c.Admin.OpenContractRoutes)
+	}
+	for env, key := range map[string]string{"DDN_CHAIN_OFFLINEREPORT": "Chain.OfflineReport",
+		"DDN_ADMIN_OPENCONTRACTROUTES": "Admin.OpenContractRoutes", "DDN_CORS_ALLOWORIGINS": "CORS.AllowOrigins"} {
+		t.Run(key, func(t *testing.T) {
+			t.Setenv(env, "bogus")
+			if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "config: "+key+":") {
+				t.Fatalf("error = %v, want one naming %s", err, key)
+			}
+		})
+	}
+}

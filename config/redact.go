@@ -21,7 +21,7 @@ func (c *Config) Redacted() Config {
 	for i, u := range r.Chain.RpcEndpoints {
 		r.Chain.RpcEndpoints[i] = RedactURL(u)
 	}
-	for _, s := range []*string{&r.Chain.PrivateKey, &r.Admin.Token, &r.Admin.ReadToken} {
+	for _, s := range []*string{&r.Chain.PrivateKey, &r.Admin.Token, &r.Admin.ReadToken, &r.InternalSecret} {
 		if *s != "" {
 			*s = redacted
 		}

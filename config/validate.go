@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,10 +35,10 @@ func (c *Config) validate() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		errs = append(errs, keyError("Addr", "%q is not host:port", c.Addr))
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, keyError("LogLevel", "%q is not one of debug, info, warn, error", c.LogLevel))
+	if lvl, ok := NormalizeLogLevel(c.LogLevel); ok {
+		c.LogLevel = lvl
+	} else {
+		errs = append(errs, keyError("LogLevel", "%q is not one of trace, debug, info, warn, warning, error, fatal, panic", c.LogLevel))
 	}
 	positive := func(key string, d time.Duration) { check(d > 0, key, "must be positive, got %q", d.String()) }
 	positive("HeartbeatTimeout", c.HeartbeatTimeout)
@@ -81,6 +82,17 @@ func (c *Config) validate() error {
 		parsed, err := url.Parse(u)
 		check(err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != "", "NotifyThirdParty.OfflineNotify", "%q is not an http(s) URL", u)
 	}
+	check(slices.Contains([]string{"scored", "all", "none"}, c.Chain.OfflineReport), "Chain.OfflineReport",
+		"%q is not one of scored, all, none", c.Chain.OfflineReport)
+	for _, a := range c.Admin.OpenContractRoutes {
+		check(slices.Contains([]string{"register", "unregister", "online", "offline"}, a), "Admin.OpenContractRoutes",
+			"%q is not one of register, unregister, online, offline", a)
+	}
+	for _, o := range c.CORS.AllowOrigins {
+		check(o == "*" || strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://"), "CORS.AllowOrigins",
+			"%q must be \"*\" or an origin like \"https://console.example.com\"", o)
+	}
+	check(c.CORS.MaxAge >= 0, "CORS.MaxAge", "must not be negative, got %q", c.CORS.MaxAge.String())
 	errs = append(errs, c.validateChain()...)
 	c.validateSecurity(check)
 	if len(errs) == 0 {
@@ -91,4 +103,22 @@ func (c *Config) validate() error {
 		msgs[i] = e.Error()
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// NormalizeLogLevel maps the level names the original node accepted (those
+// of logrus, in any case: panic, fatal, error, warn, warning, info, debug,
+// trace) onto the levels ddn logs at: trace is debug, warning is warn. An
+// empty level is info.
+func NormalizeLogLevel(s string) (string, bool) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "":
+		return "info", true
+	case "trace", "debug":
+		return "debug", true
+	case "warning", "warn":
+		return "warn", true
+	case "info", "error", "fatal", "panic":
+		return l, true
+	}
+	return s, false
 }

@@ -36,6 +36,11 @@ var (
 	// ErrNotNow: another node is doing this right now (e.g. it holds the
 	// chain sender lease); try again soon, it is not a failed attempt.
 	ErrNotNow = errors.New("busy elsewhere, try again soon")
+	// ErrNoEffect: a target settled a side effect without doing anything
+	// (the chain already agrees, the offline policy reports no such
+	// machine); targets that follow it (the webhook after the chain) are
+	// settled without a call too.
+	ErrNoEffect = errors.New("nothing to do")
 	// ErrInvalidTransition: a presence change the state machine forbids.
 	ErrInvalidTransition = errors.New("invalid presence transition")
 )

@@ -23,6 +23,12 @@ const (
 	EventContractUnregister EventKind = "contract_unregister"
 	EventContractOnline     EventKind = "contract_online"
 	EventContractOffline    EventKind = "contract_offline"
+	// EventChainOnline: a machine came back within the grace period (no
+	// presence transition) but the chain shows it offline: it is reported
+	// online again (chain: report 3 unless already online; the webhook
+	// hears of it like of an online, as the original notified after every
+	// online report it sent).
+	EventChainOnline EventKind = "chain_online"
 )
 
 // Event is something that happened to a machine, published after it is stored.

@@ -34,6 +34,10 @@ type OutboxEntry struct {
 	// Targets are the sinks to deliver to; Delivered those that have it.
 	Targets   []string
 	Delivered []string
+	// Skipped are the targets settled without any call: the target said
+	// there was nothing to do (domain.ErrNoEffect), or the target it
+	// follows did.
+	Skipped   []string
 	Status    OutboxStatus
 	Attempts  int
 	CreatedAt time.Time

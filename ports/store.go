@@ -103,6 +103,21 @@ type MachineStore interface {
 	ListMachines(ctx context.Context, f MachineFilter) ([]domain.Machine, error)
 }
 
+// LegacyStore reads and settles what the original node left in
+// machine_info: documents without a presence state, and duplicate keys
+// (its machine_info had no unique index).
+type LegacyStore interface {
+	// ListUnclassified lists up to limit machines whose record has no state
+	// (0: no cap), ordered by key; the claim on each, if any, is read with
+	// GetConnection.
+	ListUnclassified(ctx context.Context, limit int) ([]domain.Machine, error)
+	// ClassifyMachines writes each presence (state; last_disconnect_time
+	// when disconnected; node_id when online) on a machine that still has
+	// no state, and says how many it wrote: one another node classified or
+	// brought online meanwhile is left alone.
+	ClassifyMachines(ctx context.Context, ps []domain.LegacyPresence) (int, error)
+}
+
 // ReportStore keeps the append-only time series of reports (machine_tm).
 type ReportStore interface {
 	// AppendReports stores a batch; when it returns nil every report is durable.
@@ -119,6 +134,7 @@ type Store interface {
 	ConnectionStore
 	NodeStore
 	MachineStore
+	LegacyStore
 	LocationStore
 	ReportStore
 	OutboxStore

@@ -22,5 +22,7 @@ func NewAdmin(o Options) http.Handler {
 	mux := newRouteMux(o.BodyMaxBytes)
 	registerAdmin(mux, o)
 	mux.HandleFunc("GET /healthz", healthz(o))
+	// No CORS headers here: the admin listener is for operators and
+	// monitoring, not for pages of other origins (the original had none).
 	return jsonErrors(mux.ServeMux)
 }

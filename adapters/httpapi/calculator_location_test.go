@@ -92,7 +92,7 @@ func TestLocation(t *testing.T) {
 	}
 
 	status, body := get("?ip=1.0.2.3")
-	want := map[string]any{"code": 0.0, "message": "ok", "ip": "1.0.2.3", "country_short": "CN", "country_long": "China", "region": "Fujian",
+	want := map[string]any{"code": 0.0, "message": "ok", "ip": "1.0.2.3", "client_ip": "1.0.2.3", "country_short": "CN", "country_long": "China", "region": "Fujian",
 		"city": "Fuzhou", "latitude": 26.0614, "longitude": 119.3061, "bandwidth_region": "East China"}
 	if status != 200 || fmt.Sprint(body) != fmt.Sprint(want) {
 		t.Fatalf("IPv4 = %d %v; want %v", status, body, want)
@@ -103,10 +103,21 @@ func TestLocation(t *testing.T) {
 	if status, body = get("?ip=10.0.0.1"); status != 404 || body["code"] != 8.0 || !strings.Contains(body["message"].(string), "not in the database") {
 		t.Fatalf("unknown address = %d %v", status, body)
 	}
-	for _, q := range []string{"?ip=1.2.3", "?ip=%3Cscript%3E", "", "?ip="} {
+	for _, q := range []string{"?ip=1.2.3", "?ip=%3Cscript%3E"} {
 		if status, body = get(q); status != 400 || body["code"] != 1.0 {
 			t.Fatalf("%q = %d %v; want 400 code 1", q, status, body)
 		}
+	}
+	// Without ip, the caller's own address, as the original answered
+	// (here loopback, which the database does not hold).
+	for _, q := range []string{"", "?ip="} {
+		if status, body = get(q); status != 404 || body["code"] != 8.0 || body["client_ip"] != "127.0.0.1" {
+			t.Fatalf("%q = %d %v; want the caller's address located", q, status, body)
+		}
+	}
+	loc.Add(netip.MustParseAddr("127.0.0.0"), netip.MustParseAddr("127.255.255.255"), domain.Location{CountryCode: "US", Country: "United States of America", Region: "Texas"})
+	if status, body = get(""); status != 200 || body["client_ip"] != "127.0.0.1" || body["bandwidth_region"] != "Texas" {
+		t.Fatalf("caller's own address = %d %v", status, body)
 	}
 
 	none := geoServer(t, httpapi.GeoOptions{Locator: noDatabase{}})

@@ -15,6 +15,7 @@ type ipLocationView struct {
 	Code            domain.Code `json:"code"`
 	Message         string      `json:"message"`
 	IP              string      `json:"ip"`
+	ClientIP        string      `json:"client_ip"`
 	CountryShort    string      `json:"country_short"`
 	CountryLong     string      `json:"country_long"`
 	Region          string      `json:"region"`
@@ -25,18 +26,18 @@ type ipLocationView struct {
 }
 
 // locationHandler serves GET /api/v0/location?ip=: the database's record for
-// an address and the region name a bandwidth machine there would get.
+// an address (the caller's own without ip, as the original answered) and
+// the region name a bandwidth machine there would get.
 func locationHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := strings.TrimSpace(r.URL.Query().Get("ip"))
 		if ip == "" {
-			writeError(w, http.StatusBadRequest, domain.CodeParameter, "ip is required")
-			return
+			ip = o.ClientIP(r)
 		}
 		loc, err := o.Geo.Locator.Locate(r.Context(), ip)
 		switch code := domain.CodeOf(err); code {
 		case domain.CodeOK:
-			writeJSON(w, http.StatusOK, ipLocationView{Code: code, Message: "ok", IP: ip, CountryShort: loc.CountryCode,
+			writeJSON(w, http.StatusOK, ipLocationView{Code: code, Message: "ok", IP: ip, ClientIP: ip, CountryShort: loc.CountryCode,
 				CountryLong: loc.Country, Region: loc.Region, City: loc.City, Latitude: loc.Latitude,
 				Longitude: loc.Longitude, BandwidthRegion: domain.BandwidthRegion(loc)})
 		case domain.CodeParameter:
@@ -46,7 +47,7 @@ func locationHandler(o Options) http.HandlerFunc {
 			if strings.Contains(err.Error(), "no geolocation database") {
 				status = http.StatusServiceUnavailable
 			}
-			writeError(w, status, code, err.Error())
+			writeJSON(w, status, map[string]any{"code": code, "message": err.Error(), "client_ip": ip})
 		default:
 			o.Logger.Error("locate", zap.String("ip", ip), zap.Error(err))
 			writeError(w, http.StatusServiceUnavailable, domain.CodeIP2Location, "geolocation failed")

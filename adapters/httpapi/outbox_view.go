@@ -18,6 +18,7 @@ type outboxEntryView struct {
 	Status        string    `json:"status"`
 	Targets       []string  `json:"targets"`
 	Delivered     []string  `json:"delivered"`
+	Skipped       []string  `json:"skipped,omitempty"`
 	Attempts      int       `json:"attempts"`
 	CreatedAt     time.Time `json:"created_at"`
 	NextAttemptAt time.Time `json:"next_attempt_at"`
@@ -30,7 +31,7 @@ func outboxView(entries []ports.OutboxEntry) []outboxEntryView {
 	for i, e := range entries {
 		out[i] = outboxEntryView{ID: e.ID, Kind: string(e.Event.Kind), MachineID: e.Event.Key.MachineID, Project: e.Event.Key.Project,
 			ContainerID: e.Event.Key.ContainerID, At: e.Event.At, NodeID: e.Event.NodeID, Status: string(e.Status),
-			Targets: e.Targets, Delivered: e.Delivered, Attempts: e.Attempts, CreatedAt: e.CreatedAt,
+			Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped, Attempts: e.Attempts, CreatedAt: e.CreatedAt,
 			NextAttemptAt: e.NextAttemptAt, DoneAt: e.DoneAt, LastError: e.LastError}
 	}
 	return out

@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"time"
 
@@ -37,6 +38,16 @@ type Options struct {
 	Contract ContractCommand
 	// AdminToken guards /api/v0/admin/*; empty turns the admin API off.
 	AdminToken string
+	// InternalSecret is accepted in X-Internal-Secret by the contract
+	// routes (as is the admin token); OpenContractRoutes lists the
+	// contract actions served without any credential.
+	InternalSecret     string
+	OpenContractRoutes []string
+	// CORS are the cross-origin headers (cors.go); zero sends none.
+	CORS CORS
+	// ClientIP names the caller (GET /api/v0/location without ip); default
+	// the host of RemoteAddr.
+	ClientIP func(r *http.Request) string
 	// FleetMetrics serves GET /metrics/prometheus; NodeMetrics GET /metrics.
 	FleetMetrics, NodeMetrics http.Handler
 	Version, NodeID           string
@@ -71,7 +82,7 @@ func New(o Options) http.Handler {
 	if !o.AdminSeparate {
 		registerAdmin(mux, o)
 	}
-	return jsonErrors(mux.ServeMux)
+	return withCORS(o.CORS, jsonErrors(mux.ServeMux))
 }
 
 // Routes lists every route New registers, as "METHOD /path" patterns; the
@@ -90,6 +101,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = func(r *http.Request) string {
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				return host
+			}
+			return r.RemoteAddr
+		}
 	}
 	return o
 }

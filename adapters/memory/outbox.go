@@ -108,6 +108,7 @@ func (x *outboxIndex) count(st ports.OutboxStatus) int {
 func cloneEntry(e ports.OutboxEntry) ports.OutboxEntry {
 	e.Targets = slices.Clone(e.Targets)
 	e.Delivered = slices.Clone(e.Delivered)
+	e.Skipped = slices.Clone(e.Skipped)
 	return e
 }
 

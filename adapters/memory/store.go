@@ -395,3 +395,47 @@ func cloneReport(r domain.Report) domain.Report {
 	}
 	return r
 }
+
+// ListUnclassified implements ports.LegacyStore.
+func (s *Store) ListUnclassified(_ context.Context, limit int) ([]domain.Machine, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var out []domain.Machine
+	for _, m := range s.machines {
+		if m.State == domain.StateUnknown {
+			out = append(out, cloneMachine(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Machine) int { return compareKeys(a.Key, b.Key) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ClassifyMachines implements ports.LegacyStore.
+func (s *Store) ClassifyMachines(_ context.Context, ps []domain.LegacyPresence) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range ps {
+		m, ok := s.machines[p.Key]
+		if !ok || m.State != domain.StateUnknown {
+			continue
+		}
+		m.State = p.State
+		switch p.State {
+		case domain.StateDisconnected:
+			m.LastDisconnectTime = p.Since
+		case domain.StateOnline:
+			m.NodeID = p.NodeID
+		}
+		s.machines[p.Key] = m
+		n++
+	}
+	return n, nil
+}

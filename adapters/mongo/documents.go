@@ -47,8 +47,16 @@ func shortTermOf(i domain.ShortTermInfo) *shortTermDoc {
 	return &shortTermDoc{i.GPUNames, i.GPUMemoryTotal, i.MemoryTotal, i.CPUType, i.CPURate, i.Wallet, i.ClientIP, i.CalcPoint, i.Longitude, i.Latitude, i.Region}
 }
 
+// empty tells whether a deeplink_st holds nothing: the original node wrote
+// `deeplink_st: {}` into every machine it registered. Such a machine has
+// no short-term info yet (so its first type-2 report sets it on chain).
+func (d *shortTermDoc) empty() bool {
+	return len(d.GPUNames) == 0 && len(d.GPUMemoryTotal) == 0 && d.MemoryTotal == 0 && d.CPUType == "" && d.CPURate == 0 &&
+		d.Wallet == "" && d.ClientIP == "" && d.CalcPoint == 0 && d.Longitude == 0 && d.Latitude == 0 && d.Region == ""
+}
+
 func (d *shortTermDoc) domain() *domain.ShortTermInfo {
-	if d == nil {
+	if d == nil || d.empty() {
 		return nil
 	}
 	return &domain.ShortTermInfo{GPUNames: d.GPUNames, GPUMemoryTotal: d.GPUMemoryTotal, MemoryTotal: d.MemoryTotal,
@@ -70,8 +78,12 @@ func bandwidthOf(i domain.BandwidthInfo) *bandwidthDoc {
 	return &bandwidthDoc{i.CPUCores, i.MemoryTotal, i.HDD, i.Bandwidth, i.Wallet, i.ClientIP, i.Region}
 }
 
+// empty tells whether a deeplink_bw holds nothing (`deeplink_bw: {}`, as
+// the original wrote it for every machine it registered).
+func (d *bandwidthDoc) empty() bool { return *d == bandwidthDoc{} }
+
 func (d *bandwidthDoc) domain() *domain.BandwidthInfo {
-	if d == nil {
+	if d == nil || d.empty() {
 		return nil
 	}
 	return &domain.BandwidthInfo{CPUCores: d.CPUCores, MemoryTotal: d.MemoryTotal, HDD: d.HDD, Bandwidth: d.Bandwidth,

@@ -27,6 +27,7 @@ type outboxDoc struct {
 	Bandwidth     *bandwidthDoc `bson:"deeplink_bw,omitempty"`
 	Targets       []string      `bson:"targets"`
 	Delivered     []string      `bson:"delivered"`
+	Skipped       []string      `bson:"skipped,omitempty"`
 	Status        string        `bson:"status"`
 	Attempts      int           `bson:"attempts"`
 	CreatedAt     time.Time     `bson:"created_at"`
@@ -37,7 +38,7 @@ type outboxDoc struct {
 
 func outboxDocOf(e ports.OutboxEntry) outboxDoc {
 	d := outboxDoc{ID: e.ID, Kind: string(e.Event.Kind), Machine: keyOf(e.Event.Key), StakingType: int64(e.Event.StakingType),
-		NodeID: e.Event.NodeID, At: e.Event.At, Previous: string(e.Event.Previous), Targets: e.Targets, Delivered: e.Delivered,
+		NodeID: e.Event.NodeID, At: e.Event.At, Previous: string(e.Event.Previous), Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped,
 		Status: string(e.Status), Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttemptAt: e.NextAttemptAt,
 		DoneAt: e.DoneAt, LastError: e.LastError}
 	if d.Delivered == nil {
@@ -56,7 +57,7 @@ func (d outboxDoc) domain() ports.OutboxEntry {
 	return ports.OutboxEntry{ID: d.ID,
 		Event: domain.Event{Kind: domain.EventKind(d.Kind), Key: d.Machine.domain(), StakingType: domain.StakingType(d.StakingType),
 			NodeID: d.NodeID, At: utc(d.At), Previous: domain.State(d.Previous), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain()},
-		Targets: d.Targets, Delivered: d.Delivered, Status: ports.OutboxStatus(d.Status), Attempts: d.Attempts,
+		Targets: d.Targets, Delivered: d.Delivered, Skipped: d.Skipped, Status: ports.OutboxStatus(d.Status), Attempts: d.Attempts,
 		CreatedAt: utc(d.CreatedAt), NextAttemptAt: utc(d.NextAttemptAt), DoneAt: utc(d.DoneAt), LastError: d.LastError}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -226,6 +227,13 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 				s.log.Warn("existing index kept", zap.String("collection", ix.coll.Name()), zap.Error(err))
 				continue
 			}
+			if duplicatesInTheWay(err) && (ix.coll == s.machines || ix.coll == s.connections) {
+				// The original node's collections had no unique index and may
+				// hold a machine twice: serve without the index, say which
+				// ones, and let `ddn store merge` settle them.
+				s.warnDuplicates(ctx, ix.coll)
+				continue
+			}
 			return fmt.Errorf("mongo: index on %s: %w", ix.coll.Name(), err)
 		}
 	}
@@ -235,6 +243,13 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 func isNamespaceExists(err error) bool {
 	var ce mongo.CommandError
 	return errors.As(err, &ce) && ce.Code == 48
+}
+
+// duplicatesInTheWay tells whether a unique index could not be built
+// because documents share a key: MongoDB answers a duplicate key error;
+// the embedded store (FerretDB on SQLite) its SQLite constraint.
+func duplicatesInTheWay(err error) bool {
+	return mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 func isIndexConflict(err error) bool {
@@ -282,7 +297,13 @@ func (s *Store) DeleteConnection(ctx context.Context, key domain.MachineKey, con
 			return true, nil
 		}
 	}
-	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), bson.E{Key: "conn_id", Value: connID}))
+	held := bson.E{Key: "conn_id", Value: connID}
+	if connID == "" {
+		// The original's claims have no conn_id field at all (ddn omits an
+		// empty one too): {conn_id: ""} would never match them.
+		held.Value = bson.D{{Key: "$exists", Value: false}}
+	}
+	res, err := s.connections.DeleteOne(ctx, append(keyFilter(key), held))
 	if err != nil {
 		return false, fmt.Errorf("mongo: delete connection %s: %w", key, err)
 	}

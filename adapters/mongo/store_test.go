@@ -243,6 +243,101 @@ func TestReadsOriginalNodeDocuments(t *testing.T) {
 	}
 }
 
+// TestOriginalDatabaseShapes seeds what the original node leaves behind
+// besides the fields TestReadsOriginalNodeDocuments reads: the empty
+// deeplink_st / deeplink_bw it wrote at registration, its zero times, no
+// state, and a machine key held twice (it had no unique index). The store
+// opens, an empty subdocument is no info, and the duplicates are listed
+// and merged into one document each, after which the unique indexes hold.
+func TestOriginalDatabaseShapes(t *testing.T) {
+	ctx := context.Background()
+	db := freshDatabase()
+	raw := rawDatabase(t, embeddedURI, db)
+	reg := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	shutdown := time.Date(2025, 3, 5, 9, 0, 0, 0, time.UTC)
+	key := func(id string) bson.D {
+		return bson.D{{Key: "machine_id", Value: id}, {Key: "project", Value: "DeepLinkEVM"}, {Key: "container_id", Value: ""}}
+	}
+	docAt := func(id string, disconnect time.Time, extra ...bson.E) bson.D {
+		return append(append(key(id), bson.E{Key: "stakingtype", Value: int32(0)}, bson.E{Key: "register_time", Value: reg},
+			bson.E{Key: "last_offline_time", Value: time.Time{}}, bson.E{Key: "last_disconnect_time", Value: disconnect}), extra...)
+	}
+	doc := func(id string, extra ...bson.E) bson.D { return docAt(id, time.Time{}, extra...) }
+	scored := bson.D{{Key: "gpu_names", Value: bson.A{"NVIDIA GeForce RTX 4060"}}, {Key: "gpu_memory_total", Value: bson.A{int32(8188)}},
+		{Key: "memory_total", Value: int32(16)}, {Key: "cpu_type", Value: "i5"}, {Key: "cpu_rate", Value: int32(2500)},
+		{Key: "wallet", Value: "0x1"}, {Key: "calc_point", Value: 83.72}}
+	if _, err := raw.Collection("machine_info").InsertMany(ctx, []any{
+		doc("fresh", bson.E{Key: "deeplink_st", Value: bson.D{}}, bson.E{Key: "deeplink_bw", Value: bson.D{}}),
+		doc("scored", bson.E{Key: "deeplink_st", Value: scored}, bson.E{Key: "deeplink_bw", Value: nil}),
+		doc("dup", bson.E{Key: "deeplink_st", Value: bson.D{}}, bson.E{Key: "deeplink_bw", Value: bson.D{}}),
+		docAt("dup", shutdown, bson.E{Key: "deeplink_st", Value: scored}, bson.E{Key: "deeplink_bw", Value: nil}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Collection("machine_connection").InsertMany(ctx, []any{
+		append(key("held"), bson.E{Key: "add_time", Value: reg}),
+		append(key("held"), bson.E{Key: "add_time", Value: shutdown}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, embeddedURI, db) // starts although two unique indexes cannot be built
+	fresh, err := s.GetMachine(ctx, domain.MachineKey{MachineID: "fresh", Project: "DeepLinkEVM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.ShortTerm != nil || fresh.Bandwidth != nil || fresh.State != domain.StateUnknown || !fresh.LastDisconnectTime.IsZero() ||
+		!fresh.LastOfflineTime.IsZero() || fresh.Scored() {
+		t.Fatalf("machine with empty subdocuments = %+v, want no info and zero times", fresh)
+	}
+	sc, err := s.GetMachine(ctx, domain.MachineKey{MachineID: "scored", Project: "DeepLinkEVM"})
+	if err != nil || !sc.Scored() || sc.Bandwidth != nil || sc.ShortTerm.GPUMemoryTotal[0] != 8188 {
+		t.Fatalf("scored machine = %+v, %v", sc, err)
+	}
+	unclassified, err := s.ListUnclassified(ctx, 0)
+	if err != nil || len(unclassified) != 4 {
+		t.Fatalf("unclassified = %d, %v; want all 4 documents", len(unclassified), err)
+	}
+
+	dups, err := s.Duplicates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dups) != 2 || dups[0].Collection != "machine_info" || dups[0].Key.MachineID != "dup" || len(dups[0].IDs) != 2 ||
+		dups[1].Collection != "machine_connection" || dups[1].Key.MachineID != "held" {
+		t.Fatalf("duplicates = %+v", dups)
+	}
+	if res, err := s.MergeDuplicates(ctx, true); err != nil || res.Merged != 2 || res.Removed != 2 || res.Indexed {
+		t.Fatalf("dry run = %+v, %v", res, err)
+	}
+	if again, _ := s.Duplicates(ctx); len(again) != 2 {
+		t.Fatal("a dry run changed the database")
+	}
+	res, err := s.MergeDuplicates(ctx, false)
+	if err != nil || res.Merged != 2 || res.Removed != 2 || !res.Indexed {
+		t.Fatalf("merge = %+v, %v", res, err)
+	}
+	if again, err := s.Duplicates(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("after merge: %+v, %v", again, err)
+	}
+	dup, err := s.GetMachine(ctx, domain.MachineKey{MachineID: "dup", Project: "DeepLinkEVM"})
+	if err != nil || !dup.Scored() || !dup.RegisterTime.Equal(reg) || !dup.LastDisconnectTime.Equal(shutdown) {
+		t.Fatalf("merged machine = %+v, %v; want the scored info and the latest disconnect", dup, err)
+	}
+	held, err := s.GetConnection(ctx, domain.MachineKey{MachineID: "held", Project: "DeepLinkEVM"})
+	if err != nil || !held.AddTime.Equal(shutdown) {
+		t.Fatalf("merged claim = %+v, %v; want the newest", held, err)
+	}
+	// The unique indexes hold now.
+	if _, err := raw.Collection("machine_info").InsertOne(ctx, doc("dup")); !driver.IsDuplicateKeyError(err) {
+		t.Fatalf("a second dup after the merge: %v, want a duplicate key error", err)
+	}
+	if _, err := raw.Collection("machine_connection").InsertOne(ctx, append(key("held"), bson.E{Key: "add_time", Value: reg})); !driver.IsDuplicateKeyError(err) {
+		t.Fatalf("a second claim after the merge: %v, want a duplicate key error", err)
+	}
+	open(t, embeddedURI, db) // and the next start builds nothing new
+}
+
 func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -46,16 +46,18 @@ type answer struct {
 	IsRented bool   `json:"is_rented"`
 }
 
-// Deliver implements ports.Deliverer for online and offline events; other
+// Deliver implements ports.Deliverer for online and offline events (a
+// reconnect's online report to the chain counts as an online); other
 // events, and machines of projects outside the filter, need no call.
 func (w *Webhook) Deliver(ctx context.Context, e domain.Event) error {
-	if e.Kind != domain.EventOnline && e.Kind != domain.EventOffline {
+	online := e.Kind == domain.EventOnline || e.Kind == domain.EventChainOnline
+	if !online && e.Kind != domain.EventOffline {
 		return nil
 	}
 	if len(w.projects) > 0 && !slices.Contains(w.projects, e.Key.Project) {
 		return nil
 	}
-	body, err := json.Marshal(request{MachineID: e.Key.MachineID, IsOnline: e.Kind == domain.EventOnline})
+	body, err := json.Marshal(request{MachineID: e.Key.MachineID, IsOnline: online})
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", e.Key, err)
 	}

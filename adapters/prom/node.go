@@ -1,6 +1,7 @@
 package prom
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,7 +50,7 @@ func NewNodeMetrics() *NodeMetrics {
 		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ddn_report_flush_errors_total",
 			Help: "Batches of reports the store refused (none of them was acknowledged)."}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_outbox_deliveries_total",
-			Help: "Outbox delivery attempts by this node, by target and result."}, []string{"target", "result"}),
+			Help: "Outbox delivery attempts by this node, by target and result (ok, error, skipped: nothing to do)."}, []string{"target", "result"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ddn_sweeper_transitions_total",
 			Help: "Presence transitions made by this node's sweeper: released (a dead node's machine) and offline."}, []string{"transition"}),
 		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ddn_store_operation_duration_seconds",
@@ -87,7 +88,10 @@ func (m *NodeMetrics) ObserveReportFlush(size int, took time.Duration, err error
 // ObserveDelivery records one outbox delivery attempt to a target.
 func (m *NodeMetrics) ObserveDelivery(target string, err error) {
 	result := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, domain.ErrNoEffect):
+		result = "skipped"
+	case err != nil:
 		result = "error"
 	}
 	m.deliveries.WithLabelValues(target, result).Inc()

@@ -22,6 +22,8 @@ import (
 const (
 	apiAdminToken = "admin-secret-token-1"
 	apiReadToken  = "read-secret-token-2"
+	// apiInternalSecret is the contract routes' X-Internal-Secret.
+	apiInternalSecret = "internal-secret-3"
 )
 
 // apiNode is a real node (serve) on its own database of a shared embedded
@@ -51,6 +53,7 @@ func startAPINode(t *testing.T) *apiNode {
 	for k, v := range map[string]string{
 		"DDN_ADDR": addr, "DDN_NODEID": "api-node", "DDN_MONGODB_URI": uri, "DDN_MONGODB_DATABASE": "api_e2e",
 		"DDN_ADMIN_TOKEN": apiAdminToken, "DDN_ADMIN_READTOKEN": apiReadToken, "DDN_ADMIN_IMPORTMAXBYTES": "1048576",
+		"DDN_INTERNAL_SECRET": apiInternalSecret,
 	} {
 		t.Setenv(k, v)
 	}
@@ -302,10 +305,12 @@ func TestQueryAndManagementAPI(t *testing.T) {
 		_ = json.Unmarshal(raw, &body)
 		ret, _ := body["retention"].(map[string]any)
 		if code != 200 || ret["expire_after_seconds"] != float64(30*24*3600) || ret["interval"] != "1h0m0s" ||
-			!strings.Contains(string(raw), `"REDACTED"`) || !strings.Contains(string(raw), `"ExpireTime"`) {
+			!strings.Contains(string(raw), `"REDACTED"`) || !strings.Contains(string(raw), `"ExpireTime"`) ||
+			!strings.Contains(string(raw), `"InternalSecret":"REDACTED"`) || !strings.Contains(string(raw), `"OfflineReport":"scored"`) ||
+			!strings.Contains(string(raw), `"CORS":{`) {
 			t.Fatalf("config = %d %s", code, raw)
 		}
-		for _, secret := range []string{apiAdminToken, apiReadToken} {
+		for _, secret := range []string{apiAdminToken, apiReadToken, apiInternalSecret} {
 			if strings.Contains(string(raw), secret) {
 				t.Fatalf("config answer shows a token: %s", raw)
 			}

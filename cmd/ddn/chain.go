@@ -42,8 +42,18 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	for _, u := range cfg.ChainEndpoints() {
 		eps = append(eps, &chain.Endpoint{URL: u})
 	}
+	chainID := cfg.Chain.ChainId
+	if chainID == 0 {
+		// The original node's files often leave ChainId 0: ask the RPC, as it did.
+		id, err := chain.LookupChainID(context.Background(), cfg.ChainEndpoints(), cfg.Chain.CallTimeout)
+		if err != nil {
+			return chainSide{}, fmt.Errorf("config: Chain.ChainId: 0 and the RPC did not tell it (set it): %w", err)
+		}
+		chainID = id
+		clog.Info("chain id read from the RPC (Chain.ChainId is 0)", zap.Int64("chain_id", id))
+	}
 	c, err := chain.New(chain.Options{
-		Endpoints: eps, ChainID: cfg.Chain.ChainId, PrivateKey: cfg.Chain.PrivateKey,
+		Endpoints: eps, ChainID: chainID, PrivateKey: cfg.Chain.PrivateKey,
 		ReportAddress: cfg.Chain.ReportContract.ContractAddress, MachineInfoAddress: cfg.Chain.MachineInfoContract.ContractAddress,
 		ReportABIFile: cfg.Chain.ReportContract.AbiFile, MachineInfoABIFile: cfg.Chain.MachineInfoContract.AbiFile,
 		ReceiptTimeout: cfg.Chain.ReceiptTimeout, CallTimeout: cfg.Chain.CallTimeout, GasLimit: cfg.Chain.GasLimit,
@@ -66,10 +76,12 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	d.OnSkip = func(e domain.Event, why string) {
 		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
 	}
-	targets[chainreport.Target] = d
-	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", cfg.Chain.ChainId),
+	// Chain.OfflineReport: by default only scored machines get report(4).
+	targets[chainreport.Target] = chainreport.OfflineGate{Next: d, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", chainID),
 		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
-		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress))
+		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress),
+		zap.String("offline_report", cfg.Chain.OfflineReport))
 	return chainSide{registry: c, run: func(ctx context.Context) {
 		periodic.Run(ctx, cfg.Chain.BlockPoll, func(ctx context.Context) {
 			if _, err := c.LatestBlock(ctx); err != nil && ctx.Err() == nil {

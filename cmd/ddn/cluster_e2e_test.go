@@ -109,7 +109,10 @@ func (c *testCluster) start(i int) {
 	env := []string{"DDN_MONGODB_URI=" + c.storeURI, fmt.Sprintf("DDN_NODEID=node-%d", i),
 		"DDN_OFFLINEGRACEPERIOD=" + testGrace.String(), "DDN_NODELEASEEXPIRY=" + testExpiry.String(),
 		"DDN_NODELEASERENEW=" + testRenew.String(), "DDN_SWEEPINTERVAL=200ms", "DDN_HEARTBEATTIMEOUT=60s", "DDN_LOGLEVEL=info",
-		"DDN_ADMIN_TOKEN=" + adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY=" + c.hookURL}
+		"DDN_ADMIN_TOKEN=" + adminToken, "DDN_OUTBOX_INTERVAL=200ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY=" + c.hookURL,
+		// Every presence transition of every project is notified (not the
+		// original's rule, which notifies DeepLinkEVM after chain reports).
+		"DDN_NOTIFYTHIRDPARTY_PROJECTS=*", "DDN_NOTIFYTHIRDPARTY_AFTERCHAINREPORT=false"}
 	n := startNode(c.t, c.bin, c.dir, c.addrs[i], append(append(env, c.base...), c.env[i]...)...)
 	c.nodes[i] = n
 	c.logs = append(c.logs, n.Log)

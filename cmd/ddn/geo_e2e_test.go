@@ -81,7 +81,8 @@ func TestBinaryScoresAndLocates(t *testing.T) {
 		t.Fatalf("online answered %+v", r)
 	}
 	unknown := `{"cpu_type":"x","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4090"],"gpu_memory_total":[24],"memory_total":16,"wallet":"0xabc"}`
-	if r := request(t, ctx, gpu, 2, 2, unknown); r.Code != 6 || !strings.Contains(r.Message, "RTX 4090") {
+	// The original's answer for a GPU its catalog does not hold (issue 14).
+	if r := request(t, ctx, gpu, 2, 2, unknown); r.Code != 6 || r.Message != "calculate gpu point failed can not find the number of cuda cores" {
 		t.Fatalf("unscorable report answered %+v", r)
 	}
 	info := `{"cpu_type":"x","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4060"],"gpu_memory_total":[8],"memory_total":16,"wallet":"0xabc"}`
@@ -100,7 +101,8 @@ func TestBinaryScoresAndLocates(t *testing.T) {
 	waitForSeries(t, addr, `region="South China"`)
 
 	calc := base + "/api/v0/calculator/point"
-	body4090 := `{"gpu_names":["NVIDIA GeForce RTX 4090"],"gpu_memory_total":[24],"memory_total":64}`
+	// A whole type-2 body: the calculator answers what such a report gets.
+	body4090 := `{"cpu_type":"x","cpu_rate":2500,"gpu_names":["NVIDIA GeForce RTX 4090"],"gpu_memory_total":[24],"memory_total":64,"wallet":"0xabc"}`
 	if out := postJSON(t, calc, body4090); out["code"] != 6.0 {
 		t.Fatalf("4090 before the edit = %v", out)
 	}

@@ -10,8 +10,8 @@ import (
 // TestHelpOfEveryCommand: ddn, ddn store and ddn healthcheck answer -help
 // (and --help) with exit 0, the man sections and every flag they take.
 func TestHelpOfEveryCommand(t *testing.T) {
-	var s1, s2, a, d string
-	var b bool
+	var s1, s2, a, d, c1, c2 string
+	var b, dry bool
 	var h healthcheckOptions
 	for _, c := range []struct {
 		args []string
@@ -21,6 +21,8 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"--help"}, nodeFlags(&s2, &b)},
 		{[]string{"store", "-help"}, storeFlags(&a, &d)},
 		{[]string{"store", "--help"}, storeFlags(&a, &d)},
+		{[]string{"store", "duplicates", "-help"}, storeToolFlags("duplicates", &c1, &dry)},
+		{[]string{"store", "merge", "-help"}, storeToolFlags("merge", &c2, &dry)},
 		{[]string{"healthcheck", "-help"}, healthcheckFlags(&h)},
 		{[]string{"healthcheck", "--help"}, healthcheckFlags(&h)},
 	} {
@@ -44,7 +46,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 }
 
 func TestBadFlagsExit2(t *testing.T) {
-	for _, args := range [][]string{{"-nope"}, {"store", "-nope"}, {"healthcheck", "-nope"}, {"extra"}} {
+	for _, args := range [][]string{{"-nope"}, {"store", "-nope"}, {"store", "merge", "-nope"}, {"store", "duplicates", "extra"}, {"healthcheck", "-nope"}, {"extra"}} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 || errOut.Len() == 0 {
 			t.Errorf("ddn %v: exit %d, stderr %q; want 2 and a message", args, code, errOut.String())

@@ -7,12 +7,19 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"ddn/config"
 )
 
-// newLogger writes JSON lines to stderr, or to a size-rotated file when
+// newLogger logs at level (the original's logrus names are accepted:
+// trace logs as debug, warning as warn) and writes JSON lines to stderr, or to a size-rotated file when
 // LogFile is set (lumberjack: 100 MB per file, 10 backups, 30 days).
 func newLogger(level, file string, stderr io.Writer) (*zap.Logger, func(), error) {
-	lvl, err := zapcore.ParseLevel(level)
+	name, ok := config.NormalizeLogLevel(level)
+	if !ok {
+		return nil, nil, fmt.Errorf("log level %q is not one of trace, debug, info, warn, warning, error, fatal, panic", level)
+	}
+	lvl, err := zapcore.ParseLevel(name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log level %q: %w", level, err)
 	}

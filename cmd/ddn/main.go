@@ -23,6 +23,8 @@ const usage = `NAME
 SYNOPSIS
   ddn [-config FILE]       run the node
   ddn store [flags]        serve the embedded store for several local nodes
+  ddn store duplicates|merge [-config FILE]
+                           list or merge machine keys stored twice (original databases)
   ddn healthcheck [flags]  exit 0 when the local node answers /healthz
   ddn -version | -help
 

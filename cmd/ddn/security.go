@@ -42,6 +42,28 @@ func secureWebSocket(cfg *config.Config, o *websocket.Options, metrics *prom.Nod
 	return nil
 }
 
+// secureHTTP sets the contract routes' credentials, the CORS headers and
+// the client-IP rule of the configuration on the HTTP options.
+func secureHTTP(cfg *config.Config, o *httpapi.Options, log *zap.Logger) error {
+	ips, err := clientip.New(cfg.Security.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("config: Security.TrustedProxies: %w", err)
+	}
+	o.ClientIP = ips.ClientIP
+	o.InternalSecret, o.OpenContractRoutes = cfg.InternalSecret, cfg.Admin.OpenContractRoutes
+	c := cfg.CORS
+	o.CORS = httpapi.CORS{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
+		AllowCredentials: c.AllowCredentials, MaxAge: c.MaxAge}
+	switch {
+	case len(cfg.Admin.OpenContractRoutes) > 0:
+		log.Warn("contract routes open to anyone who reaches the listener, as the original node's were (Admin.OpenContractRoutes)",
+			zap.Strings("actions", cfg.Admin.OpenContractRoutes))
+	case cfg.InternalSecret == "" && cfg.Admin.Token == "":
+		log.Info("contract routes off: set InternalSecret (X-Internal-Secret) or Admin.Token")
+	}
+	return nil
+}
+
 // hardenServer puts the configured request bounds and the panic recovery on
 // a listener's server.
 func hardenServer(cfg *config.Config, srv *http.Server, log *zap.Logger) {

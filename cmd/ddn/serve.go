@@ -24,8 +24,10 @@ import (
 	"ddn/adapters/websocket"
 	"ddn/config"
 	"ddn/domain"
+	"ddn/domain/chainreport"
 	"ddn/domain/ingest"
 	"ddn/domain/liveness"
+	"ddn/domain/migrate"
 	"ddn/domain/outbox"
 	"ddn/domain/periodic"
 	"ddn/domain/session"
@@ -66,6 +68,15 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		return err
 	}
 	defer closeStore()
+	// A database of the original node: machines without a state get one,
+	// so the grace rules apply to those that were down at the switch.
+	if res, err := migrate.Classify(ctx, store, ports.SystemClock{}); err != nil {
+		return err
+	} else if res.Total() > 0 {
+		log.Info("machines without a state classified (a database of the original node)", zap.Int("online", res.Online),
+			zap.Int("disconnected", res.Disconnected), zap.Int("offline", res.Offline),
+			zap.Duration("offline_after", cfg.OfflineGracePeriod), zap.String("offline_report", cfg.Chain.OfflineReport))
+	}
 
 	geoParts, err := openGeo(cfg, log)
 	if err != nil {
@@ -82,23 +93,22 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	defer func() { stopBatcher(); <-batcherDone }()
 
 	targets := map[string]ports.Deliverer{"log": logDelivery{log.Named("outbox")}}
-	if u := cfg.NotifyThirdParty.OfflineNotify; u != "" {
-		targets["webhook"] = notify.NewWebhook(u, cfg.NotifyThirdParty.Timeout, cfg.NotifyThirdParty.Projects)
-		log.Info("webhook enabled", zap.String("url", u), zap.Strings("projects", cfg.NotifyThirdParty.Projects))
-	} else {
-		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
-	}
 	chainSide, err := wireChain(cfg, store, targets, nodeMetrics, log)
 	if err != nil {
 		return err
 	}
 	work.Go(func() { chainSide.run(workCtx) })
+	after := wireWebhook(cfg, store, targets, log)
 	effects := outbox.New(outbox.Config{
-		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)),
+		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)), After: after,
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
 	}, store, clock, targets)
 	effects.OnDelivery = func(target string, e domain.Event, err error) {
 		nodeMetrics.ObserveDelivery(target, err)
+		if errors.Is(err, domain.ErrNoEffect) {
+			log.Debug("side effect settled: nothing to do", zap.String("target", target), zap.Stringer("machine", e.Key), zap.Error(err))
+			return
+		}
 		if err != nil {
 			log.Warn("side effect not delivered; will retry", zap.String("target", target), zap.Stringer("machine", e.Key), zap.Error(err))
 		}
@@ -223,6 +233,9 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		AdminSeparate: cfg.AdminAddr != "",
 		BodyMaxBytes:  cfg.Limits.MaxBodyBytes,
 	})
+	if err := secureHTTP(cfg, &httpOpts, log); err != nil {
+		return err
+	}
 	srv := httpapi.NewServer(cfg.Addr, httpapi.New(httpOpts))
 	hardenServer(cfg, srv, log.Named("http"))
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -269,6 +282,36 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}
 	log.Info("drained", zap.Int("open_connections", ws.Open()))
 	return nil
+}
+
+// wireWebhook adds the webhook target (NotifyThirdParty.OfflineNotify) and
+// returns the outbox's target order. With AfterChainReport (the original's
+// rule) the webhook follows the chain: an online or offline is notified
+// only once the chain's report of it was sent, and never when no report
+// was needed; without a chain, offlines the offline policy would not
+// report are not notified either.
+func wireWebhook(cfg *config.Config, store ports.Store, targets map[string]ports.Deliverer, log *zap.Logger) map[string]string {
+	u := cfg.NotifyThirdParty.OfflineNotify
+	if u == "" {
+		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
+		return nil
+	}
+	projects := cfg.NotifyThirdParty.Projects
+	if cfg.WebhookAllProjects() {
+		projects = nil
+	}
+	var hook ports.Deliverer = notify.NewWebhook(u, cfg.NotifyThirdParty.Timeout, projects)
+	var after map[string]string
+	if cfg.NotifyThirdParty.AfterChainReport {
+		hook = chainreport.OfflineGate{Next: hook, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+		if _, ok := targets[chainreport.Target]; ok {
+			after = map[string]string{"webhook": chainreport.Target}
+		}
+	}
+	targets["webhook"] = hook
+	log.Info("webhook enabled", zap.String("url", config.RedactURL(u)), zap.Strings("projects", projects),
+		zap.Bool("after_chain_report", cfg.NotifyThirdParty.AfterChainReport), zap.String("offline_report", cfg.Chain.OfflineReport))
+	return after
 }
 
 // openStore opens the configured store and returns how to close it.

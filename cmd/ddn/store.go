@@ -17,6 +17,8 @@ const storeUsage = `NAME
 
 SYNOPSIS
   ddn store [-addr 127.0.0.1:27017] [-dir ./ddn-data]
+  ddn store duplicates [-config FILE]          (ddn store duplicates -help)
+  ddn store merge [-config FILE] [-dry-run]
 
 DESCRIPTION
   Runs the embedded Mongo-compatible store (FerretDB on SQLite, pure Go) on
@@ -24,6 +26,9 @@ DESCRIPTION
   cluster: start each node with DDN_MONGODB_URI=mongodb://ADDR/ and its own
   DDN_ADDR and DDN_NODEID. For trials only: in production the nodes share a
   MongoDB 7 replica set. Stops on SIGINT or SIGTERM.
+
+  duplicates and merge list and merge the machine keys a database of the
+  original node holds twice (see docs/migrating.md).
 
 FLAGS
 `
@@ -51,8 +56,12 @@ func storeFlags(addr, dir *string) *flag.FlagSet {
 	return fs
 }
 
-// runStore serves the embedded store until ctx ends.
+// runStore serves the embedded store until ctx ends, or runs one of its
+// tools (duplicates, merge).
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "duplicates" || args[0] == "merge") {
+		return runStoreTool(ctx, args[0], args[1:], stdout, stderr)
+	}
 	addr, dir := new(string), new(string)
 	fs := storeFlags(addr, dir)
 	fs.SetOutput(stderr)

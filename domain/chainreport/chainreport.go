@@ -60,7 +60,8 @@ func (d *Deliverer) overtaken(ctx context.Context, e domain.Event) (bool, error)
 
 // Deliver implements ports.Deliverer. Online and offline read the chain
 // first, so a retry after a transaction that landed (but whose receipt was
-// not seen) does not report twice.
+// not seen) does not report twice. An event that needs no transaction
+// answers an error matching domain.ErrNoEffect.
 func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
 	if tp, ok := commandTypes[e.Kind]; ok {
 		return d.deliverCommand(ctx, e, tp)
@@ -69,7 +70,7 @@ func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
 	case domain.EventOnline, domain.EventOffline:
 		if late, err := d.overtaken(ctx, e); err != nil || late {
 			if late {
-				d.skip(e, "overtaken by a later presence change")
+				return d.skip(e, "overtaken by a later presence change")
 			}
 			return err
 		}
@@ -90,8 +91,7 @@ func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
 			tp = domain.ReportMachineOffline
 		}
 		if why != "" {
-			d.skip(e, why)
-			return nil
+			return d.skip(e, why)
 		}
 		if err := d.chain.Report(ctx, tp, e.Key, e.StakingType); err != nil {
 			return fmt.Errorf("chain report %s of %s: %w: %w", e.Kind, e.Key, domain.ErrChain, err)
@@ -114,8 +114,12 @@ func (d *Deliverer) Deliver(ctx context.Context, e domain.Event) error {
 	return nil
 }
 
-func (d *Deliverer) skip(e domain.Event, why string) {
+// skip settles e without a transaction: the error matches
+// domain.ErrNoEffect, so the outbox counts the chain as done and the
+// targets that follow it (the webhook) are not called either.
+func (d *Deliverer) skip(e domain.Event, why string) error {
 	if d.OnSkip != nil {
 		d.OnSkip(e, why)
 	}
+	return fmt.Errorf("chain %s of %s: %s: %w", e.Kind, e.Key, why, domain.ErrNoEffect)
 }

@@ -15,6 +15,8 @@ var commandTypes = map[domain.EventKind]domain.ReportType{
 	domain.EventContractUnregister: domain.ReportMachineUnregister,
 	domain.EventContractOnline:     domain.ReportMachineOnline,
 	domain.EventContractOffline:    domain.ReportMachineOffline,
+	// A reconnect's catch-up is delivered like an operator's online.
+	domain.EventChainOnline: domain.ReportMachineOnline,
 }
 
 // Actions maps the names of the contract endpoints to their event kinds.
@@ -35,8 +37,7 @@ func (d *Deliverer) deliverCommand(ctx context.Context, e domain.Event, tp domai
 	done := (tp == domain.ReportMachineRegister && st.Registered) || (tp == domain.ReportMachineUnregister && !st.Registered) ||
 		(tp == domain.ReportMachineOnline && st.Online) || (tp == domain.ReportMachineOffline && !st.Online)
 	if done {
-		d.skip(e, "the chain is already in that state")
-		return nil
+		return d.skip(e, "the chain is already in that state")
 	}
 	if err := d.chain.Report(ctx, tp, e.Key, e.StakingType); err != nil {
 		return fmt.Errorf("chain %s of %s: %w: %w", e.Kind, e.Key, domain.ErrChain, err)

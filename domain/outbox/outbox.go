@@ -37,6 +37,12 @@ type Config struct {
 	PendingAfter time.Duration
 	// BatchSize caps the entries one pass delivers (100).
 	BatchSize int
+	// After makes a target follow another one (target -> the one it
+	// follows): it is called only once that one delivered, and settled
+	// without a call when that one had nothing to do (domain.ErrNoEffect).
+	// The webhook follows the chain this way, as the original notified
+	// only after the chain's report.
+	After map[string]string
 }
 
 // Outbox records and delivers side effects.
@@ -226,9 +232,21 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 	}
 	var failures []string
 	deferred := true // every failure was domain.ErrNotNow
-	for _, target := range cur.Targets {
-		if slices.Contains(cur.Delivered, target) {
+	for _, target := range o.ordered(cur.Targets) {
+		if slices.Contains(cur.Delivered, target) || slices.Contains(cur.Skipped, target) {
 			continue
+		}
+		if lead, ok := o.cfg.After[target]; ok && slices.Contains(cur.Targets, lead) {
+			switch {
+			case slices.Contains(cur.Skipped, lead):
+				cur.Skipped = append(cur.Skipped, target)
+				continue
+			case !slices.Contains(cur.Delivered, lead):
+				// The target it follows failed in this attempt: so does this one.
+				failures = append(failures, target+": waits for "+lead)
+				deferred = false
+				continue
+			}
 		}
 		d, ok := o.deliverers[target]
 		var err error
@@ -239,6 +257,10 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 		}
 		if o.OnDelivery != nil {
 			o.OnDelivery(target, cur.Event, err)
+		}
+		if errors.Is(err, domain.ErrNoEffect) {
+			cur.Skipped = append(cur.Skipped, target)
+			continue
 		}
 		if err != nil {
 			failures = append(failures, target+": "+err.Error())
@@ -274,6 +296,26 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 		return fmt.Errorf("outbox: save attempt of %s: %w", cur.ID, err)
 	}
 	return nil
+}
+
+// ordered puts every target after the one it follows (Config.After), else
+// keeping the entry's order.
+func (o *Outbox) ordered(targets []string) []string {
+	if len(o.cfg.After) == 0 {
+		return targets
+	}
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		if lead, ok := o.cfg.After[t]; !ok || !slices.Contains(targets, lead) {
+			out = append(out, t)
+		}
+	}
+	for _, t := range targets {
+		if lead, ok := o.cfg.After[t]; ok && slices.Contains(targets, lead) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // backoff is the delay before retry number n (from 1): exponential from

@@ -34,7 +34,7 @@ func (s *Service) catchUpChain(ctx context.Context, req domain.OnlineRequest, st
 	if s.cfg.Registry == nil || st.Online || s.cfg.Effects == nil {
 		return
 	}
-	e := domain.Event{Kind: domain.EventContractOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now}
+	e := domain.Event{Kind: domain.EventChainOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now}
 	entry, err := s.cfg.Effects.Record(ctx, e)
 	if err == nil {
 		err = s.cfg.Effects.Confirm(ctx, entry)
