@@ -92,6 +92,11 @@ func newPolicyNode(t *testing.T, policy domain.OfflineReportPolicy) *policyNode 
 // expire runs the sweeper past the grace period and the outbox until it is idle.
 func (n *policyNode) expire(t *testing.T) {
 	t.Helper()
+	// The sweeper times the grace period from when it first sees the
+	// disconnect, on its own clock.
+	if _, err := n.sweep.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
 	n.clock.Advance(5*time.Minute + time.Second)
 	res, err := n.sweep.Sweep(ctx)
 	if err != nil || res.Offline != 3 {
