@@ -75,3 +75,56 @@ func TestMaxConcurrentWritesQueuesOnlines(t *testing.T) {
 	}
 	close(store.entered)
 }
+
+// gatedRegistry holds every chain read until gate is closed.
+type gatedRegistry struct {
+	entered chan domain.MachineKey
+	gate    chan struct{}
+}
+
+func (g *gatedRegistry) MachineState(ctx context.Context, key domain.MachineKey, _ domain.StakingType) (domain.ChainState, error) {
+	g.entered <- key
+	select {
+	case <-g.gate:
+		return domain.ChainState{Registered: true}, nil
+	case <-ctx.Done():
+		return domain.ChainState{}, ctx.Err()
+	}
+}
+
+// TestOnlinesAskTheChainTogether: onlines waiting for the chain hold no
+// write slot, so with one slot all of them are in the chain's queue at
+// once (where they go out in one batch), and all go online after.
+func TestOnlinesAskTheChainTogether(t *testing.T) {
+	const n = 8
+	reg := &gatedRegistry{entered: make(chan domain.MachineKey, n), gate: make(chan struct{})}
+	store := memory.NewStore()
+	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 1, Registry: reg},
+		store, storeAppender{store}, memory.NewClock(t0), &memory.Events{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, n)
+	for i := range n {
+		ss := svc.Open("127.0.0.1")
+		go func() {
+			errs <- ss.Online(ctx, domain.OnlineRequest{Key: domain.MachineKey{MachineID: "m" + string(rune('a'+i)), Project: "deeplink"}})
+		}()
+	}
+	for i := range n {
+		select {
+		case <-reg.entered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d onlines reached the chain with one write slot; want all at once", i, n)
+		}
+	}
+	close(reg.gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conns, _ := store.ListConnections(ctx, "n1"); len(conns) != n {
+		t.Fatalf("%d machines online, want %d", len(conns), n)
+	}
+}
