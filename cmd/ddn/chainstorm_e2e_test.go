@@ -289,7 +289,14 @@ func setUpStorm(t *testing.T, n int) *stormSetup {
 		"DDN_CHAIN_RPC=" + proxy.URL(), "DDN_CHAIN_CHAINID=1337", "DDN_CHAIN_PRIVATEKEY=" + gethDevKey,
 		"DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS=" + contract.addr.Hex(), "DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS=" + contract.addr.Hex(),
 	}
-	return &stormSetup{agents: agents, proxy: proxy, bin: buildBinary(t), env: env}
+	if extra := os.Getenv("DDN_STORM_ENV"); extra != "" { // variants for measurements: DDN_OUTBOX_INTERVAL=100ms,...
+		env = append(env, strings.Split(extra, ",")...)
+	}
+	bin := os.Getenv("DDN_STORM_BIN") // another build to compare with (say, one from before the discipline)
+	if bin == "" {
+		bin = buildBinary(t)
+	}
+	return &stormSetup{agents: agents, proxy: proxy, bin: bin, env: env}
 }
 
 func nodeMetricsBody(t *testing.T, addr string) string { return getBody(t, "http://"+addr+"/metrics") }
