@@ -296,11 +296,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.m.RequestsInFlight(1)
 		resp, err := t.base.RoundTrip(r)
 		t.m.RequestsInFlight(-1)
-		if err != nil || resp.StatusCode != http.StatusTooManyRequests || n >= maxRefusedRetries {
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 			return resp, err
 		}
 		t.m.Refused()
 		d := retryAfter(resp.Header)
+		if n >= maxRefusedRetries {
+			t.gate.pause(max(d, refusedBackoff))
+			return resp, nil
+		}
 		if d == 0 {
 			d = backoff(n, refusedBackoff, maxRefusedBackoff)
 		}
