@@ -26,9 +26,6 @@ import (
 type chainSide struct {
 	registry ports.ChainRegistry
 	run      func(ctx context.Context)
-	// forget drops what the registration cache remembers of a machine
-	// (an unregister through the API); a no-op without a cache.
-	forget func(domain.MachineKey)
 }
 
 // wireChain builds the chain adapter from Chain.* and adds its outbox
@@ -36,7 +33,7 @@ type chainSide struct {
 func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.Deliverer, nodeMetrics *prom.NodeMetrics, log *zap.Logger) (chainSide, error) {
 	if !cfg.ChainEnabled() {
 		log.Info("chain disabled (Chain.Rpc is empty): every machine counts as registered, transactions are only logged")
-		return chainSide{run: func(context.Context) {}, forget: func(domain.MachineKey) {}}, nil
+		return chainSide{run: func(context.Context) {}}, nil
 	}
 	metrics := prom.NewChainMetrics()
 	if err := nodeMetrics.Register(metrics.Collectors()...); err != nil {
@@ -69,7 +66,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	if err != nil {
 		return chainSide{}, err
 	}
-	side := chainSide{registry: c, forget: func(domain.MachineKey) {}}
+	side := chainSide{registry: c}
 	var delivery ports.Chain = c
 	if ttl := cfg.Chain.RegistrationCacheTTL; ttl > 0 {
 		cache := chaincache.New(c, ttl, ports.SystemClock{})
@@ -83,7 +80,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 			clog.Warn("registration cache not warmed from machine_info; onlines ask the chain", zap.Error(err))
 		}
 		clog.Info("registration cache", zap.Duration("ttl", ttl), zap.Int("warmed", n))
-		side.registry, side.forget, delivery = cache, cache.Forget, cache.Fresh()
+		side.registry, delivery = cache, cache.Fresh()
 	}
 	d := chainreport.New(delivery).WithMachines(store)
 	d.OnSkip = func(e domain.Event, why string) {
@@ -115,15 +112,17 @@ func redactURLs(us []string) []string {
 }
 
 // contractCommands wires POST /api/v0/contract/* to the outbox; an
-// unregister also drops what the registration cache says of the machine,
-// so its next online asks the chain.
-func contractCommands(effects ports.Effects, store ports.Store, nodeID string, svc *session.Service, forget func(domain.MachineKey)) httpapi.ContractCommand {
+// unregister also drops what the registration caches of the cluster's
+// nodes say of the machine, so its next online asks the chain.
+func contractCommands(effects ports.Effects, store ports.Store, nodeID string, svc *session.Service) httpapi.ContractCommand {
 	cmds := chainreport.NewCommands(effects, store, ports.SystemClock{}, nodeID, func(ctx context.Context, key domain.MachineKey) (string, error) {
 		return svc.Notify(ctx, key, session.UnregisterNotice)
 	})
 	return func(ctx context.Context, action string, key domain.MachineKey, st domain.StakingType) (httpapi.ContractResult, error) {
 		if action == "unregister" {
-			forget(key)
+			if err := svc.ForgetRegistration(ctx, key); err != nil && svc.OnError != nil {
+				svc.OnError("unregister: tell the nodes to forget the registration (their cache expires it)", err)
+			}
 		}
 		return cmds.Run(ctx, action, key, st)
 	}

@@ -183,7 +183,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
-		Contract:      contractCommands(effects, store, cfg.NodeID, svc, chainSide.forget),
+		Contract:      contractCommands(effects, store, cfg.NodeID, svc),
 		AdminToken:    cfg.Admin.Token,
 		Geo:           geoParts.http(),
 		FleetMetrics:  fleet,

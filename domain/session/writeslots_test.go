@@ -8,6 +8,7 @@ import (
 
 	"ddn/adapters/memory"
 	"ddn/domain"
+	"ddn/domain/chaincache"
 	"ddn/domain/session"
 )
 
@@ -126,5 +127,52 @@ func TestOnlinesAskTheChainTogether(t *testing.T) {
 	}
 	if conns, _ := store.ListConnections(ctx, "n1"); len(conns) != n {
 		t.Fatalf("%d machines online, want %d", len(conns), n)
+	}
+}
+
+// TestUnregisterForgetsTheRegistrationOnEveryNode: node B remembers a
+// registration; an unregister through node A's API makes A forget at
+// once and B when it reads its mailbox, so B's next online asks the chain.
+func TestUnregisterForgetsTheRegistrationOnEveryNode(t *testing.T) {
+	store, clock, chain := memory.NewStore(), memory.NewClock(t0), memory.NewChain()
+	k := domain.MachineKey{MachineID: "m1", Project: "deeplink"}
+	if err := chain.Report(ctx, domain.ReportMachineRegister, k, 0); err != nil {
+		t.Fatal(err)
+	}
+	node := func(id string) (*session.Service, *chaincache.Cache) {
+		cache := chaincache.New(chain, time.Hour, clock)
+		svc, err := session.NewService(session.Config{NodeID: id, Registry: cache}, store, storeAppender{store}, clock, &memory.Events{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RenewLease(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return svc, cache
+	}
+	a, cacheA := node("node-a")
+	b, cacheB := node("node-b")
+	for _, c := range []*chaincache.Cache{cacheA, cacheB} {
+		if s, err := c.MachineState(ctx, k, 0); err != nil || !s.Registered || c.Len() != 1 {
+			t.Fatalf("remembered: %+v %v", s, err)
+		}
+	}
+	if err := chain.Report(ctx, domain.ReportMachineUnregister, k, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ForgetRegistration(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if cacheA.Len() != 0 || cacheB.Len() != 1 {
+		t.Fatalf("after the unregister on A: A remembers %d, B %d; want 0 and 1 (B has not read its mailbox)", cacheA.Len(), cacheB.Len())
+	}
+	if err := b.ProcessMailbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cacheB.Len() != 0 {
+		t.Fatal("node B still remembers the registration after reading its mailbox")
+	}
+	if err := b.Open("ip").Online(ctx, domain.OnlineRequest{Key: k}); !errors.Is(err, domain.ErrNotRegistered) {
+		t.Fatalf("online on B after the unregister: %v, want not registered", err)
 	}
 }
