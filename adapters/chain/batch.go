@@ -63,12 +63,12 @@ func (b *batcher) call(ctx context.Context, data []byte) ([]byte, error) {
 	r := &read{ctx: ctx, data: data, done: make(chan readResult, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
+	b.m.ReadsQueued(1) // under the lock, so a take never counts it out first
 	start := b.running < b.flushers
 	if start {
 		b.running++
 	}
 	b.mu.Unlock()
-	b.m.ReadsQueued(1)
 	if start {
 		go b.flush()
 	}
@@ -119,8 +119,8 @@ func (b *batcher) requeue(rs []*read, err error) {
 		r.lastErr = err
 	}
 	b.pending = append(append(make([]*read, 0, len(rs)+len(b.pending)), rs...), b.pending...)
-	b.mu.Unlock()
 	b.m.ReadsQueued(len(rs))
+	b.mu.Unlock()
 	b.m.ReadsRetried(len(rs))
 }
 
