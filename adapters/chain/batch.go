@@ -162,7 +162,7 @@ func (b *batcher) round() {
 			}
 		}
 		tk := &ticket{urgent: true, slot: true}
-		tk.token.Store(ep.gated())
+		tk.token.Store(true) // the first request (the batch, or the first of single calls) is paid for
 		deadline := b.clock.Now().Add(b.timeout)
 		var latest time.Time
 		for _, rd := range batch {
@@ -178,11 +178,7 @@ func (b *batcher) round() {
 		b.m.ReadBatch(len(batch))
 		b.m.ReadsInFlight(len(batch))
 		defer b.m.ReadsInFlight(-len(batch))
-		if !ep.gated() {
-			b.m.RequestsInFlight(1)
-			defer b.m.RequestsInFlight(-1)
-		}
-		retry, err = b.send(cctx, r, batch)
+		retry, err = b.send(cctx, r, batch, !ep.gated())
 		return err
 	})
 	b.mu.Lock()
@@ -201,12 +197,16 @@ func (b *batcher) round() {
 }
 
 // send carries batch in one request: a JSON-RPC batch when the client has
-// one (ethclient over rpc), else one call after another. It answers the
+// one (ethclient over rpc), else one call after another (each taking its
+// own token, see gatedRPC). It answers the
 // reads it can and returns those to try again; an error means the request
 // itself failed and no read was answered.
-func (b *batcher) send(ctx context.Context, r RPC, batch []*read) ([]*read, error) {
-	rc, ok := r.(interface{ Client() *rpc.Client })
-	if !ok {
+func (b *batcher) send(ctx context.Context, r RPC, batch []*read, countInFlight bool) ([]*read, error) {
+	var client *rpc.Client
+	if rc, ok := r.(interface{ Client() *rpc.Client }); ok {
+		client = rc.Client()
+	}
+	if client == nil {
 		for i, rd := range batch {
 			out, err := r.CallContract(ctx, ethereum.CallMsg{From: b.from, To: &b.to, Data: rd.data}, nil)
 			if err != nil && unreachable(err) {
@@ -225,7 +225,11 @@ func (b *batcher) send(ctx context.Context, r RPC, batch []*read) ([]*read, erro
 		arg := map[string]any{"from": b.from, "to": b.to, "input": hexutil.Bytes(rd.data)}
 		elems[i] = rpc.BatchElem{Method: "eth_call", Args: []any{arg, "latest"}, Result: &outs[i]}
 	}
-	if err := rc.Client().BatchCallContext(ctx, elems); err != nil {
+	if countInFlight { // no transport of ours counts it
+		b.m.RequestsInFlight(1)
+		defer b.m.RequestsInFlight(-1)
+	}
+	if err := client.BatchCallContext(ctx, elems); err != nil {
 		return nil, err
 	}
 	var retry []*read

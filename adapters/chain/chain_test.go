@@ -420,9 +420,16 @@ func TestReceiptTimeoutThenResync(t *testing.T) {
 type batchCounter struct {
 	mu      sync.Mutex
 	batches []int
+	sent    int // requests sent
 }
 
-func (b *batchCounter) RequestsInFlight(int) {}
+func (b *batchCounter) RequestsInFlight(d int) {
+	if d > 0 {
+		b.mu.Lock()
+		b.sent++
+		b.mu.Unlock()
+	}
+}
 func (b *batchCounter) RequestsWaiting(int)  {}
 func (b *batchCounter) Refused()             {}
 func (b *batchCounter) ReadsQueued(int)      {}
@@ -485,4 +492,36 @@ func TestConcurrentReadsShareBatchRequests(t *testing.T) {
 		t.Fatalf("%d reads in %d requests %v, want %d reads in a few batches", total, len(m.batches), m.batches, n)
 	}
 	t.Logf("%d reads in %d requests %v, %s", n, len(m.batches), m.batches, time.Since(start).Round(time.Millisecond))
+}
+
+// TestTransactionsKeepTheRateOnAClientEndpoint: on an endpoint that is not
+// an http(s) URL (here the simulated chain's own client; a ws:// URL is
+// the same), every call of a transaction waits for the endpoint's rate.
+func TestTransactionsKeepTheRateOnAClientEndpoint(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	m := &batchCounter{}
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.Endpoints = []*chain.Endpoint{{Client: tc.sim.Client()}}
+		o.MaxRequestsPerSecond, o.Metrics = 4, m
+	})
+	start := time.Now()
+	for i := range 2 {
+		k := key
+		k.MachineID = fmt.Sprintf("rate-%d", i)
+		if err := c.Report(ctx, domain.ReportMachineRegister, k, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	m.mu.Lock()
+	sent := m.sent
+	m.mu.Unlock()
+	if sent < 8 {
+		t.Fatalf("%d requests counted for two transactions, want each call counted", sent)
+	}
+	if min := time.Duration(sent-1) * time.Second / 4; elapsed < min {
+		t.Fatalf("%d requests in %s at 4/s, want at least %s", sent, elapsed, min)
+	}
+	t.Logf("two transactions: %d requests in %s", sent, elapsed.Round(time.Millisecond))
 }

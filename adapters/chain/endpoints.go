@@ -103,6 +103,9 @@ func (es *endpoints) doOn(ctx context.Context, fn func(*Endpoint, RPC) error) er
 		ep := es.list[n]
 		c, err := ep.client(ctx)
 		if err == nil {
+			if !ep.gated() && ep.gate != nil {
+				c = gatedRPC{RPC: c, ep: ep}
+			}
 			err = fn(ep, c)
 			if err == nil || !unreachable(err) {
 				es.mu.Lock()

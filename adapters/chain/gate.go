@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -10,6 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
 	"golang.org/x/time/rate"
 )
 
@@ -311,4 +316,126 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = resp.Body.Close()
 		t.gate.pause(d)
 	}
+}
+
+// gatedRPC applies the discipline per call on an endpoint whose requests
+// do not pass through the adapter's HTTP transport (ws(s):// URLs, a
+// client given): each call takes a slot and a token, unless its context's
+// ticket says the caller holds them (the batcher).
+type gatedRPC struct {
+	RPC
+	ep *Endpoint
+}
+
+func (g gatedRPC) take(ctx context.Context) (func(), error) {
+	tk := ticketOf(ctx)
+	if tk == nil {
+		tk = &ticket{}
+	}
+	release := func() {}
+	if !tk.slot {
+		r, err := g.ep.slots.take(ctx)
+		if err != nil {
+			return nil, err
+		}
+		release = r
+	}
+	if !tk.token.Swap(false) {
+		if err := g.ep.gate.token(ctx, tk.urgent); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	g.ep.metrics.RequestsInFlight(1)
+	return func() { g.ep.metrics.RequestsInFlight(-1); release() }, nil
+}
+
+// Client exposes the JSON-RPC client for batches, which the batcher sends
+// with slot and token already taken.
+func (g gatedRPC) Client() *rpc.Client {
+	if c, ok := g.RPC.(interface{ Client() *rpc.Client }); ok {
+		return c.Client()
+	}
+	return nil
+}
+
+func (g gatedRPC) CallContract(ctx context.Context, call ethereum.CallMsg, block *big.Int) ([]byte, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return g.RPC.CallContract(ctx, call, block)
+}
+
+func (g gatedRPC) EstimateGas(ctx context.Context, call ethereum.CallMsg) (uint64, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return g.RPC.EstimateGas(ctx, call)
+}
+
+func (g gatedRPC) SendTransaction(ctx context.Context, tx *types.Transaction) error {
+	done, err := g.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return g.RPC.SendTransaction(ctx, tx)
+}
+
+func (g gatedRPC) PendingNonceAt(ctx context.Context, account common.Address) (uint64, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return g.RPC.PendingNonceAt(ctx, account)
+}
+
+func (g gatedRPC) SuggestGasPrice(ctx context.Context) (*big.Int, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return g.RPC.SuggestGasPrice(ctx)
+}
+
+func (g gatedRPC) SuggestGasTipCap(ctx context.Context) (*big.Int, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return g.RPC.SuggestGasTipCap(ctx)
+}
+
+func (g gatedRPC) HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return g.RPC.HeaderByNumber(ctx, number)
+}
+
+func (g gatedRPC) TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return g.RPC.TransactionReceipt(ctx, hash)
+}
+
+func (g gatedRPC) BlockNumber(ctx context.Context) (uint64, error) {
+	done, err := g.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return g.RPC.BlockNumber(ctx)
 }
