@@ -370,7 +370,7 @@ func TestChainRestartRemembersRegistrations(t *testing.T) {
 	s.proxy.stats(true)
 	// The embedded store takes its time over 500 new machines; the chain's
 	// part is TestChainOnlineStorm's.
-	last, failed := storm(t, s.agents, addr, 90*time.Second)
+	last, failed := storm(t, s.agents, addr, 120*time.Second)
 	st := s.proxy.stats(true)
 	if failed != "" {
 		t.Fatal(failed)
@@ -383,7 +383,7 @@ func TestChainRestartRemembersRegistrations(t *testing.T) {
 	if !strings.Contains(node.Logs(), fmt.Sprintf(`"warmed": %d`, n)) && !strings.Contains(node.Logs(), fmt.Sprintf(`"warmed":%d`, n)) {
 		t.Fatalf("the restarted node did not remember the %d registrations:\n%s", n, lastLines(node.Logs(), 20))
 	}
-	last, failed = storm(t, s.agents, addr, 90*time.Second)
+	last, failed = storm(t, s.agents, addr, 120*time.Second)
 	st = s.proxy.stats(true)
 	if failed != "" {
 		t.Fatal(failed)
