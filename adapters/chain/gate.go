@@ -102,8 +102,8 @@ func (s *slots) take(ctx context.Context) (func(), error) {
 }
 
 // gate is one endpoint's request rate: a token bucket of
-// MaxRequestsPerSecond with a burst of one (requests evenly spaced, so no
-// window of a second ever sees more than the rate), on which the reads an
+// MaxRequestsPerSecond with a burst of one (requests leave evenly spaced,
+// so no second of sending holds more than the rate), on which the reads an
 // online waits for go before the outbox's transactions, and which pauses
 // after the endpoint refused a request (HTTP 429, Retry-After honoured).
 type gate struct {
@@ -173,6 +173,10 @@ func (g *gate) token(ctx context.Context, urgent bool) error {
 			d := r.DelayFrom(now)
 			if d == 0 {
 				return nil
+			}
+			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+				r.CancelAt(now) // the token goes to a request that can use it
+				return fmt.Errorf("the endpoint's rate has no room before the deadline (%s): %w", d.Round(time.Millisecond), context.DeadlineExceeded)
 			}
 			if err := g.wait(ctx, d); err != nil {
 				r.CancelAt(g.clock.Now())
