@@ -430,12 +430,12 @@ func (b *batchCounter) RequestsInFlight(d int) {
 		b.mu.Unlock()
 	}
 }
-func (b *batchCounter) RequestsWaiting(int)  {}
-func (b *batchCounter) Refused()             {}
-func (b *batchCounter) ReadsQueued(int)      {}
-func (b *batchCounter) ReadsInFlight(int)    {}
-func (b *batchCounter) ReadsRetried(int)     {}
-func (b *batchCounter) ReadBatch(n int)      { b.mu.Lock(); b.batches = append(b.batches, n); b.mu.Unlock() }
+func (b *batchCounter) RequestsWaiting(int) {}
+func (b *batchCounter) Refused()            {}
+func (b *batchCounter) ReadsQueued(int)     {}
+func (b *batchCounter) ReadsInFlight(int)   {}
+func (b *batchCounter) ReadsRetried(int)    {}
+func (b *batchCounter) ReadBatch(n int)     { b.mu.Lock(); b.batches = append(b.batches, n); b.mu.Unlock() }
 
 // TestConcurrentReadsShareBatchRequests: 300 onlines' reads at once over
 // real JSON-RPC, at 5 requests a second: each gets its own machine's
