@@ -174,7 +174,7 @@ func (g *gate) token(ctx context.Context, urgent bool) error {
 			if d == 0 {
 				return nil
 			}
-			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d { // deadlines are wall-clock times
 				r.CancelAt(now) // the token goes to a request that can use it
 				return fmt.Errorf("the endpoint's rate has no room before the deadline (%s): %w", d.Round(time.Millisecond), context.DeadlineExceeded)
 			}

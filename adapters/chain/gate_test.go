@@ -33,7 +33,9 @@ type fakeTimer struct {
 	ch chan time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)} }
+// Far from the wall clock: a context deadline (always wall-clock) mixed up
+// with the fake time fails at once.
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2031, 6, 1, 12, 0, 0, 0, time.UTC)} }
 
 func (f *fakeClock) Now() time.Time {
 	f.mu.Lock()
