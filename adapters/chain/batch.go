@@ -162,7 +162,7 @@ func (b *batcher) round() {
 			}
 		}
 		tk := &ticket{urgent: true, slot: true}
-		tk.token.Store(true) // the first request (the batch, or the first of single calls) is paid for
+		tk.token.Store(true)                  // the first request (the batch, or the first of single calls) is paid for
 		deadline := time.Now().Add(b.timeout) // contexts' deadlines are wall-clock times, whatever b.clock is
 		var latest time.Time
 		for _, rd := range batch {
