@@ -162,8 +162,10 @@ func (b *batcher) round() {
 			}
 		}
 		tk := &ticket{urgent: true, slot: true}
-		tk.token.Store(true)                  // the first request (the batch, or the first of single calls) is paid for
-		deadline := time.Now().Add(b.timeout) // contexts' deadlines are wall-clock times, whatever b.clock is
+		// The first request (the batch, or the first of single calls) is paid for.
+		tk.token.Store(true)
+		// Contexts' deadlines are wall-clock times, whatever b.clock is.
+		deadline := time.Now().Add(b.timeout)
 		var latest time.Time
 		for _, rd := range batch {
 			if d, ok := rd.ctx.Deadline(); ok && d.After(latest) {
