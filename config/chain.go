@@ -51,6 +51,11 @@ func (c *Config) validateChain() []error {
 	check(c.Chain.CallTimeout > 0, "Chain.CallTimeout", "must be positive, got %q", c.Chain.CallTimeout.String())
 	check(c.Chain.SenderLease > 0, "Chain.SenderLease", "must be positive, got %q", c.Chain.SenderLease.String())
 	check(c.Chain.BlockPoll > 0, "Chain.BlockPoll", "must be positive, got %q", c.Chain.BlockPoll.String())
+	check(c.Chain.MaxConcurrentCalls > 0, "Chain.MaxConcurrentCalls", "must be positive, got %d", c.Chain.MaxConcurrentCalls)
+	check(c.Chain.MaxRequestsPerSecond > 0, "Chain.MaxRequestsPerSecond", "must be positive, got %v", c.Chain.MaxRequestsPerSecond)
+	check(c.Chain.MaxBatchSize > 0, "Chain.MaxBatchSize", "must be positive, got %d", c.Chain.MaxBatchSize)
+	check(c.Chain.ReadTimeout > 0, "Chain.ReadTimeout", "must be positive, got %q", c.Chain.ReadTimeout.String())
+	check(c.Chain.RegistrationCacheTTL >= 0, "Chain.RegistrationCacheTTL", "must not be negative (0: always ask the chain), got %q", c.Chain.RegistrationCacheTTL.String())
 	return errs
 }
 

@@ -83,3 +83,34 @@ func TestChainIDZeroIsAccepted(t *testing.T) {
 		t.Fatalf("chain = %+v", c.Chain)
 	}
 }
+
+func TestChainRequestDisciplineKeys(t *testing.T) {
+	t.Setenv("DDN_CHAIN_RPC", "http://a:1")
+	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
+	t.Setenv("DDN_CHAIN_CHAINID", "7")
+	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
+	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := c.Chain
+	if ch.MaxConcurrentCalls != 4 || ch.MaxRequestsPerSecond != 10 || ch.MaxBatchSize != 100 || ch.ReadTimeout.String() != "20s" || ch.RegistrationCacheTTL.String() != "10m0s" {
+		t.Fatalf("defaults: %d calls, %v/s, batches of %d, read timeout %s, cache %s", ch.MaxConcurrentCalls, ch.MaxRequestsPerSecond,
+			ch.MaxBatchSize, ch.ReadTimeout, ch.RegistrationCacheTTL)
+	}
+	t.Setenv("DDN_CHAIN_MAXREQUESTSPERSECOND", "2.5")
+	t.Setenv("DDN_CHAIN_REGISTRATIONCACHETTL", "0s")
+	if c, err = Load(""); err != nil || c.Chain.MaxRequestsPerSecond != 2.5 || c.Chain.RegistrationCacheTTL != 0 {
+		t.Fatalf("overrides: %+v, %v", c.Chain, err)
+	}
+	for key, bad := range map[string]string{"DDN_CHAIN_MAXCONCURRENTCALLS": "0", "DDN_CHAIN_MAXREQUESTSPERSECOND": "-1",
+		"DDN_CHAIN_MAXBATCHSIZE": "0", "DDN_CHAIN_READTIMEOUT": "0s", "DDN_CHAIN_REGISTRATIONCACHETTL": "-1m"} {
+		t.Run(key, func(t *testing.T) {
+			t.Setenv(key, bad)
+			if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "Chain.") {
+				t.Fatalf("%s=%s: %v, want a startup error naming the key", key, bad, err)
+			}
+		})
+	}
+}

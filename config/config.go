@@ -94,6 +94,19 @@ type Config struct {
 		// or "none". machine_info, metrics and the API show every machine's
 		// presence whatever it says.
 		OfflineReport string
+		// MaxConcurrentCalls bounds the RPC requests in flight, all
+		// endpoints together; MaxRequestsPerSecond is each endpoint's rate
+		// (the outbox's transactions included).
+		MaxConcurrentCalls   int
+		MaxRequestsPerSecond float64
+		// MaxBatchSize is the most getMachineState calls in one JSON-RPC batch.
+		MaxBatchSize int
+		// ReadTimeout is how long an online waits for the chain (queued and
+		// retried) before it is answered code 7.
+		ReadTimeout time.Duration
+		// RegistrationCacheTTL is how long a machine the chain said is
+		// registered goes online without asking again (0: always ask).
+		RegistrationCacheTTL time.Duration
 	}
 	Certificate struct {
 		Cert string
@@ -201,6 +214,11 @@ var defaults = map[string]any{
 	"Chain.SenderLease":                         "30s",
 	"Chain.BlockPoll":                           "15s",
 	"Chain.OfflineReport":                       "scored",
+	"Chain.MaxConcurrentCalls":                  4,
+	"Chain.MaxRequestsPerSecond":                10,
+	"Chain.MaxBatchSize":                        100,
+	"Chain.ReadTimeout":                         "20s",
+	"Chain.RegistrationCacheTTL":                "10m",
 	"Certificate.Cert":                          "",
 	"Certificate.Key":                           "",
 	"NotifyThirdParty.OfflineNotify":            "",

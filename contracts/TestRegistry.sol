@@ -73,6 +73,14 @@ contract TestRegistry {
         emit Reported(tp, projectName, stakingType, machineId);
     }
 
+    // registerMany registers many machines in one transaction (tests that
+    // need thousands of registered machines); no call is recorded.
+    function registerMany(string[] calldata machineIds, string calldata projectName, uint8 stakingType) external {
+        for (uint256 i = 0; i < machineIds.length; i++) {
+            registered[key(machineIds[i], projectName, stakingType)] = true;
+        }
+    }
+
     function getMachineState(string calldata machineId, string calldata projectName, uint8 stakingType)
         external view returns (bool isOnline, bool isRegistered)
     {

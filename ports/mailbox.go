@@ -16,6 +16,9 @@ const (
 	CommandNotify CommandKind = "notify"
 	// CommandClose: close the machine's connection ConnID (replaced by a newer one).
 	CommandClose CommandKind = "close"
+	// CommandForget: drop what the node remembers of the machine's chain
+	// registration (it was unregistered through another node).
+	CommandForget CommandKind = "forget"
 )
 
 // Command is a message to the node holding a connection, whichever node

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	ethereum "github.com/ethereum/go-ethereum"
 	gethabi "github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	gethmath "github.com/ethereum/go-ethereum/common/math"
@@ -59,6 +58,21 @@ type Options struct {
 	OnBlock    func(uint64)
 	OnResync   func(reason string, nonce uint64)
 	OnFailover func(from, to string, err error)
+
+	// MaxConcurrentCalls bounds the requests in flight, every endpoint
+	// together (DefaultMaxConcurrentCalls); MaxRequestsPerSecond is each
+	// endpoint's request rate (DefaultMaxRequestsPerSecond), which the
+	// reads an online waits for get before the outbox's transactions.
+	MaxConcurrentCalls   int
+	MaxRequestsPerSecond float64
+	// MaxBatchSize is the most getMachineState calls one JSON-RPC batch
+	// request carries (DefaultMaxBatchSize).
+	MaxBatchSize int
+	// ReadTimeout bounds a registry read, queued and retried, whose
+	// context has no deadline (DefaultReadTimeout).
+	ReadTimeout time.Duration
+	// Metrics observes requests, batches, retries and refusals.
+	Metrics Metrics
 }
 
 // Chain implements ports.Chain over go-ethereum.
@@ -73,6 +87,7 @@ type Chain struct {
 	infoABI     gethabi.ABI
 	chainID     *big.Int
 	sender      *sender
+	reads       *batcher
 }
 
 var _ ports.Chain = (*Chain)(nil)
@@ -119,8 +134,30 @@ func New(o Options) (*Chain, error) {
 	if c.opts.Clock == nil {
 		c.opts.Clock = ports.SystemClock{}
 	}
+	if c.opts.MaxConcurrentCalls <= 0 {
+		c.opts.MaxConcurrentCalls = DefaultMaxConcurrentCalls
+	}
+	if c.opts.MaxRequestsPerSecond <= 0 {
+		c.opts.MaxRequestsPerSecond = DefaultMaxRequestsPerSecond
+	}
+	if c.opts.MaxBatchSize <= 0 {
+		c.opts.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.opts.ReadTimeout <= 0 {
+		c.opts.ReadTimeout = DefaultReadTimeout
+	}
+	if c.opts.Metrics == nil {
+		c.opts.Metrics = noMetrics{}
+	}
 	c.eps = &endpoints{list: o.Endpoints, onFailover: o.OnFailover}
+	sl := newSlots(c.opts.MaxConcurrentCalls, c.opts.Metrics)
+	for _, ep := range o.Endpoints {
+		ep.slots, ep.metrics = sl, c.opts.Metrics
+		ep.gate = newGate(c.opts.MaxRequestsPerSecond, wallClock{}, c.opts.Metrics)
+	}
 	c.sender = &sender{c: c}
+	c.reads = &batcher{eps: c.eps, from: c.from, to: c.report, max: c.opts.MaxBatchSize, flushers: c.opts.MaxConcurrentCalls,
+		timeout: c.opts.CallTimeout, clock: wallClock{}, m: c.opts.Metrics}
 	return c, nil
 }
 
@@ -157,20 +194,22 @@ func loadABI(key, file string, embedded []byte, methods ...string) (gethabi.ABI,
 	return parsed, nil
 }
 
-// MachineState implements ports.ChainRegistry with getMachineState.
+// MachineState implements ports.ChainRegistry with getMachineState. The
+// call waits its turn (MaxConcurrentCalls, MaxRequestsPerSecond), goes in
+// one JSON-RPC batch with the other reads waiting then, and is tried again
+// after a failed request until ctx's deadline, or ReadTimeout when ctx has
+// none.
 func (c *Chain) MachineState(ctx context.Context, key domain.MachineKey, st domain.StakingType) (domain.ChainState, error) {
 	data, err := c.reportABI.Pack("getMachineState", key.MachineID, key.Project, uint8(st))
 	if err != nil {
 		return domain.ChainState{}, fmt.Errorf("pack getMachineState: %w", err)
 	}
-	var out []byte
-	err = c.eps.do(ctx, func(r RPC) error {
-		cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.ReadTimeout)
 		defer cancel()
-		var err error
-		out, err = r.CallContract(cctx, ethereum.CallMsg{From: c.from, To: &c.report, Data: data}, nil)
-		return err
-	})
+	}
+	out, err := c.reads.call(ctx, data)
 	if err != nil {
 		return domain.ChainState{}, fmt.Errorf("getMachineState(%s): %w", key, err)
 	}

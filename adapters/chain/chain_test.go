@@ -415,3 +415,113 @@ func TestReceiptTimeoutThenResync(t *testing.T) {
 		t.Fatalf("results %v, resyncs %q; want a timeout, an ok, and a resync at start and after the timeout", results, reasons)
 	}
 }
+
+// batchCounter counts the reads per request (chain.Metrics).
+type batchCounter struct {
+	mu      sync.Mutex
+	batches []int
+	sent    int // requests sent
+}
+
+func (b *batchCounter) RequestsInFlight(d int) {
+	if d > 0 {
+		b.mu.Lock()
+		b.sent++
+		b.mu.Unlock()
+	}
+}
+func (b *batchCounter) RequestsWaiting(int) {}
+func (b *batchCounter) Refused()            {}
+func (b *batchCounter) ReadsQueued(int)     {}
+func (b *batchCounter) ReadsInFlight(int)   {}
+func (b *batchCounter) ReadsRetried(int)    {}
+func (b *batchCounter) ReadBatch(n int)     { b.mu.Lock(); b.batches = append(b.batches, n); b.mu.Unlock() }
+
+// TestConcurrentReadsShareBatchRequests: 300 onlines' reads at once over
+// real JSON-RPC, at 5 requests a second: each gets its own machine's
+// state, and they cost a handful of batch requests.
+func TestConcurrentReadsShareBatchRequests(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	m := &batchCounter{}
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		// 100 eth_calls on the simulated chain under -race take seconds.
+		o.MaxRequestsPerSecond, o.Metrics, o.CallTimeout, o.ReadTimeout = 5, m, 20*time.Second, time.Minute
+	})
+	registered := key
+	registered.MachineID = "registered"
+	if err := c.Report(ctx, domain.ReportMachineRegister, registered, 0); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	m.batches = nil
+	m.mu.Unlock()
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			k := key
+			if i%3 == 0 {
+				k = registered
+			} else {
+				k.MachineID = fmt.Sprintf("unknown-%d", i)
+			}
+			s, err := c.MachineState(ctx, k, 0)
+			if err == nil && s.Registered != (i%3 == 0) {
+				err = fmt.Errorf("%s: %+v", k, s)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	total := 0
+	for _, b := range m.batches {
+		total += b
+	}
+	if total != n || len(m.batches) > 8 {
+		t.Fatalf("%d reads in %d requests %v, want %d reads in a few batches", total, len(m.batches), m.batches, n)
+	}
+	t.Logf("%d reads in %d requests %v, %s", n, len(m.batches), m.batches, time.Since(start).Round(time.Millisecond))
+}
+
+// TestTransactionsKeepTheRateOnAClientEndpoint: on an endpoint that is not
+// an http(s) URL (here the simulated chain's own client; a ws:// URL is
+// the same), every call of a transaction waits for the endpoint's rate.
+func TestTransactionsKeepTheRateOnAClientEndpoint(t *testing.T) {
+	tc := newTestChain(t)
+	addr := tc.deploy(t)
+	m := &batchCounter{}
+	c := tc.adapter(t, addr, func(o *chain.Options) {
+		o.Endpoints = []*chain.Endpoint{{Client: tc.sim.Client()}}
+		o.MaxRequestsPerSecond, o.Metrics = 4, m
+	})
+	start := time.Now()
+	for i := range 2 {
+		k := key
+		k.MachineID = fmt.Sprintf("rate-%d", i)
+		if err := c.Report(ctx, domain.ReportMachineRegister, k, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	m.mu.Lock()
+	sent := m.sent
+	m.mu.Unlock()
+	if sent < 8 {
+		t.Fatalf("%d requests counted for two transactions, want each call counted", sent)
+	}
+	if min := time.Duration(sent-1) * time.Second / 4; elapsed < min {
+		t.Fatalf("%d requests in %s at 4/s, want at least %s", sent, elapsed, min)
+	}
+	t.Logf("two transactions: %d requests in %s", sent, elapsed.Round(time.Millisecond))
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/url"
 	"sync"
 
 	ethereum "github.com/ethereum/go-ethereum"
@@ -34,6 +36,12 @@ type Endpoint struct {
 	Client RPC
 
 	mu sync.Mutex
+	// gate is the endpoint's request rate and slots the adapter's bound on
+	// requests in flight (New sets both); an http(s) URL is dialled with a
+	// transport that applies them to every request.
+	gate    *gate
+	slots   *slots
+	metrics Metrics
 }
 
 func (e *Endpoint) client(ctx context.Context) (RPC, error) {
@@ -42,12 +50,26 @@ func (e *Endpoint) client(ctx context.Context) (RPC, error) {
 	if e.Client != nil {
 		return e.Client, nil
 	}
-	c, err := ethclient.DialContext(ctx, e.URL)
+	var opts []rpc.ClientOption
+	if e.gated() {
+		base := http.DefaultTransport.(*http.Transport).Clone()
+		base.MaxIdleConnsPerHost = cap(e.slots.ch)
+		opts = append(opts, rpc.WithHTTPClient(&http.Client{Transport: &transport{base: base, slots: e.slots, gate: e.gate, m: e.metrics}}))
+	}
+	rc, err := rpc.DialOptions(ctx, e.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", e.URL, err)
 	}
+	c := ethclient.NewClient(rc)
 	e.Client = c
 	return c, nil
+}
+
+// gated tells whether the endpoint's own transport applies the discipline
+// to every request (an http(s) URL); otherwise callers take slot and token.
+func (e *Endpoint) gated() bool {
+	u, err := url.Parse(e.URL)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && e.gate != nil
 }
 
 // endpoints runs calls on the current endpoint and fails over to the next
@@ -69,6 +91,11 @@ func (es *endpoints) current() int {
 // do runs fn on the current endpoint, then on each other one in turn while
 // the error says the endpoint is unreachable.
 func (es *endpoints) do(ctx context.Context, fn func(RPC) error) error {
+	return es.doOn(ctx, func(_ *Endpoint, r RPC) error { return fn(r) })
+}
+
+// doOn is do for callers that need the endpoint (its gate) too.
+func (es *endpoints) doOn(ctx context.Context, fn func(*Endpoint, RPC) error) error {
 	start := es.current()
 	var errs []error
 	for i := range es.list {
@@ -76,7 +103,10 @@ func (es *endpoints) do(ctx context.Context, fn func(RPC) error) error {
 		ep := es.list[n]
 		c, err := ep.client(ctx)
 		if err == nil {
-			err = fn(c)
+			if !ep.gated() && ep.gate != nil {
+				c = gatedRPC{RPC: c, ep: ep}
+			}
+			err = fn(ep, c)
 			if err == nil || !unreachable(err) {
 				es.mu.Lock()
 				if es.cur != n && es.onFailover != nil {

@@ -120,7 +120,7 @@ func (tc *testChain) adapter(t *testing.T, addr common.Address, mod func(*chain.
 	}
 	o := chain.Options{ChainID: simChainID, PrivateKey: hex.EncodeToString(crypto.FromECDSA(tc.sender)),
 		ReportAddress: addr.Hex(), MachineInfoAddress: addr.Hex(), ReceiptTimeout: 20 * time.Second, ReceiptPoll: 5 * time.Millisecond,
-		CallTimeout: 2 * time.Second}
+		CallTimeout: 2 * time.Second, ReadTimeout: 4 * time.Second}
 	for _, u := range endpoints {
 		o.Endpoints = append(o.Endpoints, &chain.Endpoint{URL: u})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -11,6 +12,7 @@ import (
 	"ddn/adapters/prom"
 	"ddn/config"
 	"ddn/domain"
+	"ddn/domain/chaincache"
 	"ddn/domain/chainreport"
 	"ddn/domain/periodic"
 	"ddn/domain/session"
@@ -68,11 +70,29 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 			metrics.ObserveFailover()
 			clog.Warn("RPC endpoint unreachable, switched", zap.String("from", from), zap.String("to", to), zap.Error(err))
 		},
+		MaxConcurrentCalls: cfg.Chain.MaxConcurrentCalls, MaxRequestsPerSecond: cfg.Chain.MaxRequestsPerSecond,
+		MaxBatchSize: cfg.Chain.MaxBatchSize, ReadTimeout: cfg.Chain.ReadTimeout, Metrics: metrics,
 	})
 	if err != nil {
 		return chainSide{}, err
 	}
-	d := chainreport.New(c).WithMachines(store)
+	side := chainSide{registry: c}
+	var delivery ports.Chain = c
+	if ttl := cfg.Chain.RegistrationCacheTTL; ttl > 0 {
+		cache := chaincache.New(c, ttl, ports.SystemClock{})
+		cache.OnLookup = metrics.ObserveCacheLookup
+		// A restarted node's agents all come back at once: remember the
+		// machines the cluster let in within the TTL before serving them.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		n, err := cache.Warm(ctx, store)
+		cancel()
+		if err != nil {
+			clog.Warn("registration cache not warmed from machine_info; onlines ask the chain", zap.Error(err))
+		}
+		clog.Info("registration cache", zap.Duration("ttl", ttl), zap.Int("warmed", n))
+		side.registry, delivery = cache, cache.Fresh()
+	}
+	d := chainreport.New(delivery).WithMachines(store)
 	d.OnSkip = func(e domain.Event, why string) {
 		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
 	}
@@ -81,14 +101,15 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", chainID),
 		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
 		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress),
-		zap.String("offline_report", cfg.Chain.OfflineReport))
-	return chainSide{registry: c, run: func(ctx context.Context) {
+		zap.String("offline_report", cfg.Chain.OfflineReport), zap.Int("max_concurrent_calls", cfg.Chain.MaxConcurrentCalls), zap.Float64("max_requests_per_second", cfg.Chain.MaxRequestsPerSecond))
+	side.run = func(ctx context.Context) {
 		periodic.Run(ctx, cfg.Chain.BlockPoll, func(ctx context.Context) {
 			if _, err := c.LatestBlock(ctx); err != nil && ctx.Err() == nil {
 				clog.Warn("chain unreachable", zap.Error(err))
 			}
 		})
-	}}, nil
+	}
+	return side, nil
 }
 
 // redactURLs keeps scheme and host of RPC URLs: paths and queries often
@@ -101,12 +122,19 @@ func redactURLs(us []string) []string {
 	return out
 }
 
-// contractCommands wires POST /api/v0/contract/* to the outbox.
+// contractCommands wires POST /api/v0/contract/* to the outbox; an
+// unregister also drops what the registration caches of the cluster's
+// nodes say of the machine, so its next online asks the chain.
 func contractCommands(effects ports.Effects, store ports.Store, nodeID string, svc *session.Service) httpapi.ContractCommand {
 	cmds := chainreport.NewCommands(effects, store, ports.SystemClock{}, nodeID, func(ctx context.Context, key domain.MachineKey) (string, error) {
 		return svc.Notify(ctx, key, session.UnregisterNotice)
 	})
 	return func(ctx context.Context, action string, key domain.MachineKey, st domain.StakingType) (httpapi.ContractResult, error) {
+		if action == "unregister" {
+			if err := svc.ForgetRegistration(ctx, key); err != nil && svc.OnError != nil {
+				svc.OnError("unregister: tell the nodes to forget the registration (their cache expires it)", err)
+			}
+		}
 		return cmds.Run(ctx, action, key, st)
 	}
 }

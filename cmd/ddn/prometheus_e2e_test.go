@@ -234,7 +234,7 @@ func checkRulesLoaded(t *testing.T, promAddr string) {
 			names = append(names, r.Name)
 		}
 	}
-	want := []string{"DdnNodeDown", "DdnClusterNodeDead", "DdnMachineFlapping", "DdnOutboxGrowing", "DdnOutboxDeadLetters", "DdnStoreErrors", "DdnChainTransactionsFailing", "DdnChainStalled"}
+	want := []string{"DdnNodeDown", "DdnClusterNodeDead", "DdnMachineFlapping", "DdnOutboxGrowing", "DdnOutboxDeadLetters", "DdnStoreErrors", "DdnChainTransactionsFailing", "DdnChainRefusesReads", "DdnChainStalled"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("Prometheus loaded rules %v, want %v", names, want)
 	}

@@ -86,8 +86,54 @@ func (s *Service) ProcessMailbox(ctx context.Context) error {
 			}
 		}
 	}
+	for _, c := range cmds {
+		if c.Kind == ports.CommandForget {
+			s.forgetHere(c.Key)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("take commands of node %s: %w", s.cfg.NodeID, err)
+	}
+	return nil
+}
+
+// registrationForgetter is a Registry that remembers answers (the chain's
+// registration cache).
+type registrationForgetter interface {
+	Forget(key domain.MachineKey)
+}
+
+func (s *Service) forgetHere(key domain.MachineKey) {
+	if f, ok := s.cfg.Registry.(registrationForgetter); ok {
+		f.Forget(key)
+	}
+}
+
+// ForgetRegistration drops what every live node of the cluster remembers
+// of key's chain registration (an unregister through the API): this node
+// at once, the others when they next read their mailbox. Without a
+// remembering registry it does nothing.
+func (s *Service) ForgetRegistration(ctx context.Context, key domain.MachineKey) error {
+	if _, ok := s.cfg.Registry.(registrationForgetter); !ok {
+		return nil
+	}
+	s.forgetHere(key)
+	nodes, err := s.store.ListNodes(ctx)
+	if err != nil {
+		return fmt.Errorf("forget registration of %s: list nodes: %w: %w", key, domain.ErrStore, err)
+	}
+	now := s.clock.Now()
+	var errs []error
+	for _, n := range nodes {
+		if n.ID == s.cfg.NodeID || now.Sub(n.HeartbeatAt) > s.cfg.NodeExpiry {
+			continue
+		}
+		if err := s.store.SendCommand(ctx, ports.Command{NodeID: n.ID, Kind: ports.CommandForget, Key: key, CreatedAt: now}); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", n.ID, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("forget registration of %s: %w: %w", key, domain.ErrStore, errors.Join(errs...))
 	}
 	return nil
 }

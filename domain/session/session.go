@@ -53,15 +53,18 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w", req.Key, err)
 	}
 	s := ss.svc
+	// The chain is asked before a store write slot is taken: reads that
+	// wait together go to the chain together (one batch), and an online
+	// waiting for a slow chain holds no slot the store's writers need.
+	chainState, err := s.checkRegistered(ctx, req)
+	if err != nil {
+		return err
+	}
 	done, err := s.writeSlot(ctx, "online "+req.Key.String())
 	if err != nil {
 		return err
 	}
 	defer done()
-	chainState, err := s.checkRegistered(ctx, req)
-	if err != nil {
-		return err
-	}
 	unlock := s.keys.lock(req.Key)
 	defer unlock()
 	if err := s.refuseIfFenced(req.Key); err != nil {
