@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load scenarios of BENCHMARKS.md, each run the same way: a fresh ddn on
+# The load scenarios of docs/performance.md, each run the same way: a fresh ddn on
 # 127.0.0.1 (memory:// or the embedded store in a fresh directory) with the
 # limits that throttle one source IP turned off, ddn-bench with the
 # scenario's flags (split over several processes when one cannot hold the

@@ -50,7 +50,7 @@ func (s *Server) startIndexer(ctx context.Context) {
 // IndexIDs gives every collection (but appendOnly) of every database of the store an SQLite
 // index on idExpr, so that finding, updating or deleting a document by _id
 // is a lookup instead of a scan (at 2,000 machines ~0.3 ms instead of ~4 ms
-// per write; BENCHMARKS.md). The index is invisible to the Mongo protocol
+// per write; docs/performance.md). The index is invisible to the Mongo protocol
 // (listIndexes does not show it) and goes with its table when the
 // collection is dropped. Idempotent.
 func (s *Server) IndexIDs(ctx context.Context) error {

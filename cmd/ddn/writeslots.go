@@ -11,7 +11,7 @@ import (
 // run against the embedded store at once. Its engine serializes writes, so
 // more in flight only lengthens each one's wait inside the store (where
 // the operation timeout runs) without finishing the storm sooner; measured
-// with deploy/perf.sh storm-embedded (BENCHMARKS.md).
+// with deploy/perf.sh storm-embedded (docs/performance.md).
 const embeddedWriteSlots = 4
 
 // storeWriteSlots is session.Config.MaxConcurrentWrites for the configured
