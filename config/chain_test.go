@@ -32,13 +32,22 @@ func TestChainKeysValidatedWhenRpcIsSet(t *testing.T) {
 	}
 }
 
-func TestChainEndpointsStartWithRpc(t *testing.T) {
-	t.Setenv("DDN_CHAIN_RPC", "http://a:1")
-	t.Setenv("DDN_CHAIN_RPCENDPOINTS", "http://b:2,http://a:1,ws://c:3")
+// setChain sets the environment of a chain at rpc with chain id chainID
+// (empty: not set), a key and both contracts.
+func setChain(t *testing.T, rpc, chainID string) {
+	t.Helper()
+	t.Setenv("DDN_CHAIN_RPC", rpc)
 	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
-	t.Setenv("DDN_CHAIN_CHAINID", "7")
+	if chainID != "" {
+		t.Setenv("DDN_CHAIN_CHAINID", chainID)
+	}
 	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
 	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+}
+
+func TestChainEndpointsStartWithRpc(t *testing.T) {
+	setChain(t, "http://a:1", "7")
+	t.Setenv("DDN_CHAIN_RPCENDPOINTS", "http://b:2,http://a:1,ws://c:3")
 	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
@@ -71,10 +80,7 @@ func TestRPCURLsRedacted(t *testing.T) {
 // ChainId 0 (what the original's files often hold) does not stop startup:
 // the node asks the RPC endpoint (cmd/ddn).
 func TestChainIDZeroIsAccepted(t *testing.T) {
-	t.Setenv("DDN_CHAIN_RPC", "http://127.0.0.1:8545")
-	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
-	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
-	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+	setChain(t, "http://127.0.0.1:8545", "")
 	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +91,7 @@ func TestChainIDZeroIsAccepted(t *testing.T) {
 }
 
 func TestChainRequestDisciplineKeys(t *testing.T) {
-	t.Setenv("DDN_CHAIN_RPC", "http://a:1")
-	t.Setenv("DDN_CHAIN_PRIVATEKEY", secretKey)
-	t.Setenv("DDN_CHAIN_CHAINID", "7")
-	t.Setenv("DDN_CHAIN_REPORTCONTRACT_CONTRACTADDRESS", "0x1")
-	t.Setenv("DDN_CHAIN_MACHINEINFOCONTRACT_CONTRACTADDRESS", "0x2")
+	setChain(t, "http://a:1", "7")
 	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
