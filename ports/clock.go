@@ -6,9 +6,3 @@ import "time"
 type Clock interface {
 	Now() time.Time
 }
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns the wall-clock time.
-func (SystemClock) Now() time.Time { return time.Now() }

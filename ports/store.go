@@ -9,65 +9,30 @@ import (
 	"ddn/domain"
 )
 
-// Connection is a live connection's claim on a machine (machine_connection).
-type Connection struct {
-	Key      domain.MachineKey
-	NodeID   string
-	ConnID   string
-	ClientIP string
-	AddTime  time.Time
-}
-
-// Node is a ddn node's membership record and lease (nodes). Liveness is
-// judged by whether (BootID, Seq) keeps changing, timed on the observer's
-// own clock; HeartbeatAt is the writer's wall clock, for people only.
-type Node struct {
-	ID          string
-	Addr        string
-	Version     string
-	StartedAt   time.Time
-	HeartbeatAt time.Time
-	// BootID names the process life that wrote the record; Seq counts its
-	// renewals (1, 2, ...).
-	BootID string
-	Seq    uint64
-}
-
 // ConnectionStore keeps the cluster-wide claims of live connections on machines.
 type ConnectionStore interface {
 	// InsertConnection claims c.Key for c.ConnID; an error matching
 	// domain.ErrMachineHeld means another connection holds the key.
-	InsertConnection(ctx context.Context, c Connection) error
+	InsertConnection(ctx context.Context, c domain.Connection) error
 	// GetConnection returns the claim on key, or an error matching domain.ErrNotFound.
-	GetConnection(ctx context.Context, key domain.MachineKey) (Connection, error)
+	GetConnection(ctx context.Context, key domain.MachineKey) (domain.Connection, error)
 	// DeleteConnection removes the claim on key only if connID still holds it,
 	// and reports whether it did.
 	DeleteConnection(ctx context.Context, key domain.MachineKey, connID string) (bool, error)
 	// ListConnections lists the claims of one node, or of all nodes when nodeID is "".
-	ListConnections(ctx context.Context, nodeID string) ([]Connection, error)
+	ListConnections(ctx context.Context, nodeID string) ([]domain.Connection, error)
 }
 
 // NodeStore keeps node leases, which decide whether a node's claims are live.
 type NodeStore interface {
 	// UpsertNode writes the node's record, renewing its lease.
-	UpsertNode(ctx context.Context, n Node) error
+	UpsertNode(ctx context.Context, n domain.Node) error
 	// GetNode returns a node, or an error matching domain.ErrNotFound.
-	GetNode(ctx context.Context, id string) (Node, error)
+	GetNode(ctx context.Context, id string) (domain.Node, error)
 	// ListNodes lists every node record, dead or alive.
-	ListNodes(ctx context.Context) ([]Node, error)
+	ListNodes(ctx context.Context) ([]domain.Node, error)
 	// DeleteNode removes a node's record (its lease is released).
 	DeleteNode(ctx context.Context, id string) error
-}
-
-// MachineFilter narrows ListMachines; zero fields match everything.
-type MachineFilter struct {
-	Project string
-	State   domain.State
-	// Limit caps the result; 0 means no cap.
-	Limit int
-	// After, when set, starts the list after this key (a page cursor); the
-	// order is project, machine_id, container_id.
-	After *domain.MachineKey
 }
 
 // MachineStore keeps the latest state and content of every machine (machine_info).
@@ -100,7 +65,7 @@ type MachineStore interface {
 	// key is skipped, never created (a forgotten machine stays forgotten).
 	TouchLastReports(ctx context.Context, keys []domain.MachineKey, at time.Time) error
 	// ListMachines lists machines ordered by key.
-	ListMachines(ctx context.Context, f MachineFilter) ([]domain.Machine, error)
+	ListMachines(ctx context.Context, f domain.MachineFilter) ([]domain.Machine, error)
 }
 
 // LegacyStore reads and settles what the original node left in

@@ -132,7 +132,7 @@ func New(o Options) (*Chain, error) {
 		c.opts.LeaseTTL = 30 * time.Second
 	}
 	if c.opts.Clock == nil {
-		c.opts.Clock = ports.SystemClock{}
+		c.opts.Clock = systemClock{}
 	}
 	if c.opts.MaxConcurrentCalls <= 0 {
 		c.opts.MaxConcurrentCalls = DefaultMaxConcurrentCalls
@@ -325,3 +325,9 @@ func (c *Chain) LatestBlock(ctx context.Context) (uint64, error) {
 	}
 	return n, nil
 }
+
+// systemClock is the wall clock, the default when no clock is injected.
+type systemClock struct{}
+
+// Now implements ports.Clock.
+func (systemClock) Now() time.Time { return time.Now() }

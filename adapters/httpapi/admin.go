@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // requireToken guards admin routes: with no token configured the admin API
@@ -60,8 +59,8 @@ func outboxHandler(o Options) http.HandlerFunc {
 			}
 			limit = n
 		}
-		entries, err := o.Outbox.ListOutbox(r.Context(), ports.OutboxFilter{Status: ports.OutboxStatus(status), Limit: limit})
-		var counts map[ports.OutboxStatus]int64
+		entries, err := o.Outbox.ListOutbox(r.Context(), domain.OutboxFilter{Status: domain.OutboxStatus(status), Limit: limit})
+		var counts map[domain.OutboxStatus]int64
 		if err == nil {
 			counts, err = o.Outbox.CountOutbox(r.Context())
 		}

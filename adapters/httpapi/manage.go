@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // Retention is the report retention policy the config endpoint shows, so
@@ -76,7 +75,7 @@ func deleteMachineHandler(o Options) http.HandlerFunc {
 			storeFailed(w, o, "delete machine", err)
 			return
 		}
-		if d == (ports.MachineDeletion{}) {
+		if d == (domain.MachineDeletion{}) {
 			writeError(w, http.StatusNotFound, domain.CodeParameter, "unknown machine "+key.String())
 			return
 		}
@@ -131,7 +130,7 @@ func exportHandler(o Options) http.HandlerFunc {
 		}
 		var after *domain.MachineKey
 		for {
-			ms, err := o.Fleet.ListMachines(ctx, ports.MachineFilter{After: after, Limit: exportPage})
+			ms, err := o.Fleet.ListMachines(ctx, domain.MachineFilter{After: after, Limit: exportPage})
 			if err != nil {
 				fail("export machines", err)
 				return

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"time"
 
-	"ddn/ports"
+	"ddn/domain"
 )
 
 // outboxEntryView is an outbox entry as the admin API shows it.
@@ -26,7 +26,7 @@ type outboxEntryView struct {
 	LastError     string    `json:"last_error,omitempty"`
 }
 
-func outboxView(entries []ports.OutboxEntry) []outboxEntryView {
+func outboxView(entries []domain.OutboxEntry) []outboxEntryView {
 	out := make([]outboxEntryView, len(entries))
 	for i, e := range entries {
 		out[i] = outboxEntryView{ID: e.ID, Kind: string(e.Event.Kind), MachineID: e.Event.Key.MachineID, Project: e.Event.Key.Project,

@@ -22,7 +22,7 @@ import (
 type FleetStore interface {
 	ports.MachineStore
 	// GetConnection tells whether, and where, a machine is connected now.
-	GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error)
+	GetConnection(ctx context.Context, key domain.MachineKey) (domain.Connection, error)
 	ports.ReportStore
 	ports.QueryStore
 }
@@ -165,7 +165,7 @@ func pathKey(r *http.Request) domain.MachineKey {
 func listMachinesHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := ports.MachineFilter{Project: q.Get("project"), State: domain.State(q.Get("state"))}
+		f := domain.MachineFilter{Project: q.Get("project"), State: domain.State(q.Get("state"))}
 		switch f.State {
 		case domain.StateUnknown, domain.StateOnline, domain.StateDisconnected, domain.StateOffline:
 		default:

@@ -13,7 +13,6 @@ import (
 	"ddn/adapters/httpapi"
 	"ddn/adapters/memory"
 	"ddn/domain"
-	"ddn/ports"
 )
 
 func TestRoutes(t *testing.T) {
@@ -72,8 +71,8 @@ func TestRoutes(t *testing.T) {
 func TestAdminOutboxNeedsToken(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
 	store := memory.NewStore()
-	for i, st := range []ports.OutboxStatus{ports.OutboxDead, ports.OutboxReady, ports.OutboxDead} {
-		_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: fmt.Sprint("e", i), Status: st,
+	for i, st := range []domain.OutboxStatus{domain.OutboxDead, domain.OutboxReady, domain.OutboxDead} {
+		_ = store.InsertOutbox(context.Background(), domain.OutboxEntry{ID: fmt.Sprint("e", i), Status: st,
 			Event: domain.Event{Kind: domain.EventOffline, Key: domain.MachineKey{MachineID: "m", Project: "p"}}})
 	}
 	opts := httpapi.Options{WebSocket: ok, FleetMetrics: ok, NodeMetrics: ok, Outbox: store}

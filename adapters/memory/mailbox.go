@@ -4,11 +4,11 @@ import (
 	"context"
 	"time"
 
-	"ddn/ports"
+	"ddn/domain"
 )
 
 // SendCommand implements ports.MailboxStore.
-func (s *Store) SendCommand(_ context.Context, c ports.Command) error {
+func (s *Store) SendCommand(_ context.Context, c domain.Command) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
@@ -19,12 +19,12 @@ func (s *Store) SendCommand(_ context.Context, c ports.Command) error {
 }
 
 // TakeCommands implements ports.MailboxStore.
-func (s *Store) TakeCommands(_ context.Context, nodeID string) ([]ports.Command, error) {
+func (s *Store) TakeCommands(_ context.Context, nodeID string) ([]domain.Command, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var mine []ports.Command
+	var mine []domain.Command
 	kept := s.mailbox[:0]
 	for _, c := range s.mailbox {
 		if c.NodeID == nodeID {

@@ -10,7 +10,6 @@ import (
 	"github.com/google/btree"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // outboxAge orders entries oldest first as the Mongo adapter does: by
@@ -47,7 +46,7 @@ func (a outboxDue) less(b outboxDue) bool {
 // is pending or due, not what is done. The zero value is ready to use.
 type outboxIndex struct {
 	all      *btree.BTreeG[outboxAge]
-	byStatus map[ports.OutboxStatus]*btree.BTreeG[outboxAge]
+	byStatus map[domain.OutboxStatus]*btree.BTreeG[outboxAge]
 	due      *btree.BTreeG[outboxDue]
 }
 
@@ -55,19 +54,19 @@ type outboxIndex struct {
 // small tens for in-memory trees).
 const btreeDegree = 32
 
-func ageOf(e ports.OutboxEntry) outboxAge { return outboxAge{created: e.CreatedAt, id: e.ID} }
+func ageOf(e domain.OutboxEntry) outboxAge { return outboxAge{created: e.CreatedAt, id: e.ID} }
 
 func (x *outboxIndex) init() {
 	if x.all != nil {
 		return
 	}
 	x.all = btree.NewG(btreeDegree, outboxAge.less)
-	x.byStatus = map[ports.OutboxStatus]*btree.BTreeG[outboxAge]{}
+	x.byStatus = map[domain.OutboxStatus]*btree.BTreeG[outboxAge]{}
 	x.due = btree.NewG(btreeDegree, outboxDue.less)
 }
 
 // status returns the tree of one status, creating it on first use.
-func (x *outboxIndex) status(st ports.OutboxStatus) *btree.BTreeG[outboxAge] {
+func (x *outboxIndex) status(st domain.OutboxStatus) *btree.BTreeG[outboxAge] {
 	x.init()
 	t, ok := x.byStatus[st]
 	if !ok {
@@ -77,35 +76,35 @@ func (x *outboxIndex) status(st ports.OutboxStatus) *btree.BTreeG[outboxAge] {
 	return t
 }
 
-func (x *outboxIndex) add(e ports.OutboxEntry) {
+func (x *outboxIndex) add(e domain.OutboxEntry) {
 	x.init()
 	age := ageOf(e)
 	x.all.ReplaceOrInsert(age)
 	x.status(e.Status).ReplaceOrInsert(age)
-	if e.Status == ports.OutboxReady {
+	if e.Status == domain.OutboxReady {
 		x.due.ReplaceOrInsert(outboxDue{at: e.NextAttemptAt, age: age})
 	}
 }
 
-func (x *outboxIndex) remove(e ports.OutboxEntry) {
+func (x *outboxIndex) remove(e domain.OutboxEntry) {
 	x.init()
 	age := ageOf(e)
 	x.all.Delete(age)
 	x.status(e.Status).Delete(age)
-	if e.Status == ports.OutboxReady {
+	if e.Status == domain.OutboxReady {
 		x.due.Delete(outboxDue{at: e.NextAttemptAt, age: age})
 	}
 }
 
 // count is how many entries have status st.
-func (x *outboxIndex) count(st ports.OutboxStatus) int {
+func (x *outboxIndex) count(st domain.OutboxStatus) int {
 	if t, ok := x.byStatus[st]; ok {
 		return t.Len()
 	}
 	return 0
 }
 
-func cloneEntry(e ports.OutboxEntry) ports.OutboxEntry {
+func cloneEntry(e domain.OutboxEntry) domain.OutboxEntry {
 	e.Targets = slices.Clone(e.Targets)
 	e.Delivered = slices.Clone(e.Delivered)
 	e.Skipped = slices.Clone(e.Skipped)
@@ -113,7 +112,7 @@ func cloneEntry(e ports.OutboxEntry) ports.OutboxEntry {
 }
 
 // InsertOutbox implements ports.OutboxStore.
-func (s *Store) InsertOutbox(_ context.Context, e ports.OutboxEntry) error {
+func (s *Store) InsertOutbox(_ context.Context, e domain.OutboxEntry) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
@@ -128,20 +127,20 @@ func (s *Store) InsertOutbox(_ context.Context, e ports.OutboxEntry) error {
 }
 
 // GetOutbox implements ports.OutboxStore.
-func (s *Store) GetOutbox(_ context.Context, id string) (ports.OutboxEntry, error) {
+func (s *Store) GetOutbox(_ context.Context, id string) (domain.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
-		return ports.OutboxEntry{}, err
+		return domain.OutboxEntry{}, err
 	}
 	defer s.mu.Unlock()
 	e, ok := s.outbox[id]
 	if !ok {
-		return ports.OutboxEntry{}, fmt.Errorf("outbox entry %s: %w", id, domain.ErrNotFound)
+		return domain.OutboxEntry{}, fmt.Errorf("outbox entry %s: %w", id, domain.ErrNotFound)
 	}
 	return cloneEntry(e), nil
 }
 
 // UpdateOutbox implements ports.OutboxStore.
-func (s *Store) UpdateOutbox(_ context.Context, e ports.OutboxEntry) error {
+func (s *Store) UpdateOutbox(_ context.Context, e domain.OutboxEntry) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
@@ -159,7 +158,7 @@ func (s *Store) UpdateOutbox(_ context.Context, e ports.OutboxEntry) error {
 
 // ListOutbox implements ports.OutboxStore; with a status it walks only the
 // entries of that status.
-func (s *Store) ListOutbox(_ context.Context, f ports.OutboxFilter) ([]ports.OutboxEntry, error) {
+func (s *Store) ListOutbox(_ context.Context, f domain.OutboxFilter) ([]domain.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
@@ -169,7 +168,7 @@ func (s *Store) ListOutbox(_ context.Context, f ports.OutboxFilter) ([]ports.Out
 	if f.Status != "" {
 		tree = s.outboxIdx.status(f.Status)
 	}
-	var out []ports.OutboxEntry
+	var out []domain.OutboxEntry
 	tree.Ascend(func(age outboxAge) bool {
 		out = append(out, cloneEntry(s.outbox[age.id]))
 		return f.Limit <= 0 || len(out) < f.Limit
@@ -182,7 +181,7 @@ func (s *Store) ListOutbox(_ context.Context, f ports.OutboxFilter) ([]ports.Out
 // them by age; when many are (the backlog after a reconnect storm, drained
 // limit entries a pass) it walks the ready entries oldest first and stops
 // at limit instead of sorting the whole backlog every pass.
-func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]ports.OutboxEntry, error) {
+func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]domain.OutboxEntry, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
@@ -202,7 +201,7 @@ func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]ports.
 	})
 	if len(due) == probe {
 		due = due[:0]
-		s.outboxIdx.status(ports.OutboxReady).Ascend(func(age outboxAge) bool {
+		s.outboxIdx.status(domain.OutboxReady).Ascend(func(age outboxAge) bool {
 			if !s.outbox[age.id].NextAttemptAt.After(now) {
 				due = append(due, age)
 			}
@@ -216,7 +215,7 @@ func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]ports.
 	if limit > 0 && len(due) > limit {
 		due = due[:limit]
 	}
-	out := make([]ports.OutboxEntry, 0, len(due))
+	out := make([]domain.OutboxEntry, 0, len(due))
 	for _, age := range due {
 		out = append(out, cloneEntry(s.outbox[age.id]))
 	}
@@ -239,12 +238,12 @@ func (s *Store) ClaimOutbox(_ context.Context, id string, attempt int, epoch int
 }
 
 // CountOutbox implements ports.OutboxStore; the index keeps the counts.
-func (s *Store) CountOutbox(context.Context) (map[ports.OutboxStatus]int64, error) {
+func (s *Store) CountOutbox(context.Context) (map[domain.OutboxStatus]int64, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	out := map[ports.OutboxStatus]int64{}
+	out := map[domain.OutboxStatus]int64{}
 	for st, t := range s.outboxIdx.byStatus {
 		if t.Len() > 0 {
 			out[st] = int64(t.Len())
@@ -260,8 +259,8 @@ func (s *Store) PruneOutbox(_ context.Context, before time.Time) (int64, error) 
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	var gone []ports.OutboxEntry
-	for _, st := range []ports.OutboxStatus{ports.OutboxDone, ports.OutboxCancelled} {
+	var gone []domain.OutboxEntry
+	for _, st := range []domain.OutboxStatus{domain.OutboxDone, domain.OutboxCancelled} {
 		s.outboxIdx.status(st).Ascend(func(age outboxAge) bool {
 			if e := s.outbox[age.id]; e.DoneAt.Before(before) {
 				gone = append(gone, e)

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"ddn/ports"
+	"ddn/domain"
 )
 
-func outboxIDs(es []ports.OutboxEntry) []string {
+func outboxIDs(es []domain.OutboxEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.ID
@@ -25,12 +25,12 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 	ctx := context.Background()
 	s := NewStore()
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	mk := func(id string, st ports.OutboxStatus, created time.Time) ports.OutboxEntry {
-		return ports.OutboxEntry{ID: id, Status: st, CreatedAt: created, NextAttemptAt: created, Targets: []string{"log"}}
+	mk := func(id string, st domain.OutboxStatus, created time.Time) domain.OutboxEntry {
+		return domain.OutboxEntry{ID: id, Status: st, CreatedAt: created, NextAttemptAt: created, Targets: []string{"log"}}
 	}
 	// Inserted out of age order: lists are oldest first, not insertion order.
-	for _, e := range []ports.OutboxEntry{mk("c", ports.OutboxReady, t0.Add(2*time.Second)), mk("a", ports.OutboxPending, t0),
-		mk("b", ports.OutboxReady, t0.Add(time.Second)), mk("d", ports.OutboxDone, t0.Add(3*time.Second))} {
+	for _, e := range []domain.OutboxEntry{mk("c", domain.OutboxReady, t0.Add(2*time.Second)), mk("a", domain.OutboxPending, t0),
+		mk("b", domain.OutboxReady, t0.Add(time.Second)), mk("d", domain.OutboxDone, t0.Add(3*time.Second))} {
 		if err := s.InsertOutbox(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -41,11 +41,11 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pending, err := s.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxPending})
+		pending, err := s.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxPending})
 		if err != nil {
 			t.Fatal(err)
 		}
-		all, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+		all, err := s.ListOutbox(ctx, domain.OutboxFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 
 	// a is confirmed: pending to ready, due now, and oldest of the due.
 	a, _ := s.GetOutbox(ctx, "a")
-	a.Status = ports.OutboxReady
+	a.Status = domain.OutboxReady
 	must(t, s.UpdateOutbox(ctx, a))
 	check("a confirmed", t0.Add(time.Minute), []string{"a", "b", "c"}, nil, []string{"a", "b", "c", "d"})
 
@@ -76,7 +76,7 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 
 	// c is delivered: gone from the due entries, still listed.
 	c, _ := s.GetOutbox(ctx, "c")
-	c.Status, c.DoneAt = ports.OutboxDone, t0.Add(time.Minute)
+	c.Status, c.DoneAt = domain.OutboxDone, t0.Add(time.Minute)
 	must(t, s.UpdateOutbox(ctx, c))
 	check("c done", t0.Add(2*time.Hour), []string{"a", "b"}, nil, []string{"a", "b", "c", "d"})
 	if due, _ := s.DueOutbox(ctx, t0.Add(2*time.Hour), 1); !slices.Equal(outboxIDs(due), []string{"a"}) {
@@ -87,7 +87,7 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[ports.OutboxStatus]int64{ports.OutboxReady: 2, ports.OutboxDone: 2}
+	want := map[domain.OutboxStatus]int64{domain.OutboxReady: 2, domain.OutboxDone: 2}
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("counts = %v, want %v", counts, want)
 	}
@@ -98,7 +98,7 @@ func TestOutboxIndexFollowsUpdates(t *testing.T) {
 		t.Fatalf("PruneOutbox = %d, %v; want 2", n, err)
 	}
 	check("pruned", t0.Add(2*time.Hour), []string{"a", "b"}, nil, []string{"a", "b"})
-	if done, _ := s.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxDone}); len(done) != 0 {
+	if done, _ := s.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxDone}); len(done) != 0 {
 		t.Errorf("done after prune = %v", outboxIDs(done))
 	}
 }
@@ -120,22 +120,22 @@ func TestDueOutboxBacklog(t *testing.T) {
 	now := t0.Add(time.Hour)
 	for i := range 1000 {
 		at := t0.Add(time.Duration(i*7919%1000) * time.Millisecond) // ages out of insertion order
-		e := ports.OutboxEntry{ID: fmt.Sprintf("e%04d", i), Status: ports.OutboxReady, CreatedAt: at, NextAttemptAt: at, Targets: []string{"log"}}
+		e := domain.OutboxEntry{ID: fmt.Sprintf("e%04d", i), Status: domain.OutboxReady, CreatedAt: at, NextAttemptAt: at, Targets: []string{"log"}}
 		switch {
 		case i%3 == 0:
 			e.NextAttemptAt = now.Add(time.Minute) // backing off
 		case i%7 == 0:
-			e.Status = ports.OutboxDone
+			e.Status = domain.OutboxDone
 		case i%11 == 0:
 			e.NextAttemptAt = now // due exactly now
 		}
 		must(t, s.InsertOutbox(ctx, e))
 	}
-	all, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+	all, err := s.ListOutbox(ctx, domain.OutboxFilter{})
 	must(t, err)
 	var want []string
 	for _, e := range all {
-		if e.Status == ports.OutboxReady && !e.NextAttemptAt.After(now) {
+		if e.Status == domain.OutboxReady && !e.NextAttemptAt.After(now) {
 			want = append(want, e.ID)
 		}
 	}
@@ -158,15 +158,15 @@ func TestDueOutboxBacklog(t *testing.T) {
 // idle node), or all due (the backlog right after 20,000 onlines, which
 // the outbox drains 100 a pass).
 func BenchmarkOutboxPass(b *testing.B) {
-	for _, status := range []ports.OutboxStatus{ports.OutboxDone, ports.OutboxReady} {
-		name := map[ports.OutboxStatus]string{ports.OutboxDone: "delivered", ports.OutboxReady: "backlog"}[status]
+	for _, status := range []domain.OutboxStatus{domain.OutboxDone, domain.OutboxReady} {
+		name := map[domain.OutboxStatus]string{domain.OutboxDone: "delivered", domain.OutboxReady: "backlog"}[status]
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			s := NewStore()
 			t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			for i := range 20000 {
 				at := t0.Add(time.Duration(i) * time.Millisecond)
-				e := ports.OutboxEntry{ID: fmt.Sprintf("online|deeplink|m%05d||%d", i, at.UnixMilli()), Status: status,
+				e := domain.OutboxEntry{ID: fmt.Sprintf("online|deeplink|m%05d||%d", i, at.UnixMilli()), Status: status,
 					CreatedAt: at, NextAttemptAt: at, DoneAt: at, Targets: []string{"log"}, Delivered: []string{"log"}}
 				if err := s.InsertOutbox(ctx, e); err != nil {
 					b.Fatal(err)
@@ -175,7 +175,7 @@ func BenchmarkOutboxPass(b *testing.B) {
 			now := t0.Add(time.Hour)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxPending, Limit: 100}); err != nil {
+				if _, err := s.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxPending, Limit: 100}); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := s.DueOutbox(ctx, now, 100); err != nil {

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // CountMachines implements ports.QueryStore.
-func (s *Store) CountMachines(_ context.Context) ([]ports.MachineCount, error) {
+func (s *Store) CountMachines(_ context.Context) ([]domain.MachineCount, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
@@ -24,11 +23,11 @@ func (s *Store) CountMachines(_ context.Context) ([]ports.MachineCount, error) {
 	for _, m := range s.machines {
 		counts[cell{m.Key.Project, m.State}]++
 	}
-	out := make([]ports.MachineCount, 0, len(counts))
+	out := make([]domain.MachineCount, 0, len(counts))
 	for c, n := range counts {
-		out = append(out, ports.MachineCount{Project: c.project, State: c.state, Count: n})
+		out = append(out, domain.MachineCount{Project: c.project, State: c.state, Count: n})
 	}
-	slices.SortFunc(out, func(a, b ports.MachineCount) int {
+	slices.SortFunc(out, func(a, b domain.MachineCount) int {
 		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.State, b.State))
 	})
 	return out, nil
@@ -50,12 +49,12 @@ func (s *Store) CountReports(_ context.Context, since time.Time) (int64, error) 
 }
 
 // DeleteMachine implements ports.QueryStore.
-func (s *Store) DeleteMachine(_ context.Context, key domain.MachineKey) (ports.MachineDeletion, error) {
+func (s *Store) DeleteMachine(_ context.Context, key domain.MachineKey) (domain.MachineDeletion, error) {
 	if err := s.lock(); err != nil {
-		return ports.MachineDeletion{}, err
+		return domain.MachineDeletion{}, err
 	}
 	defer s.mu.Unlock()
-	var d ports.MachineDeletion
+	var d domain.MachineDeletion
 	_, d.Found = s.machines[key]
 	delete(s.machines, key)
 	_, d.Connection = s.connections[key]

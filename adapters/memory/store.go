@@ -18,15 +18,15 @@ import (
 // Store is the in-memory fake of ports.Store; safe for concurrent use.
 type Store struct {
 	mu          sync.Mutex
-	connections map[domain.MachineKey]ports.Connection
-	nodes       map[string]ports.Node
+	connections map[domain.MachineKey]domain.Connection
+	nodes       map[string]domain.Node
 	machines    map[domain.MachineKey]domain.Machine
 	reports     []domain.Report
-	outbox      map[string]ports.OutboxEntry
+	outbox      map[string]domain.OutboxEntry
 	outboxIdx   outboxIndex
 	claims      map[string]string
 	claimedAt   map[string]time.Time
-	mailbox     []ports.Command
+	mailbox     []domain.Command
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }
@@ -36,10 +36,10 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		connections: map[domain.MachineKey]ports.Connection{},
-		nodes:       map[string]ports.Node{},
+		connections: map[domain.MachineKey]domain.Connection{},
+		nodes:       map[string]domain.Node{},
 		machines:    map[domain.MachineKey]domain.Machine{},
-		outbox:      map[string]ports.OutboxEntry{},
+		outbox:      map[string]domain.OutboxEntry{},
 		claims:      map[string]string{},
 		claimedAt:   map[string]time.Time{},
 	}
@@ -64,7 +64,7 @@ func (s *Store) lock() error {
 }
 
 // InsertConnection implements ports.ConnectionStore.
-func (s *Store) InsertConnection(_ context.Context, c ports.Connection) error {
+func (s *Store) InsertConnection(_ context.Context, c domain.Connection) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
@@ -77,14 +77,14 @@ func (s *Store) InsertConnection(_ context.Context, c ports.Connection) error {
 }
 
 // GetConnection implements ports.ConnectionStore.
-func (s *Store) GetConnection(_ context.Context, key domain.MachineKey) (ports.Connection, error) {
+func (s *Store) GetConnection(_ context.Context, key domain.MachineKey) (domain.Connection, error) {
 	if err := s.lock(); err != nil {
-		return ports.Connection{}, err
+		return domain.Connection{}, err
 	}
 	defer s.mu.Unlock()
 	c, ok := s.connections[key]
 	if !ok {
-		return ports.Connection{}, fmt.Errorf("connection %s: %w", key, domain.ErrNotFound)
+		return domain.Connection{}, fmt.Errorf("connection %s: %w", key, domain.ErrNotFound)
 	}
 	return c, nil
 }
@@ -104,23 +104,23 @@ func (s *Store) DeleteConnection(_ context.Context, key domain.MachineKey, connI
 }
 
 // ListConnections implements ports.ConnectionStore.
-func (s *Store) ListConnections(_ context.Context, nodeID string) ([]ports.Connection, error) {
+func (s *Store) ListConnections(_ context.Context, nodeID string) ([]domain.Connection, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []ports.Connection
+	var out []domain.Connection
 	for _, c := range s.connections {
 		if nodeID == "" || c.NodeID == nodeID {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b ports.Connection) int { return compareKeys(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b domain.Connection) int { return compareKeys(a.Key, b.Key) })
 	return out, nil
 }
 
 // UpsertNode implements ports.NodeStore.
-func (s *Store) UpsertNode(_ context.Context, n ports.Node) error {
+func (s *Store) UpsertNode(_ context.Context, n domain.Node) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
@@ -130,29 +130,29 @@ func (s *Store) UpsertNode(_ context.Context, n ports.Node) error {
 }
 
 // GetNode implements ports.NodeStore.
-func (s *Store) GetNode(_ context.Context, id string) (ports.Node, error) {
+func (s *Store) GetNode(_ context.Context, id string) (domain.Node, error) {
 	if err := s.lock(); err != nil {
-		return ports.Node{}, err
+		return domain.Node{}, err
 	}
 	defer s.mu.Unlock()
 	n, ok := s.nodes[id]
 	if !ok {
-		return ports.Node{}, fmt.Errorf("node %s: %w", id, domain.ErrNotFound)
+		return domain.Node{}, fmt.Errorf("node %s: %w", id, domain.ErrNotFound)
 	}
 	return n, nil
 }
 
 // ListNodes implements ports.NodeStore.
-func (s *Store) ListNodes(_ context.Context) ([]ports.Node, error) {
+func (s *Store) ListNodes(_ context.Context) ([]domain.Node, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	out := make([]ports.Node, 0, len(s.nodes))
+	out := make([]domain.Node, 0, len(s.nodes))
 	for _, n := range s.nodes {
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b ports.Node) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b domain.Node) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -279,7 +279,7 @@ func (s *Store) update(key domain.MachineKey, change func(*domain.Machine)) erro
 }
 
 // ListMachines implements ports.MachineStore.
-func (s *Store) ListMachines(_ context.Context, f ports.MachineFilter) ([]domain.Machine, error) {
+func (s *Store) ListMachines(_ context.Context, f domain.MachineFilter) ([]domain.Machine, error) {
 	if err := s.lock(); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // GetMachine implements ports.MachineStore.
@@ -226,7 +225,7 @@ func (s *Store) set(ctx context.Context, op string, key domain.MachineKey, field
 }
 
 // ListMachines implements ports.MachineStore.
-func (s *Store) ListMachines(ctx context.Context, f ports.MachineFilter) ([]domain.Machine, error) {
+func (s *Store) ListMachines(ctx context.Context, f domain.MachineFilter) ([]domain.Machine, error) {
 	filter := bson.D{}
 	if f.Project != "" {
 		filter = append(filter, bson.E{Key: "project", Value: f.Project})

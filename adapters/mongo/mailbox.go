@@ -10,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"ddn/ports"
+	"ddn/domain"
 )
 
 // commandDoc is a node_commands document.
@@ -26,7 +26,7 @@ type commandDoc struct {
 }
 
 // SendCommand implements ports.MailboxStore.
-func (s *Store) SendCommand(ctx context.Context, c ports.Command) error {
+func (s *Store) SendCommand(ctx context.Context, c domain.Command) error {
 	if c.ID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -42,20 +42,20 @@ func (s *Store) SendCommand(ctx context.Context, c ports.Command) error {
 
 // TakeCommands implements ports.MailboxStore: each command is deleted by id,
 // and only a command this call deleted is returned, so none runs twice.
-func (s *Store) TakeCommands(ctx context.Context, nodeID string) ([]ports.Command, error) {
+func (s *Store) TakeCommands(ctx context.Context, nodeID string) ([]domain.Command, error) {
 	var docs []commandDoc
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(1000)
 	if err := s.findAll(ctx, s.commands, bson.D{{Key: "node_id", Value: nodeID}}, opts, &docs); err != nil {
 		return nil, fmt.Errorf("mongo: read commands of node %s: %w", nodeID, err)
 	}
-	out := make([]ports.Command, 0, len(docs))
+	out := make([]domain.Command, 0, len(docs))
 	for _, d := range docs {
 		res, err := s.commands.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
 		if err != nil {
 			return out, fmt.Errorf("mongo: take command %s: %w", d.ID, err)
 		}
 		if res.DeletedCount == 1 {
-			out = append(out, ports.Command{ID: d.ID, NodeID: d.NodeID, Kind: ports.CommandKind(d.Kind), Key: d.Machine.domain(),
+			out = append(out, domain.Command{ID: d.ID, NodeID: d.NodeID, Kind: domain.CommandKind(d.Kind), Key: d.Machine.domain(),
 				ConnID: d.ConnID, Body: d.Body, Reason: d.Reason, CreatedAt: utc(d.CreatedAt)})
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // outboxDoc is an outbox document: the event it delivers, its targets and
@@ -36,7 +35,7 @@ type outboxDoc struct {
 	LastError     string        `bson:"last_error,omitempty"`
 }
 
-func outboxDocOf(e ports.OutboxEntry) outboxDoc {
+func outboxDocOf(e domain.OutboxEntry) outboxDoc {
 	d := outboxDoc{ID: e.ID, Kind: string(e.Event.Kind), Machine: keyOf(e.Event.Key), StakingType: int64(e.Event.StakingType),
 		NodeID: e.Event.NodeID, At: e.Event.At, Previous: string(e.Event.Previous), Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped,
 		Status: string(e.Status), Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttemptAt: e.NextAttemptAt,
@@ -53,16 +52,16 @@ func outboxDocOf(e ports.OutboxEntry) outboxDoc {
 	return d
 }
 
-func (d outboxDoc) domain() ports.OutboxEntry {
-	return ports.OutboxEntry{ID: d.ID,
+func (d outboxDoc) domain() domain.OutboxEntry {
+	return domain.OutboxEntry{ID: d.ID,
 		Event: domain.Event{Kind: domain.EventKind(d.Kind), Key: d.Machine.domain(), StakingType: domain.StakingType(d.StakingType),
 			NodeID: d.NodeID, At: utc(d.At), Previous: domain.State(d.Previous), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain()},
-		Targets: d.Targets, Delivered: d.Delivered, Skipped: d.Skipped, Status: ports.OutboxStatus(d.Status), Attempts: d.Attempts,
+		Targets: d.Targets, Delivered: d.Delivered, Skipped: d.Skipped, Status: domain.OutboxStatus(d.Status), Attempts: d.Attempts,
 		CreatedAt: utc(d.CreatedAt), NextAttemptAt: utc(d.NextAttemptAt), DoneAt: utc(d.DoneAt), LastError: d.LastError}
 }
 
 // InsertOutbox implements ports.OutboxStore.
-func (s *Store) InsertOutbox(ctx context.Context, e ports.OutboxEntry) error {
+func (s *Store) InsertOutbox(ctx context.Context, e domain.OutboxEntry) error {
 	_, err := s.outbox.InsertOne(ctx, outboxDocOf(e))
 	if mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongo: outbox entry %s: %w", e.ID, domain.ErrDuplicate)
@@ -74,16 +73,16 @@ func (s *Store) InsertOutbox(ctx context.Context, e ports.OutboxEntry) error {
 }
 
 // GetOutbox implements ports.OutboxStore.
-func (s *Store) GetOutbox(ctx context.Context, id string) (ports.OutboxEntry, error) {
+func (s *Store) GetOutbox(ctx context.Context, id string) (domain.OutboxEntry, error) {
 	var d outboxDoc
 	if err := s.outbox.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return ports.OutboxEntry{}, notFound(err, "outbox entry", id)
+		return domain.OutboxEntry{}, notFound(err, "outbox entry", id)
 	}
 	return d.domain(), nil
 }
 
 // UpdateOutbox implements ports.OutboxStore.
-func (s *Store) UpdateOutbox(ctx context.Context, e ports.OutboxEntry) error {
+func (s *Store) UpdateOutbox(ctx context.Context, e domain.OutboxEntry) error {
 	res, err := s.outbox.ReplaceOne(ctx, bson.D{{Key: "_id", Value: e.ID}}, outboxDocOf(e))
 	if err != nil {
 		return fmt.Errorf("mongo: update outbox entry %s: %w", e.ID, err)
@@ -95,7 +94,7 @@ func (s *Store) UpdateOutbox(ctx context.Context, e ports.OutboxEntry) error {
 }
 
 // ListOutbox implements ports.OutboxStore.
-func (s *Store) ListOutbox(ctx context.Context, f ports.OutboxFilter) ([]ports.OutboxEntry, error) {
+func (s *Store) ListOutbox(ctx context.Context, f domain.OutboxFilter) ([]domain.OutboxEntry, error) {
 	filter := bson.D{}
 	if f.Status != "" {
 		filter = bson.D{{Key: "status", Value: string(f.Status)}}
@@ -104,12 +103,12 @@ func (s *Store) ListOutbox(ctx context.Context, f ports.OutboxFilter) ([]ports.O
 }
 
 // DueOutbox implements ports.OutboxStore.
-func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]ports.OutboxEntry, error) {
-	return s.listOutbox(ctx, bson.D{{Key: "status", Value: string(ports.OutboxReady)},
+func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]domain.OutboxEntry, error) {
+	return s.listOutbox(ctx, bson.D{{Key: "status", Value: string(domain.OutboxReady)},
 		{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now}}}}, limit)
 }
 
-func (s *Store) listOutbox(ctx context.Context, filter bson.D, limit int) ([]ports.OutboxEntry, error) {
+func (s *Store) listOutbox(ctx context.Context, filter bson.D, limit int) ([]domain.OutboxEntry, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}})
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
@@ -118,7 +117,7 @@ func (s *Store) listOutbox(ctx context.Context, filter bson.D, limit int) ([]por
 	if err := s.findAll(ctx, s.outbox, filter, opts, &docs); err != nil {
 		return nil, fmt.Errorf("mongo: list outbox: %w", err)
 	}
-	out := make([]ports.OutboxEntry, len(docs))
+	out := make([]domain.OutboxEntry, len(docs))
 	for i, d := range docs {
 		out[i] = d.domain()
 	}
@@ -140,9 +139,9 @@ func (s *Store) ClaimOutbox(ctx context.Context, id string, attempt int, epoch i
 }
 
 // CountOutbox implements ports.OutboxStore.
-func (s *Store) CountOutbox(ctx context.Context) (map[ports.OutboxStatus]int64, error) {
-	out := map[ports.OutboxStatus]int64{}
-	for _, st := range []ports.OutboxStatus{ports.OutboxPending, ports.OutboxReady, ports.OutboxDone, ports.OutboxDead, ports.OutboxCancelled} {
+func (s *Store) CountOutbox(ctx context.Context) (map[domain.OutboxStatus]int64, error) {
+	out := map[domain.OutboxStatus]int64{}
+	for _, st := range []domain.OutboxStatus{domain.OutboxPending, domain.OutboxReady, domain.OutboxDone, domain.OutboxDead, domain.OutboxCancelled} {
 		n, err := s.outbox.CountDocuments(ctx, bson.D{{Key: "status", Value: string(st)}})
 		if err != nil {
 			return nil, fmt.Errorf("mongo: count outbox: %w", err)
@@ -157,7 +156,7 @@ func (s *Store) CountOutbox(ctx context.Context) (map[ports.OutboxStatus]int64, 
 // PruneOutbox implements ports.OutboxStore.
 func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.outbox.DeleteMany(ctx, bson.D{
-		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(ports.OutboxDone), string(ports.OutboxCancelled)}}}},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{string(domain.OutboxDone), string(domain.OutboxCancelled)}}}},
 		{Key: "done_at", Value: bson.D{{Key: "$lt", Value: before}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongo: prune outbox before %s: %w", before.Format(time.RFC3339), err)

@@ -14,7 +14,6 @@ import (
 
 	"ddn/adapters/embedded"
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // writeFilters records the filter of every write command sent to the
@@ -128,7 +127,7 @@ func TestHotWritesFilterOnIDAlone(t *testing.T) {
 	if created := w.take(); len(created) != 0 {
 		t.Fatalf("creating a new machine filtered: %+v", created)
 	}
-	c := ports.Connection{Key: key, NodeID: "n1", ConnID: "conn-1", AddTime: t0}
+	c := domain.Connection{Key: key, NodeID: "n1", ConnID: "conn-1", AddTime: t0}
 	must(s.InsertConnection(ctx, c))
 	if _, found, err = s.MarkOnline(ctx, key, 0, "n1", t0.Add(time.Second)); err != nil || !found {
 		t.Fatalf("known machine online: found %v, %v", found, err)

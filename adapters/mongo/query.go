@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // afterKey selects machines ordered after k by (project, machine_id, container_id).
@@ -44,7 +43,7 @@ func timeWindow(from, to time.Time) bson.D {
 }
 
 // CountMachines implements ports.QueryStore with one $group aggregation.
-func (s *Store) CountMachines(ctx context.Context) ([]ports.MachineCount, error) {
+func (s *Store) CountMachines(ctx context.Context) ([]domain.MachineCount, error) {
 	pipeline := mongo.Pipeline{
 		{{Key: "$group", Value: bson.D{
 			{Key: "_id", Value: bson.D{{Key: "project", Value: "$project"}, {Key: "state", Value: "$state"}}},
@@ -66,9 +65,9 @@ func (s *Store) CountMachines(ctx context.Context) ([]ports.MachineCount, error)
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("mongo: count machines: %w", err)
 	}
-	out := make([]ports.MachineCount, len(rows))
+	out := make([]domain.MachineCount, len(rows))
 	for i, r := range rows {
-		out[i] = ports.MachineCount{Project: r.ID.Project, State: domain.State(r.ID.State), Count: r.Count}
+		out[i] = domain.MachineCount{Project: r.ID.Project, State: domain.State(r.ID.State), Count: r.Count}
 	}
 	return out, nil
 }
@@ -83,8 +82,8 @@ func (s *Store) CountReports(ctx context.Context, since time.Time) (int64, error
 }
 
 // DeleteMachine implements ports.QueryStore: the machine, its reports, its claim.
-func (s *Store) DeleteMachine(ctx context.Context, key domain.MachineKey) (ports.MachineDeletion, error) {
-	var d ports.MachineDeletion
+func (s *Store) DeleteMachine(ctx context.Context, key domain.MachineKey) (domain.MachineDeletion, error) {
+	var d domain.MachineDeletion
 	res, err := s.machines.DeleteOne(ctx, keyFilter(key))
 	if err != nil {
 		return d, fmt.Errorf("mongo: delete machine %s: %w", key, err)

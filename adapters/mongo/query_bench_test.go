@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"ddn/domain"
-	"ddn/ports"
 )
 
 // BenchmarkListMachinesPage measures one page of 100 of the query API from
@@ -16,7 +15,7 @@ func BenchmarkListMachinesPage(b *testing.B) {
 	s, keys := seeded(b, 2000)
 	after := keys[len(keys)/2]
 	for b.Loop() {
-		ms, err := s.ListMachines(context.Background(), ports.MachineFilter{After: &after, Limit: 101})
+		ms, err := s.ListMachines(context.Background(), domain.MachineFilter{After: &after, Limit: 101})
 		if err != nil || len(ms) != 101 {
 			b.Fatal(len(ms), err)
 		}

@@ -258,7 +258,7 @@ func isIndexConflict(err error) bool {
 }
 
 // InsertConnection implements ports.ConnectionStore.
-func (s *Store) InsertConnection(ctx context.Context, c ports.Connection) error {
+func (s *Store) InsertConnection(ctx context.Context, c domain.Connection) error {
 	_, err := s.connections.InsertOne(ctx, connectionDoc{ID: connectionID(c.Key, c.ConnID), Key: keyOf(c.Key), AddTime: c.AddTime,
 		NodeID: c.NodeID, ConnID: c.ConnID, ClientIP: c.ClientIP})
 	if mongo.IsDuplicateKeyError(err) {
@@ -271,16 +271,16 @@ func (s *Store) InsertConnection(ctx context.Context, c ports.Connection) error 
 }
 
 // GetConnection implements ports.ConnectionStore.
-func (s *Store) GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error) {
+func (s *Store) GetConnection(ctx context.Context, key domain.MachineKey) (domain.Connection, error) {
 	var d connectionDoc
 	if err := s.connections.FindOne(ctx, keyFilter(key)).Decode(&d); err != nil {
-		return ports.Connection{}, notFound(err, "connection", key)
+		return domain.Connection{}, notFound(err, "connection", key)
 	}
 	return d.domain(), nil
 }
 
-func (d connectionDoc) domain() ports.Connection {
-	return ports.Connection{Key: d.Key.domain(), NodeID: d.NodeID, ConnID: d.ConnID, ClientIP: d.ClientIP, AddTime: utc(d.AddTime)}
+func (d connectionDoc) domain() domain.Connection {
+	return domain.Connection{Key: d.Key.domain(), NodeID: d.NodeID, ConnID: d.ConnID, ClientIP: d.ClientIP, AddTime: utc(d.AddTime)}
 }
 
 // DeleteConnection implements ports.ConnectionStore. A claim is found by its
@@ -323,7 +323,7 @@ func connectionID(key domain.MachineKey, connID string) any {
 }
 
 // ListConnections implements ports.ConnectionStore.
-func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]ports.Connection, error) {
+func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]domain.Connection, error) {
 	filter := bson.D{}
 	if nodeID != "" {
 		filter = bson.D{{Key: "node_id", Value: nodeID}}
@@ -332,7 +332,7 @@ func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]ports.Con
 	if err := s.findAll(ctx, s.connections, filter, options.Find().SetSort(keySort("")), &docs); err != nil {
 		return nil, fmt.Errorf("mongo: list connections of %q: %w", nodeID, err)
 	}
-	out := make([]ports.Connection, len(docs))
+	out := make([]domain.Connection, len(docs))
 	for i, d := range docs {
 		out[i] = d.domain()
 	}
@@ -340,7 +340,7 @@ func (s *Store) ListConnections(ctx context.Context, nodeID string) ([]ports.Con
 }
 
 // UpsertNode implements ports.NodeStore.
-func (s *Store) UpsertNode(ctx context.Context, n ports.Node) error {
+func (s *Store) UpsertNode(ctx context.Context, n domain.Node) error {
 	_, err := s.nodes.ReplaceOne(ctx, bson.D{{Key: "_id", Value: n.ID}},
 		nodeDoc{ID: n.ID, Addr: n.Addr, Version: n.Version, StartedAt: n.StartedAt, HeartbeatAt: n.HeartbeatAt,
 			BootID: n.BootID, Seq: int64(n.Seq)},
@@ -352,26 +352,26 @@ func (s *Store) UpsertNode(ctx context.Context, n ports.Node) error {
 }
 
 // GetNode implements ports.NodeStore.
-func (s *Store) GetNode(ctx context.Context, id string) (ports.Node, error) {
+func (s *Store) GetNode(ctx context.Context, id string) (domain.Node, error) {
 	var d nodeDoc
 	if err := s.nodes.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return ports.Node{}, notFound(err, "node", id)
+		return domain.Node{}, notFound(err, "node", id)
 	}
 	return d.domain(), nil
 }
 
-func (d nodeDoc) domain() ports.Node {
-	return ports.Node{ID: d.ID, Addr: d.Addr, Version: d.Version, StartedAt: utc(d.StartedAt), HeartbeatAt: utc(d.HeartbeatAt),
+func (d nodeDoc) domain() domain.Node {
+	return domain.Node{ID: d.ID, Addr: d.Addr, Version: d.Version, StartedAt: utc(d.StartedAt), HeartbeatAt: utc(d.HeartbeatAt),
 		BootID: d.BootID, Seq: uint64(d.Seq)}
 }
 
 // ListNodes implements ports.NodeStore.
-func (s *Store) ListNodes(ctx context.Context) ([]ports.Node, error) {
+func (s *Store) ListNodes(ctx context.Context) ([]domain.Node, error) {
 	var docs []nodeDoc
 	if err := s.findAll(ctx, s.nodes, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), &docs); err != nil {
 		return nil, fmt.Errorf("mongo: list nodes: %w", err)
 	}
-	out := make([]ports.Node, len(docs))
+	out := make([]domain.Node, len(docs))
 	for i, d := range docs {
 		out[i] = d.domain()
 	}

@@ -74,8 +74,8 @@ func openB(b *testing.B) *mongo.Store {
 	return s
 }
 
-func connection(k domain.MachineKey, id string) ports.Connection {
-	return ports.Connection{Key: k, NodeID: "n1", ConnID: id, AddTime: time.Now()}
+func connection(k domain.MachineKey, id string) domain.Connection {
+	return domain.Connection{Key: k, NodeID: "n1", ConnID: id, AddTime: time.Now()}
 }
 
 func TestContractOnEmbeddedStore(t *testing.T) {
@@ -215,7 +215,7 @@ func TestReadsOriginalNodeDocuments(t *testing.T) {
 		st.CPURate != 3000 || st.Wallet != "0x1" || st.ClientIP != "203.0.113.1" || st.CalcPoint != 531.5 {
 		t.Fatalf("deeplink_st = %+v", st)
 	}
-	ms, err := s.ListMachines(ctx, ports.MachineFilter{Project: "deeplink_bw"})
+	ms, err := s.ListMachines(ctx, domain.MachineFilter{Project: "deeplink_bw"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func TestEveryTransitionDeliveredExactlyOnceThroughFailuresAndTimeouts(t *testin
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e.Status != ports.OutboxDone {
+			if e.Status != domain.OutboxDone {
 				return false
 			}
 		}

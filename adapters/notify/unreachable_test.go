@@ -50,7 +50,7 @@ func TestWebhookUnreachableIsHeldAndDeliveredLater(t *testing.T) {
 		clock.Advance(time.Second)
 	}
 	for _, id := range ids {
-		if e, _ := store.GetOutbox(ctx, id); e.Status == ports.OutboxDone || e.Status == ports.OutboxDead || e.Attempts == 0 {
+		if e, _ := store.GetOutbox(ctx, id); e.Status == domain.OutboxDone || e.Status == domain.OutboxDead || e.Attempts == 0 {
 			t.Fatalf("entry while the webhook is unreachable: %+v; want pending with failed attempts", e)
 		}
 	}
@@ -70,7 +70,7 @@ func TestWebhookUnreachableIsHeldAndDeliveredLater(t *testing.T) {
 		clock.Advance(time.Second)
 	}
 	for _, id := range ids {
-		if e, _ := store.GetOutbox(ctx, id); e.Status != ports.OutboxDone {
+		if e, _ := store.GetOutbox(ctx, id); e.Status != domain.OutboxDone {
 			t.Fatalf("entry after the webhook came back: %+v; want done", e)
 		}
 	}

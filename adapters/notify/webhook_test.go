@@ -77,7 +77,7 @@ func TestWebhookThroughTheOutboxDeliversEachTransitionOnceAfterItSucceeds(t *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Status != ports.OutboxDone || e.Attempts != 3 {
+	if e.Status != domain.OutboxDone || e.Attempts != 3 {
 		t.Fatalf("entry = %+v; want done after 3 failed attempts", e)
 	}
 	rcv.mu.Lock()

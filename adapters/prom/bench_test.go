@@ -55,7 +55,7 @@ type listed struct {
 	ms []domain.Machine
 }
 
-func (l listed) ListMachines(context.Context, ports.MachineFilter) ([]domain.Machine, error) {
+func (l listed) ListMachines(context.Context, domain.MachineFilter) ([]domain.Machine, error) {
 	return l.ms, nil
 }
 
@@ -125,7 +125,7 @@ type changing struct {
 	changed bool
 }
 
-func (c *changing) ListMachines(context.Context, ports.MachineFilter) ([]domain.Machine, error) {
+func (c *changing) ListMachines(context.Context, domain.MachineFilter) ([]domain.Machine, error) {
 	if c.changed {
 		c.ms[0].LastReportTime = c.ms[0].LastReportTime.Add(time.Second)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"ddn/domain"
 	"ddn/ports"
 )
 
@@ -37,7 +38,7 @@ func (c *ClusterCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	if counts, err := c.outbox.CountOutbox(ctx); err == nil {
-		for _, st := range []ports.OutboxStatus{ports.OutboxPending, ports.OutboxReady, ports.OutboxDone, ports.OutboxDead, ports.OutboxCancelled} {
+		for _, st := range []domain.OutboxStatus{domain.OutboxPending, domain.OutboxReady, domain.OutboxDone, domain.OutboxDead, domain.OutboxCancelled} {
 			ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(counts[st]), string(st))
 		}
 	}

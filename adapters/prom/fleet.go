@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 
+	"ddn/domain"
 	"ddn/domain/periodic"
 	"ddn/ports"
 )
@@ -72,7 +73,7 @@ func NewFleet(store ports.MachineStore, timeout time.Duration, node prometheus.G
 func (f *Fleet) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	machines, err := f.store.ListMachines(ctx, ports.MachineFilter{})
+	machines, err := f.store.ListMachines(ctx, domain.MachineFilter{})
 	if err != nil {
 		f.errors.Add(1)
 		return fmt.Errorf("fleet snapshot: %w", err)

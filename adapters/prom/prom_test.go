@@ -15,7 +15,6 @@ import (
 	"ddn/adapters/memory"
 	"ddn/adapters/prom"
 	"ddn/domain"
-	"ddn/ports"
 )
 
 func TestFleetSeries(t *testing.T) {
@@ -160,8 +159,8 @@ func TestNodeMetrics(t *testing.T) {
 	m.ObserveStoreOp("insert", 2*time.Millisecond, nil)
 	m.ObserveStoreOp("update", time.Millisecond, errors.New("x"))
 	store := memory.NewStore()
-	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e1", Status: ports.OutboxReady})
-	_ = store.InsertOutbox(context.Background(), ports.OutboxEntry{ID: "e2", Status: ports.OutboxDead})
+	_ = store.InsertOutbox(context.Background(), domain.OutboxEntry{ID: "e1", Status: domain.OutboxReady})
+	_ = store.InsertOutbox(context.Background(), domain.OutboxEntry{ID: "e2", Status: domain.OutboxDead})
 	if err := m.Register(prom.NewClusterCollector(store, func(context.Context) (int, int, error) { return 2, 1, nil }, time.Second)); err != nil {
 		t.Fatal(err)
 	}

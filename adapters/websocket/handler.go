@@ -100,7 +100,7 @@ func NewHandler(svc *session.Service, o Options) *Handler {
 		o.Observer = nopObserver{}
 	}
 	if o.Clock == nil {
-		o.Clock = ports.SystemClock{}
+		o.Clock = systemClock{}
 	}
 	if o.LimitObserver == nil {
 		o.LimitObserver = nopLimitObserver{}
@@ -278,3 +278,9 @@ type nopObserver struct{}
 func (nopObserver) ConnectionOpened()                                 {}
 func (nopObserver) ConnectionClosed()                                 {}
 func (nopObserver) MessageHandled(uint32, domain.Code, time.Duration) {}
+
+// systemClock is the wall clock, the default when no clock is injected.
+type systemClock struct{}
+
+// Now implements ports.Clock.
+func (systemClock) Now() time.Time { return time.Now() }

@@ -16,7 +16,6 @@ import (
 	"ddn/adapters/mongo"
 	"ddn/domain"
 	"ddn/internal/ddnproc"
-	"ddn/ports"
 )
 
 const (
@@ -154,7 +153,7 @@ func TestQueryAndManagementAPI(t *testing.T) {
 	}
 	gpu := domain.ShortTermInfo{GPUNames: []string{"NVIDIA GeForce RTX 4090"}, GPUMemoryTotal: []int64{24}, MemoryTotal: 64,
 		CPUType: "AMD Ryzen 9 7950X", CPURate: 4500, Wallet: "0xabc"}
-	if err := n.store.InsertConnection(ctx, ports.Connection{Key: keys[2], NodeID: "api-node", ConnID: "c1", ClientIP: "198.51.100.7", AddTime: now}); err != nil {
+	if err := n.store.InsertConnection(ctx, domain.Connection{Key: keys[2], NodeID: "api-node", ConnID: "c1", ClientIP: "198.51.100.7", AddTime: now}); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.store.SetShortTermInfo(ctx, keys[0], gpu, now.Add(-time.Minute)); err != nil {

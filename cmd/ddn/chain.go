@@ -59,7 +59,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		ReportAddress: cfg.Chain.ReportContract.ContractAddress, MachineInfoAddress: cfg.Chain.MachineInfoContract.ContractAddress,
 		ReportABIFile: cfg.Chain.ReportContract.AbiFile, MachineInfoABIFile: cfg.Chain.MachineInfoContract.AbiFile,
 		ReceiptTimeout: cfg.Chain.ReceiptTimeout, CallTimeout: cfg.Chain.CallTimeout, GasLimit: cfg.Chain.GasLimit,
-		Leases: store, LeaseTTL: cfg.Chain.SenderLease, Owner: cfg.NodeID, Clock: ports.SystemClock{},
+		Leases: store, LeaseTTL: cfg.Chain.SenderLease, Owner: cfg.NodeID, Clock: offsetClock(0),
 		OnTx:    metrics.ObserveTx,
 		OnBlock: metrics.ObserveBlock,
 		OnResync: func(why string, nonce uint64) {
@@ -79,7 +79,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	side := chainSide{registry: c}
 	var delivery ports.Chain = c
 	if ttl := cfg.Chain.RegistrationCacheTTL; ttl > 0 {
-		cache := chaincache.New(c, ttl, ports.SystemClock{})
+		cache := chaincache.New(c, ttl, offsetClock(0))
 		cache.OnLookup = metrics.ObserveCacheLookup
 		// A restarted node's agents all come back at once: remember the
 		// machines the cluster let in within the TTL before serving them.
@@ -126,7 +126,7 @@ func redactURLs(us []string) []string {
 // unregister also drops what the registration caches of the cluster's
 // nodes say of the machine, so its next online asks the chain.
 func contractCommands(effects ports.Effects, store ports.Store, nodeID string, svc *session.Service) httpapi.ContractCommand {
-	cmds := chainreport.NewCommands(effects, store, ports.SystemClock{}, nodeID, func(ctx context.Context, key domain.MachineKey) (string, error) {
+	cmds := chainreport.NewCommands(effects, store, offsetClock(0), nodeID, func(ctx context.Context, key domain.MachineKey) (string, error) {
 		return svc.Notify(ctx, key, session.UnregisterNotice)
 	})
 	return func(ctx context.Context, action string, key domain.MachineKey, st domain.StakingType) (httpapi.ContractResult, error) {

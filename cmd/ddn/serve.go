@@ -70,7 +70,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	defer closeStore()
 	// A database of the original node: machines without a state get one,
 	// so the grace rules apply to those that were down at the switch.
-	if res, err := migrate.Classify(ctx, store, ports.SystemClock{}); err != nil {
+	if res, err := migrate.Classify(ctx, store, offsetClock(0)); err != nil {
 		return err
 	} else if res.Total() > 0 {
 		log.Info("machines without a state classified (a database of the original node)", zap.Int("online", res.Online),
@@ -373,7 +373,7 @@ const testClockOffset = "DDN_TEST_CLOCK_OFFSET"
 func nodeClock(log *zap.Logger) (ports.Clock, error) {
 	v := os.Getenv(testClockOffset)
 	if v == "" {
-		return ports.SystemClock{}, nil
+		return offsetClock(0), nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -383,8 +383,9 @@ func nodeClock(log *zap.Logger) (ports.Clock, error) {
 	return offsetClock(d), nil
 }
 
-// offsetClock is the system clock shifted by a fixed duration; differences
-// between its readings still come from the monotonic clock.
+// offsetClock is the system clock shifted by a fixed duration (0: the
+// system clock); differences between its readings still come from the
+// monotonic clock.
 type offsetClock time.Duration
 
 // Now implements ports.Clock.

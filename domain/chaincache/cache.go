@@ -194,7 +194,7 @@ func (c *Cache) Warm(ctx context.Context, machines ports.MachineStore) (int, err
 	n := 0
 	var after *domain.MachineKey
 	for {
-		page, err := machines.ListMachines(ctx, ports.MachineFilter{Limit: 1000, After: after})
+		page, err := machines.ListMachines(ctx, domain.MachineFilter{Limit: 1000, After: after})
 		if err != nil {
 			return n, err
 		}

@@ -158,7 +158,7 @@ func TestOfflinePolicies(t *testing.T) {
 				}
 			}
 			counts, err := n.store.CountOutbox(ctx)
-			if err != nil || counts[ports.OutboxDone] != 3 || counts[ports.OutboxReady] != 0 {
+			if err != nil || counts[domain.OutboxDone] != 3 || counts[domain.OutboxReady] != 0 {
 				t.Fatalf("outbox = %v, %v; want every entry settled", counts, err)
 			}
 		})
@@ -216,13 +216,13 @@ func TestOnlineNotifyOnlyWhenTheOnlineReportIsSent(t *testing.T) {
 	if got := n.hook.got(); !slices.Equal(got, want) {
 		t.Fatalf("webhook got %v, want %v", got, want)
 	}
-	entries, err := n.store.ListOutbox(ctx, ports.OutboxFilter{})
+	entries, err := n.store.ListOutbox(ctx, domain.OutboxFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
 		if e.Event.Kind == domain.EventOnline && e.Event.Key == unscoredKey &&
-			(!slices.Equal(e.Skipped, []string{chainreport.Target, "webhook"}) || e.Status != ports.OutboxDone) {
+			(!slices.Equal(e.Skipped, []string{chainreport.Target, "webhook"}) || e.Status != domain.OutboxDone) {
 			t.Fatalf("online of the machine the chain shows online: %+v; want chain and webhook skipped", e)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"ddn/domain"
 	"ddn/ports"
 )
 
@@ -61,7 +62,7 @@ func (t *Tracker) Expiry() time.Duration { return t.expiry }
 
 // Observe records every node record as just read (a full ListNodes): nodes
 // missing from the list have no record any more.
-func (t *Tracker) Observe(nodes []ports.Node) {
+func (t *Tracker) Observe(nodes []domain.Node) {
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -78,7 +79,7 @@ func (t *Tracker) Observe(nodes []ports.Node) {
 }
 
 // ObserveOne records one node record as just read (GetNode).
-func (t *Tracker) ObserveOne(n ports.Node) {
+func (t *Tracker) ObserveOne(n domain.Node) {
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -94,7 +95,7 @@ func (t *Tracker) ObserveMissing(id string) {
 	}
 }
 
-func (t *Tracker) sightLocked(n ports.Node, now time.Time) {
+func (t *Tracker) sightLocked(n domain.Node, now time.Time) {
 	s := t.seen[n.ID]
 	if s == nil || !s.present || s.boot != n.BootID || s.seq != n.Seq {
 		t.seen[n.ID] = &sighting{boot: n.BootID, seq: n.Seq, changed: now, present: true}

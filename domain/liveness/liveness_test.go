@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"ddn/adapters/memory"
+	"ddn/domain"
 	"ddn/domain/liveness"
-	"ddn/ports"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -19,9 +19,9 @@ func TestWallClockOfTheWriterIsIgnored(t *testing.T) {
 	for _, skew := range []time.Duration{-time.Hour, -20 * time.Second, 20 * time.Second, time.Hour} {
 		clock := memory.NewClock(t0)
 		tr := liveness.New(expiry, clock)
-		n := ports.Node{ID: "n1", BootID: "b", Seq: 1, HeartbeatAt: t0.Add(skew)}
+		n := domain.Node{ID: "n1", BootID: "b", Seq: 1, HeartbeatAt: t0.Add(skew)}
 		for range 10 {
-			tr.Observe([]ports.Node{n})
+			tr.Observe([]domain.Node{n})
 			if v := tr.Judge("n1"); !v.Alive {
 				t.Fatalf("skew %v: renewing node judged dead: %+v", skew, v)
 			}
@@ -35,22 +35,22 @@ func TestWallClockOfTheWriterIsIgnored(t *testing.T) {
 func TestUnchangedRecordDiesAfterExpiryOnTheObserversClock(t *testing.T) {
 	clock := memory.NewClock(t0)
 	tr := liveness.New(expiry, clock)
-	n := ports.Node{ID: "n1", BootID: "b", Seq: 7, HeartbeatAt: t0.Add(time.Hour)} // a clock far ahead
-	tr.Observe([]ports.Node{n})
+	n := domain.Node{ID: "n1", BootID: "b", Seq: 7, HeartbeatAt: t0.Add(time.Hour)} // a clock far ahead
+	tr.Observe([]domain.Node{n})
 	clock.Advance(expiry)
-	tr.Observe([]ports.Node{n})
+	tr.Observe([]domain.Node{n})
 	if v := tr.Judge("n1"); !v.Alive {
 		t.Fatalf("at exactly the expiry: %+v, want alive", v)
 	}
 	clock.Advance(time.Millisecond)
-	tr.Observe([]ports.Node{n})
+	tr.Observe([]domain.Node{n})
 	v := tr.Judge("n1")
 	if v.Alive || !v.Known || !v.ExpiredAt.Equal(t0.Add(expiry)) {
 		t.Fatalf("past the expiry: %+v, want dead, expired at %v", v, t0.Add(expiry))
 	}
 	// It comes back (a stalled node continued): alive again at once.
 	n.Seq++
-	tr.Observe([]ports.Node{n})
+	tr.Observe([]domain.Node{n})
 	if v := tr.Judge("n1"); !v.Alive {
 		t.Fatalf("renewed again: %+v, want alive", v)
 	}
@@ -59,9 +59,9 @@ func TestUnchangedRecordDiesAfterExpiryOnTheObserversClock(t *testing.T) {
 func TestNewBootUnderTheSameIDCountsAsAChange(t *testing.T) {
 	clock := memory.NewClock(t0)
 	tr := liveness.New(expiry, clock)
-	tr.Observe([]ports.Node{{ID: "n1", BootID: "old", Seq: 5}})
+	tr.Observe([]domain.Node{{ID: "n1", BootID: "old", Seq: 5}})
 	clock.Advance(expiry + time.Second)
-	tr.Observe([]ports.Node{{ID: "n1", BootID: "new", Seq: 5}})
+	tr.Observe([]domain.Node{{ID: "n1", BootID: "new", Seq: 5}})
 	if v := tr.Judge("n1"); !v.Alive {
 		t.Fatalf("new boot: %+v, want alive", v)
 	}
@@ -72,7 +72,7 @@ func TestFirstSightingGivesAFullExpiry(t *testing.T) {
 	tr := liveness.New(expiry, clock)
 	// A record written long ago by a node that is dead: an observer that
 	// just started cannot know, and waits one expiry.
-	old := ports.Node{ID: "n1", BootID: "b", Seq: 1, HeartbeatAt: t0.Add(-time.Hour)}
+	old := domain.Node{ID: "n1", BootID: "b", Seq: 1, HeartbeatAt: t0.Add(-time.Hour)}
 	tr.ObserveOne(old)
 	if v := tr.Judge("n1"); !v.Alive {
 		t.Fatalf("first sighting: %+v, want alive until one expiry passes", v)
@@ -90,8 +90,8 @@ func TestMissingRecordIsDeadAndUnknown(t *testing.T) {
 	if v := tr.Judge("never"); v.Alive || v.Known {
 		t.Fatalf("never seen: %+v", v)
 	}
-	tr.Observe([]ports.Node{{ID: "n1", BootID: "b", Seq: 1}, {ID: "n2", BootID: "b", Seq: 1}})
-	tr.Observe([]ports.Node{{ID: "n2", BootID: "b", Seq: 2}}) // n1 drained: its record is gone
+	tr.Observe([]domain.Node{{ID: "n1", BootID: "b", Seq: 1}, {ID: "n2", BootID: "b", Seq: 1}})
+	tr.Observe([]domain.Node{{ID: "n2", BootID: "b", Seq: 2}}) // n1 drained: its record is gone
 	if v := tr.Judge("n1"); v.Alive || v.Known {
 		t.Fatalf("removed record: %+v, want dead and unknown", v)
 	}
@@ -99,7 +99,7 @@ func TestMissingRecordIsDeadAndUnknown(t *testing.T) {
 	if v := tr.Judge("n2"); v.Alive || v.Known {
 		t.Fatalf("record found missing: %+v", v)
 	}
-	tr.ObserveOne(ports.Node{ID: "n2", BootID: "b", Seq: 2})
+	tr.ObserveOne(domain.Node{ID: "n2", BootID: "b", Seq: 2})
 	if v := tr.Judge("n2"); !v.Alive {
 		t.Fatalf("record back: %+v, want alive", v)
 	}

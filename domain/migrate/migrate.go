@@ -32,7 +32,7 @@ func Classify(ctx context.Context, store ports.Store, clock ports.Clock) (Result
 	if err != nil {
 		return res, fmt.Errorf("classify machines without a state: read the claims: %w: %w", domain.ErrStore, err)
 	}
-	claims := make(map[domain.MachineKey]ports.Connection, len(conns))
+	claims := make(map[domain.MachineKey]domain.Connection, len(conns))
 	for _, c := range conns {
 		claims[c.Key] = c
 	}

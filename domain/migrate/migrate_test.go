@@ -9,7 +9,6 @@ import (
 	"ddn/domain"
 	"ddn/domain/migrate"
 	"ddn/domain/sweep"
-	"ddn/ports"
 )
 
 var (
@@ -34,7 +33,7 @@ func TestClassifyGivesEveryLegacyMachineAPresence(t *testing.T) {
 	if err := store.SetShortTermInfo(ctx, held, info, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.InsertConnection(ctx, ports.Connection{Key: held, AddTime: t0.Add(-time.Hour)}); err != nil {
+	if err := store.InsertConnection(ctx, domain.Connection{Key: held, AddTime: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := migrate.Classify(ctx, store, clock)
@@ -69,7 +68,7 @@ func TestLegacyClaimThenSweeper(t *testing.T) {
 	if err := store.SetBandwidthInfo(ctx, k, domain.BandwidthInfo{CPUCores: 1, MemoryTotal: 2, HDD: 50, Bandwidth: 10, Wallet: "0x1"}, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.InsertConnection(ctx, ports.Connection{Key: k, AddTime: t0.Add(-time.Hour)}); err != nil {
+	if err := store.InsertConnection(ctx, domain.Connection{Key: k, AddTime: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := migrate.Classify(ctx, store, clock); err != nil {

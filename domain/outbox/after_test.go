@@ -70,7 +70,7 @@ func TestTargetsFollowTheirLead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != ports.OutboxDone || hook.count() != tt.hookCalls || !slices.Equal(got.Delivered, tt.delivered) ||
+			if got.Status != domain.OutboxDone || hook.count() != tt.hookCalls || !slices.Equal(got.Delivered, tt.delivered) ||
 				!slices.Equal(got.Skipped, tt.skipped) {
 				t.Fatalf("entry = %+v, follower called %d times; want done, %d calls, delivered %v, skipped %v",
 					got, hook.count(), tt.hookCalls, tt.delivered, tt.skipped)

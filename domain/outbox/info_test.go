@@ -28,10 +28,10 @@ func TestRecoverySettlesFirstInfos(t *testing.T) {
 	if p := dispatch(t, f.ob); p.Recovered != 1 || p.Cancelled != 1 || p.Delivered != 1 {
 		t.Fatalf("pass = %+v", p)
 	}
-	if e := f.entry(t, stored.ID); e.Status != ports.OutboxDone {
+	if e := f.entry(t, stored.ID); e.Status != domain.OutboxDone {
 		t.Fatalf("stored info entry = %+v", e)
 	}
-	if e := f.entry(t, lost.ID); e.Status != ports.OutboxCancelled {
+	if e := f.entry(t, lost.ID); e.Status != domain.OutboxCancelled {
 		t.Fatalf("unstored info entry = %+v", e)
 	}
 }
@@ -62,7 +62,7 @@ func TestBusyElsewhereIsNotAFailedAttempt(t *testing.T) {
 		f.clock.Advance(31 * time.Second)
 	}
 	got := f.entry(t, e.ID)
-	if got.Status != ports.OutboxReady || got.Attempts != 0 {
+	if got.Status != domain.OutboxReady || got.Attempts != 0 {
 		t.Fatalf("entry after 5 busy passes = %+v, want ready with no attempt counted", got)
 	}
 	target.busy = false

@@ -93,9 +93,9 @@ func EntryID(e domain.Event) string {
 
 // Record writes e's side effects as pending, before the state change. An
 // error matching domain.ErrDuplicate means another node owns the transition.
-func (o *Outbox) Record(ctx context.Context, e domain.Event) (ports.OutboxEntry, error) {
+func (o *Outbox) Record(ctx context.Context, e domain.Event) (domain.OutboxEntry, error) {
 	now := o.clock.Now()
-	entry := ports.OutboxEntry{ID: EntryID(e), Event: e, Targets: slices.Clone(o.cfg.Targets), Status: ports.OutboxPending,
+	entry := domain.OutboxEntry{ID: EntryID(e), Event: e, Targets: slices.Clone(o.cfg.Targets), Status: domain.OutboxPending,
 		CreatedAt: now, NextAttemptAt: now}
 	if err := o.store.InsertOutbox(ctx, entry); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
@@ -107,10 +107,10 @@ func (o *Outbox) Record(ctx context.Context, e domain.Event) (ports.OutboxEntry,
 }
 
 // Confirm makes a recorded entry due: its state change happened.
-func (o *Outbox) Confirm(ctx context.Context, entry ports.OutboxEntry) error {
-	entry.Status, entry.NextAttemptAt = ports.OutboxReady, o.clock.Now()
+func (o *Outbox) Confirm(ctx context.Context, entry domain.OutboxEntry) error {
+	entry.Status, entry.NextAttemptAt = domain.OutboxReady, o.clock.Now()
 	if len(entry.Targets) == 0 {
-		entry.Status, entry.DoneAt = ports.OutboxDone, entry.NextAttemptAt
+		entry.Status, entry.DoneAt = domain.OutboxDone, entry.NextAttemptAt
 	}
 	if err := o.store.UpdateOutbox(ctx, entry); err != nil {
 		return fmt.Errorf("confirm %s: %w: %w", entry.ID, domain.ErrStore, err)
@@ -119,8 +119,8 @@ func (o *Outbox) Confirm(ctx context.Context, entry ports.OutboxEntry) error {
 }
 
 // Cancel drops a recorded entry: its state change did not happen.
-func (o *Outbox) Cancel(ctx context.Context, entry ports.OutboxEntry) error {
-	entry.Status, entry.DoneAt = ports.OutboxCancelled, o.clock.Now()
+func (o *Outbox) Cancel(ctx context.Context, entry domain.OutboxEntry) error {
+	entry.Status, entry.DoneAt = domain.OutboxCancelled, o.clock.Now()
 	if err := o.store.UpdateOutbox(ctx, entry); err != nil {
 		return fmt.Errorf("cancel %s: %w: %w", entry.ID, domain.ErrStore, err)
 	}
@@ -152,7 +152,7 @@ func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
 // recover settles pending entries left by a node that stopped between
 // recording and confirming: the store says whether the transition happened.
 func (o *Outbox) recover(ctx context.Context, p *Pass) error {
-	pending, err := o.store.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxPending, Limit: o.cfg.BatchSize})
+	pending, err := o.store.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxPending, Limit: o.cfg.BatchSize})
 	if err != nil {
 		return fmt.Errorf("outbox: list pending: %w", err)
 	}
@@ -216,7 +216,7 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 }
 
 // deliver runs one attempt of an entry if this node wins its claim.
-func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) error {
+func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) error {
 	now := o.clock.Now()
 	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, now.UnixNano()/int64(o.cfg.ClaimLease), o.cfg.NodeID)
 	if err != nil || !won {
@@ -227,7 +227,7 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 	if err != nil {
 		return fmt.Errorf("outbox: reread %s: %w", e.ID, err)
 	}
-	if cur.Status != ports.OutboxReady || cur.Attempts != e.Attempts {
+	if cur.Status != domain.OutboxReady || cur.Attempts != e.Attempts {
 		return nil
 	}
 	var failures []string
@@ -272,7 +272,7 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 	now = o.clock.Now()
 	switch {
 	case len(failures) == 0:
-		cur.Status, cur.DoneAt, cur.LastError = ports.OutboxDone, now, ""
+		cur.Status, cur.DoneAt, cur.LastError = domain.OutboxDone, now, ""
 		p.Delivered++
 	case deferred:
 		// Another node is doing it (e.g. holds the chain sender lease): not
@@ -285,7 +285,7 @@ func (o *Outbox) deliver(ctx context.Context, e ports.OutboxEntry, p *Pass) erro
 		cur.Attempts++
 		cur.LastError = strings.Join(failures, "; ")
 		if cur.Attempts >= o.cfg.MaxAttempts {
-			cur.Status, cur.DoneAt = ports.OutboxDead, now
+			cur.Status, cur.DoneAt = domain.OutboxDead, now
 			p.Dead++
 		} else {
 			cur.NextAttemptAt = now.Add(o.backoff(cur.Attempts))

@@ -65,7 +65,7 @@ func offlineEvent(since time.Time) domain.Event {
 	return domain.Event{Kind: domain.EventOffline, Key: keyA, At: since.Add(5 * time.Minute), Since: since, Previous: domain.StateDisconnected}
 }
 
-func (f *fixture) entry(t *testing.T, id string) ports.OutboxEntry {
+func (f *fixture) entry(t *testing.T, id string) domain.OutboxEntry {
 	t.Helper()
 	e, err := f.store.GetOutbox(ctx, id)
 	if err != nil {
@@ -106,7 +106,7 @@ func TestRecordConfirmDeliverOnce(t *testing.T) {
 	if f.log.count() != 1 || f.hook.count() != 1 || f.log.got[0].Key != keyA || f.log.got[0].Kind != domain.EventOffline {
 		t.Fatalf("deliveries: log %d, webhook %d", f.log.count(), f.hook.count())
 	}
-	if e := f.entry(t, entry.ID); e.Status != ports.OutboxDone || !e.DoneAt.Equal(t0) || !slices.Equal(e.Delivered, []string{"log", "webhook"}) {
+	if e := f.entry(t, entry.ID); e.Status != domain.OutboxDone || !e.DoneAt.Equal(t0) || !slices.Equal(e.Delivered, []string{"log", "webhook"}) {
 		t.Fatalf("entry = %+v", e)
 	}
 }
@@ -153,7 +153,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 		f.clock.Advance(time.Minute)
 	}
 	e := f.entry(t, entry.ID)
-	if e.Status != ports.OutboxDead || e.Attempts != 3 {
+	if e.Status != domain.OutboxDead || e.Attempts != 3 {
 		t.Fatalf("entry = %+v", e)
 	}
 	dispatch(t, f.ob)
@@ -197,10 +197,10 @@ func TestRecoverySettlesCrashLeftovers(t *testing.T) {
 	if m, _ := f.store.GetMachine(ctx, keyA); m.State != domain.StateOffline || !m.LastOfflineTime.Equal(flip.Event.At) {
 		t.Fatalf("the recorded offline was not finished: %+v", m)
 	}
-	if e := f.entry(t, ghost.ID); e.Status != ports.OutboxCancelled {
+	if e := f.entry(t, ghost.ID); e.Status != domain.OutboxCancelled {
 		t.Fatalf("ghost online = %+v", e)
 	}
-	if e := f.entry(t, flip.ID); e.Status != ports.OutboxDone {
+	if e := f.entry(t, flip.ID); e.Status != domain.OutboxDone {
 		t.Fatalf("recovered offline = %+v", e)
 	}
 }

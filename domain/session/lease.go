@@ -12,7 +12,6 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/periodic"
-	"ddn/ports"
 )
 
 // leaseState is this node's view of its own lease.
@@ -27,7 +26,7 @@ type leaseState struct {
 	acted bool
 	// prevLife is the record a previous boot under this NodeID left, read
 	// at Join; its claims are released with its last heartbeat.
-	prevLife *ports.Node
+	prevLife *domain.Node
 	// owed are machines whose disconnect the store did not take (their
 	// claim was deleted, the state write failed), with when they closed.
 	owed map[domain.MachineKey]time.Time
@@ -49,7 +48,7 @@ func (s *Service) RenewLease(ctx context.Context) error {
 	seq := s.lease.seq
 	s.lease.mu.Unlock()
 	sent := s.clock.Now()
-	n := ports.Node{ID: s.cfg.NodeID, Addr: s.cfg.NodeAddr, Version: s.cfg.Version, StartedAt: s.startedAt,
+	n := domain.Node{ID: s.cfg.NodeID, Addr: s.cfg.NodeAddr, Version: s.cfg.Version, StartedAt: s.startedAt,
 		HeartbeatAt: sent, BootID: s.bootID, Seq: seq}
 	if err := s.store.UpsertNode(ctx, n); err != nil {
 		return fmt.Errorf("renew lease of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
@@ -256,7 +255,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 
 // releaseClaim releases claim c of this node if no live session of this
 // boot backs it.
-func (s *Service) releaseClaim(ctx context.Context, c ports.Connection) (bool, error) {
+func (s *Service) releaseClaim(ctx context.Context, c domain.Connection) (bool, error) {
 	unlock := s.keys.lock(c.Key)
 	defer unlock()
 	since := s.clock.Now()
@@ -320,7 +319,7 @@ func (s *Service) restore(ctx context.Context, connID string, b boundSession) (r
 		return false, false, fmt.Errorf("reconcile: claim on %s: %w: %w", b.key, domain.ErrStore, err)
 	}
 	now := s.clock.Now()
-	prev, err := s.bindClaim(ctx, ports.Connection{Key: b.key, NodeID: s.cfg.NodeID, ConnID: connID, ClientIP: b.clientIP, AddTime: now},
+	prev, err := s.bindClaim(ctx, domain.Connection{Key: b.key, NodeID: s.cfg.NodeID, ConnID: connID, ClientIP: b.clientIP, AddTime: now},
 		b.staking, nil, false, now)
 	if errors.Is(err, domain.ErrMachineHeld) {
 		s.kickSession(ctx, b.key, connID, "machine held by another connection")
@@ -357,7 +356,7 @@ func (s *Service) repair(ctx context.Context, bound map[string]boundSession, hel
 	if len(held) == 0 {
 		return repaired, errors.Join(errs...)
 	}
-	machines, err := s.store.ListMachines(ctx, ports.MachineFilter{State: domain.StateDisconnected})
+	machines, err := s.store.ListMachines(ctx, domain.MachineFilter{State: domain.StateDisconnected})
 	if err != nil {
 		return repaired, errors.Join(append(errs, fmt.Errorf("reconcile: list disconnected machines: %w: %w", domain.ErrStore, err))...)
 	}

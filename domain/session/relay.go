@@ -8,7 +8,6 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/periodic"
-	"ddn/ports"
 )
 
 // UnregisterNotice is the type-3 body telling an agent its machine was
@@ -45,7 +44,7 @@ func (s *Service) Notify(ctx context.Context, key domain.MachineKey, body []byte
 		}
 		return c.NodeID, nil
 	}
-	err = s.store.SendCommand(ctx, ports.Command{NodeID: c.NodeID, Kind: ports.CommandNotify, Key: key, ConnID: c.ConnID, Body: body, CreatedAt: s.clock.Now()})
+	err = s.store.SendCommand(ctx, domain.Command{NodeID: c.NodeID, Kind: domain.CommandNotify, Key: key, ConnID: c.ConnID, Body: body, CreatedAt: s.clock.Now()})
 	if err != nil {
 		return "", fmt.Errorf("notify %s via node %s: %w: %w", key, c.NodeID, domain.ErrStore, err)
 	}
@@ -53,14 +52,14 @@ func (s *Service) Notify(ctx context.Context, key domain.MachineKey, body []byte
 }
 
 // kick has the node holding connection c close it.
-func (s *Service) kick(ctx context.Context, c ports.Connection, reason string) error {
+func (s *Service) kick(ctx context.Context, c domain.Connection, reason string) error {
 	if c.NodeID == s.cfg.NodeID {
 		if s.local != nil {
 			s.local.Kick(ctx, c.Key, c.ConnID, reason)
 		}
 		return nil
 	}
-	return s.store.SendCommand(ctx, ports.Command{NodeID: c.NodeID, Kind: ports.CommandClose, Key: c.Key, ConnID: c.ConnID, Reason: reason, CreatedAt: s.clock.Now()})
+	return s.store.SendCommand(ctx, domain.Command{NodeID: c.NodeID, Kind: domain.CommandClose, Key: c.Key, ConnID: c.ConnID, Reason: reason, CreatedAt: s.clock.Now()})
 }
 
 // RunMailbox carries out the commands other nodes send to this node, every
@@ -79,15 +78,15 @@ func (s *Service) ProcessMailbox(ctx context.Context) error {
 	if s.local != nil {
 		for _, c := range cmds {
 			switch c.Kind {
-			case ports.CommandNotify:
+			case domain.CommandNotify:
 				s.local.Notify(ctx, c.Key, c.Body)
-			case ports.CommandClose:
+			case domain.CommandClose:
 				s.local.Kick(ctx, c.Key, c.ConnID, c.Reason)
 			}
 		}
 	}
 	for _, c := range cmds {
-		if c.Kind == ports.CommandForget {
+		if c.Kind == domain.CommandForget {
 			s.forgetHere(c.Key)
 		}
 	}
@@ -128,7 +127,7 @@ func (s *Service) ForgetRegistration(ctx context.Context, key domain.MachineKey)
 		if n.ID == s.cfg.NodeID || now.Sub(n.HeartbeatAt) > s.cfg.NodeExpiry {
 			continue
 		}
-		if err := s.store.SendCommand(ctx, ports.Command{NodeID: n.ID, Kind: ports.CommandForget, Key: key, CreatedAt: now}); err != nil {
+		if err := s.store.SendCommand(ctx, domain.Command{NodeID: n.ID, Kind: domain.CommandForget, Key: key, CreatedAt: now}); err != nil {
 			errs = append(errs, fmt.Errorf("node %s: %w", n.ID, err))
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"ddn/domain"
 	"ddn/domain/outbox"
 	"ddn/domain/session"
-	"ddn/ports"
 )
 
 // fakeLocal records what a node was asked to do to its connections.
@@ -117,12 +116,12 @@ func TestOnlineSideEffectsOnlyForRealTransitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statuses := func() []ports.OutboxStatus {
-		es, err := f.store.ListOutbox(ctx, ports.OutboxFilter{})
+	statuses := func() []domain.OutboxStatus {
+		es, err := f.store.ListOutbox(ctx, domain.OutboxFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []ports.OutboxStatus
+		var out []domain.OutboxStatus
 		for _, e := range es {
 			out = append(out, e.Status)
 		}
@@ -135,7 +134,7 @@ func TestOnlineSideEffectsOnlyForRealTransitions(t *testing.T) {
 	}
 	f.clock.Advance(time.Second)
 	online(t, svc.Open("ip"), keyA) // back within the grace period: not a transition
-	want := []ports.OutboxStatus{ports.OutboxReady, ports.OutboxCancelled}
+	want := []domain.OutboxStatus{domain.OutboxReady, domain.OutboxCancelled}
 	if got := statuses(); !slices.Equal(got, want) {
 		t.Fatalf("online entries = %v, want %v", got, want)
 	}

@@ -206,7 +206,7 @@ func (s *Service) isLive(connID string) bool {
 
 // claim inserts the connection document, taking over a stale holder once;
 // with replace, a live holder is replaced (and closed) too.
-func (s *Service) claim(ctx context.Context, c ports.Connection, replace bool) error {
+func (s *Service) claim(ctx context.Context, c domain.Connection, replace bool) error {
 	for range 3 {
 		err := s.store.InsertConnection(ctx, c)
 		if err == nil {
@@ -245,7 +245,7 @@ func (s *Service) claim(ctx context.Context, c ports.Connection, replace bool) e
 // stale tells whether a claim's connection is gone: closed on this node,
 // held by a previous life of this node, or held by a node whose lease
 // record stopped changing (or vanished).
-func (s *Service) stale(ctx context.Context, holder ports.Connection) (bool, error) {
+func (s *Service) stale(ctx context.Context, holder domain.Connection) (bool, error) {
 	if holder.NodeID == s.cfg.NodeID {
 		if !s.ownBoot(holder.ConnID) {
 			return true, nil

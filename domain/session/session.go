@@ -8,7 +8,6 @@ import (
 
 	"ddn/domain"
 	"ddn/domain/score"
-	"ddn/ports"
 )
 
 // Session is one connection's use of the node. It is not safe for concurrent
@@ -71,7 +70,7 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return err
 	}
 	now := s.clock.Now()
-	c := ports.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now}
+	c := domain.Connection{Key: req.Key, NodeID: s.cfg.NodeID, ConnID: ss.connID, ClientIP: ss.clientIP, AddTime: now}
 	prev, err := s.bindClaim(ctx, c, req.StakingType, &chainState, s.cfg.ReplaceDuplicates, now)
 	if err != nil {
 		if errors.Is(err, domain.ErrStore) {
@@ -96,14 +95,14 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 // a machine that was online or disconnected (a reconnect, a takeover) gets
 // none, only the chain catch-up when chain (the chain's view, nil: unknown)
 // says so. It returns the machine as it was. The caller holds c.Key's lock.
-func (s *Service) bindClaim(ctx context.Context, c ports.Connection, st domain.StakingType, chain *domain.ChainState, replace bool, now time.Time) (domain.Machine, error) {
+func (s *Service) bindClaim(ctx context.Context, c domain.Connection, st domain.StakingType, chain *domain.ChainState, replace bool, now time.Time) (domain.Machine, error) {
 	if err := s.claim(ctx, c, replace); err != nil {
 		return domain.Machine{}, err
 	}
 	ev := domain.Event{Kind: domain.EventOnline, Key: c.Key, StakingType: st, NodeID: s.cfg.NodeID, At: now}
 	// Give the claim back on failure: the machine is not online if we cannot say so.
 	release := func() { _, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), c.Key, c.ConnID) }
-	var entry ports.OutboxEntry
+	var entry domain.OutboxEntry
 	var err error
 	if s.cfg.Effects != nil {
 		if entry, err = s.cfg.Effects.Record(ctx, ev); err != nil {
@@ -240,7 +239,7 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
 		oldST, oldBW := ss.shortTerm, ss.bandwidth
 		stored(&e)
-		var entry ports.OutboxEntry
+		var entry domain.OutboxEntry
 		recorded := false
 		if first && s.cfg.Effects != nil {
 			var err error

@@ -203,11 +203,11 @@ func renew(t *testing.T, svcs ...*session.Service) {
 func TestClaimOfVanishedNodeOrClosedLocalConnectionIsTakenOver(t *testing.T) {
 	f := newFixture(t, "node-a")
 	// Left behind by a node that is gone from the nodes collection.
-	if err := f.store.InsertConnection(ctx, ports.Connection{Key: keyA, NodeID: "ghost", ConnID: "ghost-1"}); err != nil {
+	if err := f.store.InsertConnection(ctx, domain.Connection{Key: keyA, NodeID: "ghost", ConnID: "ghost-1"}); err != nil {
 		t.Fatal(err)
 	}
 	// Left behind by this node id in an earlier life (the connection is not live here).
-	if err := f.store.InsertConnection(ctx, ports.Connection{Key: keyB, NodeID: "node-a", ConnID: "node-a-old-1"}); err != nil {
+	if err := f.store.InsertConnection(ctx, domain.Connection{Key: keyB, NodeID: "node-a", ConnID: "node-a-old-1"}); err != nil {
 		t.Fatal(err)
 	}
 	online(t, f.svc.Open("ip"), keyA)

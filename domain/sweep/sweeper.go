@@ -146,7 +146,7 @@ func (s *Sweeper) releaseDeadNodes(ctx context.Context) (int, error) {
 	return released, errors.Join(errs...)
 }
 
-func (s *Sweeper) release(ctx context.Context, c ports.Connection, since time.Time) (bool, error) {
+func (s *Sweeper) release(ctx context.Context, c domain.Connection, since time.Time) (bool, error) {
 	deleted, err := s.store.DeleteConnection(ctx, c.Key, c.ConnID)
 	if err != nil {
 		return false, fmt.Errorf("sweep: release %s of dead node %s: %w", c.Key, c.NodeID, err)
@@ -167,7 +167,7 @@ func (s *Sweeper) release(ctx context.Context, c ports.Connection, since time.Ti
 // expireGrace flips machines disconnected for longer than the grace period
 // to offline, one conditional update each.
 func (s *Sweeper) expireGrace(ctx context.Context) (int, error) {
-	machines, err := s.store.ListMachines(ctx, ports.MachineFilter{State: domain.StateDisconnected})
+	machines, err := s.store.ListMachines(ctx, domain.MachineFilter{State: domain.StateDisconnected})
 	if err != nil {
 		return 0, fmt.Errorf("sweep: list disconnected machines: %w", err)
 	}
@@ -191,7 +191,7 @@ func (s *Sweeper) expireGrace(ctx context.Context) (int, error) {
 		}
 		ev := domain.Event{Kind: domain.EventOffline, Key: m.Key, StakingType: m.StakingType, NodeID: s.cfg.NodeID,
 			At: now, Previous: domain.StateDisconnected, Since: m.LastDisconnectTime}
-		var entry ports.OutboxEntry
+		var entry domain.OutboxEntry
 		if s.cfg.Effects != nil {
 			entry, err = s.cfg.Effects.Record(ctx, ev)
 			if errors.Is(err, domain.ErrDuplicate) {

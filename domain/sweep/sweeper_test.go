@@ -202,7 +202,7 @@ func TestOriginalNodesLeftoversAreReleased(t *testing.T) {
 	c := newCluster(memory.NewStore())
 	// A connection document without node, as the original node wrote it, and
 	// its machine online on no known node.
-	if err := c.store.InsertConnection(ctx, ports.Connection{Key: keyA, AddTime: t0.Add(-time.Hour)}); err != nil {
+	if err := c.store.InsertConnection(ctx, domain.Connection{Key: keyA, AddTime: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.store.MarkOnline(ctx, keyA, 0, "", t0.Add(-time.Hour)); err != nil {
@@ -229,7 +229,7 @@ func TestClaimInProgressIsNotSweptOffline(t *testing.T) {
 	}
 	c.clock.Advance(grace)
 	// A connection has claimed the machine but not yet marked it online.
-	if err := c.store.InsertConnection(ctx, ports.Connection{Key: keyA, NodeID: "n1", ConnID: "x"}); err != nil {
+	if err := c.store.InsertConnection(ctx, domain.Connection{Key: keyA, NodeID: "n1", ConnID: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if res := sweepOK(t, c.sweeper("n1")); res.Offline != 0 {
@@ -273,14 +273,14 @@ func SweepConcurrently(t *testing.T, store ports.Store, machines, sweepers int) 
 		})
 	}
 	wg.Wait()
-	ready, err := store.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxReady})
+	ready, err := store.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxReady})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ready) != machines {
 		t.Fatalf("%d outbox entries ready, want one per machine (%d)", len(ready), machines)
 	}
-	if all, _ := store.ListOutbox(ctx, ports.OutboxFilter{}); len(all) != machines {
+	if all, _ := store.ListOutbox(ctx, domain.OutboxFilter{}); len(all) != machines {
 		t.Fatalf("%d outbox entries in all, want %d", len(all), machines)
 	}
 	sum := 0

@@ -144,13 +144,13 @@ func (c *truth) offlines(key domain.MachineKey) int {
 // confirmed (a real offline-to-online transition) and not cancelled.
 func (c *truth) onlineEffects(key domain.MachineKey) int {
 	c.t.Helper()
-	es, err := c.store.ListOutbox(ctx, ports.OutboxFilter{})
+	es, err := c.store.ListOutbox(ctx, domain.OutboxFilter{})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	n := 0
 	for _, e := range es {
-		if e.Event.Kind == domain.EventOnline && e.Event.Key == key && e.Status != ports.OutboxCancelled {
+		if e.Event.Kind == domain.EventOnline && e.Event.Key == key && e.Status != domain.OutboxCancelled {
 			n++
 		}
 	}
@@ -488,7 +488,7 @@ func (f *failingNodes) set(id string, fail bool) {
 	f.fail[id] = fail
 }
 
-func (f *failingNodes) UpsertNode(ctx context.Context, n ports.Node) error {
+func (f *failingNodes) UpsertNode(ctx context.Context, n domain.Node) error {
 	f.mu.Lock()
 	fail := f.fail[n.ID]
 	f.mu.Unlock()

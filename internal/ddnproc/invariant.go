@@ -117,13 +117,13 @@ func (c *Cluster) Violations(ctx context.Context, only func(domain.MachineKey) b
 	if err != nil {
 		return nil, fmt.Errorf("list claims: %w", err)
 	}
-	claimed := map[domain.MachineKey][]ports.Connection{}
+	claimed := map[domain.MachineKey][]domain.Connection{}
 	for _, cl := range claims {
 		if only(cl.Key) {
 			claimed[cl.Key] = append(claimed[cl.Key], cl)
 		}
 	}
-	machines, err := c.store.ListMachines(ctx, ports.MachineFilter{})
+	machines, err := c.store.ListMachines(ctx, domain.MachineFilter{})
 	if err != nil {
 		return nil, fmt.Errorf("list machines: %w", err)
 	}

@@ -66,8 +66,8 @@ func legacyMachinesClassifiedOnce(t *testing.T, s ports.Store) {
 // read with, so a sweeper or a takeover can release it; a claim with an id
 // is not deleted by the empty one.
 func legacyClaimReleased(t *testing.T, s ports.Store) {
-	must(t, s.InsertConnection(ctx, ports.Connection{Key: keyA, AddTime: t0}))
-	must(t, s.InsertConnection(ctx, ports.Connection{Key: keyB, NodeID: "n1", ConnID: "c1", AddTime: t0}))
+	must(t, s.InsertConnection(ctx, domain.Connection{Key: keyA, AddTime: t0}))
+	must(t, s.InsertConnection(ctx, domain.Connection{Key: keyB, NodeID: "n1", ConnID: "c1", AddTime: t0}))
 	c, err := s.GetConnection(ctx, keyA)
 	must(t, err)
 	if c.ConnID != "" || c.NodeID != "" {

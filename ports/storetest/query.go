@@ -51,7 +51,7 @@ func listMachinesPages(t *testing.T, s ports.Store) {
 		if page > 10 {
 			t.Fatal("paging does not end")
 		}
-		ms, err := s.ListMachines(ctx, ports.MachineFilter{Limit: 3, After: after})
+		ms, err := s.ListMachines(ctx, domain.MachineFilter{Limit: 3, After: after})
 		must(t, err)
 		for _, m := range ms {
 			got = append(got, m.Key)
@@ -65,7 +65,7 @@ func listMachinesPages(t *testing.T, s ports.Store) {
 	if !slices.Equal(got, all) {
 		t.Fatalf("pages of 3 = %v, want %v", got, all)
 	}
-	ms, err := s.ListMachines(ctx, ports.MachineFilter{Project: "a", After: &domain.MachineKey{MachineID: "m1", Project: "a", ContainerID: ""}})
+	ms, err := s.ListMachines(ctx, domain.MachineFilter{Project: "a", After: &domain.MachineKey{MachineID: "m1", Project: "a", ContainerID: ""}})
 	must(t, err)
 	if len(ms) != 3 || ms[0].Key != (domain.MachineKey{MachineID: "m1", Project: "a", ContainerID: "c1"}) {
 		t.Fatalf("project a after a/m1 = %+v", ms)
@@ -90,7 +90,7 @@ func countMachines(t *testing.T, s ports.Store) {
 	must(t, s.MarkDisconnected(ctx, keyB, t0, time.Time{}))
 	got, err := s.CountMachines(ctx)
 	must(t, err)
-	want := []ports.MachineCount{
+	want := []domain.MachineCount{
 		{Project: "deeplink", State: domain.StateDisconnected, Count: 1},
 		{Project: "deeplink", State: domain.StateOnline, Count: 1},
 		{Project: "other", State: domain.StateOnline, Count: 1},
@@ -124,7 +124,7 @@ func deleteMachine(t *testing.T, s ports.Store) {
 	must(t, s.InsertConnection(ctx, conn(keyA, "n1", "c1")))
 	d, err := s.DeleteMachine(ctx, keyA)
 	must(t, err)
-	if d != (ports.MachineDeletion{Found: true, Reports: 2, Connection: true}) {
+	if d != (domain.MachineDeletion{Found: true, Reports: 2, Connection: true}) {
 		t.Fatalf("DeleteMachine = %+v", d)
 	}
 	if _, err := s.GetMachine(ctx, keyA); !errors.Is(err, domain.ErrNotFound) {
@@ -141,7 +141,7 @@ func deleteMachine(t *testing.T, s ports.Store) {
 	}
 	d, err = s.DeleteMachine(ctx, keyA)
 	must(t, err)
-	if d != (ports.MachineDeletion{}) {
+	if d != (domain.MachineDeletion{}) {
 		t.Fatalf("second delete = %+v", d)
 	}
 }
@@ -163,7 +163,7 @@ func putMachine(t *testing.T, s ports.Store) {
 		got.Location == nil || *got.Location != *m.Location || got.Bandwidth != nil {
 		t.Fatalf("PutMachine round trip = %+v", got)
 	}
-	ms, err := s.ListMachines(ctx, ports.MachineFilter{})
+	ms, err := s.ListMachines(ctx, domain.MachineFilter{})
 	must(t, err)
 	if len(ms) != 1 {
 		t.Fatalf("two puts of one key made %d machines", len(ms))

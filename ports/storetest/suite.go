@@ -80,8 +80,8 @@ func sameTime(a, b time.Time) bool {
 	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
 }
 
-func conn(key domain.MachineKey, node, id string) ports.Connection {
-	return ports.Connection{Key: key, NodeID: node, ConnID: id, ClientIP: "192.0.2.1", AddTime: t0}
+func conn(key domain.MachineKey, node, id string) domain.Connection {
+	return domain.Connection{Key: key, NodeID: node, ConnID: id, ClientIP: "192.0.2.1", AddTime: t0}
 }
 
 func connectionClaimIsUnique(t *testing.T, s ports.Store) {
@@ -125,7 +125,7 @@ func connectionsListedByNode(t *testing.T, s ports.Store) {
 	must(t, s.InsertConnection(ctx, conn(keyB, "n1", "c1")))
 	must(t, s.InsertConnection(ctx, conn(keyA, "n1", "c2")))
 	must(t, s.InsertConnection(ctx, conn(keyC, "n2", "c3")))
-	ids := func(cs []ports.Connection) []string {
+	ids := func(cs []domain.Connection) []string {
 		out := []string{}
 		for _, c := range cs {
 			out = append(out, c.ConnID)
@@ -182,11 +182,11 @@ func concurrentClaimsHaveOneWinner(t *testing.T, s ports.Store) {
 }
 
 func nodesLeases(t *testing.T, s ports.Store) {
-	n := ports.Node{ID: "n1", Addr: "127.0.0.1:9521", Version: "v1", StartedAt: t0, HeartbeatAt: t0, BootID: "b1", Seq: 1}
+	n := domain.Node{ID: "n1", Addr: "127.0.0.1:9521", Version: "v1", StartedAt: t0, HeartbeatAt: t0, BootID: "b1", Seq: 1}
 	must(t, s.UpsertNode(ctx, n))
 	n.HeartbeatAt, n.Seq = t0.Add(5*time.Second), 1<<40
 	must(t, s.UpsertNode(ctx, n))
-	must(t, s.UpsertNode(ctx, ports.Node{ID: "n0", StartedAt: t0, HeartbeatAt: t0}))
+	must(t, s.UpsertNode(ctx, domain.Node{ID: "n0", StartedAt: t0, HeartbeatAt: t0}))
 	got, err := s.GetNode(ctx, "n1")
 	must(t, err)
 	if got.ID != "n1" || got.Addr != n.Addr || got.Version != "v1" || !sameTime(got.StartedAt, t0) || !sameTime(got.HeartbeatAt, n.HeartbeatAt) ||
@@ -295,15 +295,15 @@ func listMachinesFiltersAndOrders(t *testing.T, s ports.Store) {
 		return out
 	}
 	for _, tt := range []struct {
-		f    ports.MachineFilter
+		f    domain.MachineFilter
 		want []domain.MachineKey
 	}{
-		{ports.MachineFilter{}, []domain.MachineKey{keyA, keyB, keyC}},
-		{ports.MachineFilter{Project: "deeplink"}, []domain.MachineKey{keyA, keyB}},
-		{ports.MachineFilter{State: domain.StateOnline}, []domain.MachineKey{keyA, keyC}},
-		{ports.MachineFilter{Project: "deeplink", State: domain.StateDisconnected}, []domain.MachineKey{keyB}},
-		{ports.MachineFilter{Limit: 2}, []domain.MachineKey{keyA, keyB}},
-		{ports.MachineFilter{Project: "none"}, []domain.MachineKey{}},
+		{domain.MachineFilter{}, []domain.MachineKey{keyA, keyB, keyC}},
+		{domain.MachineFilter{Project: "deeplink"}, []domain.MachineKey{keyA, keyB}},
+		{domain.MachineFilter{State: domain.StateOnline}, []domain.MachineKey{keyA, keyC}},
+		{domain.MachineFilter{Project: "deeplink", State: domain.StateDisconnected}, []domain.MachineKey{keyB}},
+		{domain.MachineFilter{Limit: 2}, []domain.MachineKey{keyA, keyB}},
+		{domain.MachineFilter{Project: "none"}, []domain.MachineKey{}},
 	} {
 		ms, err := s.ListMachines(ctx, tt.f)
 		must(t, err)
@@ -444,31 +444,31 @@ func concurrentOfflineHasOneWinner(t *testing.T, s ports.Store) {
 	}
 }
 
-func entry(id string, status ports.OutboxStatus, created time.Time) ports.OutboxEntry {
-	return ports.OutboxEntry{ID: id, Status: status, CreatedAt: created, NextAttemptAt: created, Targets: []string{"log", "webhook"},
+func entry(id string, status domain.OutboxStatus, created time.Time) domain.OutboxEntry {
+	return domain.OutboxEntry{ID: id, Status: status, CreatedAt: created, NextAttemptAt: created, Targets: []string{"log", "webhook"},
 		Event: domain.Event{Kind: domain.EventOffline, Key: keyB, StakingType: domain.StakingFree, NodeID: "n1", At: created, Previous: domain.StateDisconnected}}
 }
 
 func outboxRoundTrip(t *testing.T, s ports.Store) {
-	e := entry("offline|b", ports.OutboxPending, t0)
+	e := entry("offline|b", domain.OutboxPending, t0)
 	must(t, s.InsertOutbox(ctx, e))
 	if err := s.InsertOutbox(ctx, e); !errors.Is(err, domain.ErrDuplicate) {
 		t.Fatalf("second insert of the same transition: want ErrDuplicate, got %v", err)
 	}
 	got, err := s.GetOutbox(ctx, e.ID)
 	must(t, err)
-	if got.ID != e.ID || got.Status != ports.OutboxPending || got.Event.Kind != domain.EventOffline || got.Event.Key != keyB ||
+	if got.ID != e.ID || got.Status != domain.OutboxPending || got.Event.Kind != domain.EventOffline || got.Event.Key != keyB ||
 		got.Event.StakingType != domain.StakingFree || got.Event.NodeID != "n1" || !sameTime(got.Event.At, t0) ||
 		got.Event.Previous != domain.StateDisconnected || !slices.Equal(got.Targets, []string{"log", "webhook"}) || len(got.Delivered) != 0 {
 		t.Fatalf("GetOutbox = %+v", got)
 	}
-	got.Status, got.Attempts, got.Delivered, got.LastError = ports.OutboxReady, 2, []string{"log"}, "webhook: timeout"
+	got.Status, got.Attempts, got.Delivered, got.LastError = domain.OutboxReady, 2, []string{"log"}, "webhook: timeout"
 	got.Skipped = []string{"chain"}
 	got.NextAttemptAt, got.DoneAt = t0.Add(time.Minute), t0.Add(time.Hour)
 	must(t, s.UpdateOutbox(ctx, got))
 	again, err := s.GetOutbox(ctx, e.ID)
 	must(t, err)
-	if again.Status != ports.OutboxReady || again.Attempts != 2 || !slices.Equal(again.Delivered, []string{"log"}) ||
+	if again.Status != domain.OutboxReady || again.Attempts != 2 || !slices.Equal(again.Delivered, []string{"log"}) ||
 		!slices.Equal(again.Skipped, []string{"chain"}) ||
 		again.LastError != "webhook: timeout" || !sameTime(again.NextAttemptAt, t0.Add(time.Minute)) || !sameTime(again.DoneAt, t0.Add(time.Hour)) {
 		t.Fatalf("after update: %+v", again)
@@ -476,20 +476,20 @@ func outboxRoundTrip(t *testing.T, s ports.Store) {
 	if _, err := s.GetOutbox(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("unknown entry: want ErrNotFound, got %v", err)
 	}
-	if err := s.UpdateOutbox(ctx, entry("nope", ports.OutboxReady, t0)); !errors.Is(err, domain.ErrNotFound) {
+	if err := s.UpdateOutbox(ctx, entry("nope", domain.OutboxReady, t0)); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("update of unknown entry: want ErrNotFound, got %v", err)
 	}
 }
 
 func outboxDueAndCounts(t *testing.T, s ports.Store) {
-	must(t, s.InsertOutbox(ctx, entry("e1", ports.OutboxReady, t0)))
-	must(t, s.InsertOutbox(ctx, entry("e2", ports.OutboxPending, t0.Add(time.Second))))
-	late := entry("e3", ports.OutboxReady, t0.Add(2*time.Second))
+	must(t, s.InsertOutbox(ctx, entry("e1", domain.OutboxReady, t0)))
+	must(t, s.InsertOutbox(ctx, entry("e2", domain.OutboxPending, t0.Add(time.Second))))
+	late := entry("e3", domain.OutboxReady, t0.Add(2*time.Second))
 	late.NextAttemptAt = t0.Add(time.Hour)
 	must(t, s.InsertOutbox(ctx, late))
-	must(t, s.InsertOutbox(ctx, entry("e4", ports.OutboxReady, t0.Add(3*time.Second))))
-	must(t, s.InsertOutbox(ctx, entry("e5", ports.OutboxDead, t0.Add(4*time.Second))))
-	ids := func(es []ports.OutboxEntry) []string {
+	must(t, s.InsertOutbox(ctx, entry("e4", domain.OutboxReady, t0.Add(3*time.Second))))
+	must(t, s.InsertOutbox(ctx, entry("e5", domain.OutboxDead, t0.Add(4*time.Second))))
+	ids := func(es []domain.OutboxEntry) []string {
 		out := []string{}
 		for _, e := range es {
 			out = append(out, e.ID)
@@ -506,19 +506,19 @@ func outboxDueAndCounts(t *testing.T, s ports.Store) {
 	if got := ids(due); !slices.Equal(got, []string{"e1", "e3"}) {
 		t.Fatalf("due with limit 2 = %v", got)
 	}
-	all, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+	all, err := s.ListOutbox(ctx, domain.OutboxFilter{})
 	must(t, err)
 	if got := ids(all); !slices.Equal(got, []string{"e1", "e2", "e3", "e4", "e5"}) {
 		t.Fatalf("all = %v", got)
 	}
-	dead, err := s.ListOutbox(ctx, ports.OutboxFilter{Status: ports.OutboxDead})
+	dead, err := s.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxDead})
 	must(t, err)
 	if got := ids(dead); !slices.Equal(got, []string{"e5"}) {
 		t.Fatalf("dead = %v", got)
 	}
 	counts, err := s.CountOutbox(ctx)
 	must(t, err)
-	if counts[ports.OutboxReady] != 3 || counts[ports.OutboxPending] != 1 || counts[ports.OutboxDead] != 1 || counts[ports.OutboxDone] != 0 {
+	if counts[domain.OutboxReady] != 3 || counts[domain.OutboxPending] != 1 || counts[domain.OutboxDead] != 1 || counts[domain.OutboxDone] != 0 {
 		t.Fatalf("counts = %v", counts)
 	}
 }
@@ -539,17 +539,17 @@ func outboxClaimHasOneWinner(t *testing.T, s ports.Store) {
 }
 
 func mailboxDeliversOnce(t *testing.T, s ports.Store) {
-	for i, c := range []ports.Command{
-		{NodeID: "n1", Kind: ports.CommandNotify, Key: keyA, Body: []byte(`{"unregister":{}}`)},
-		{NodeID: "n2", Kind: ports.CommandClose, Key: keyB, ConnID: "c9", Reason: "replaced"},
-		{NodeID: "n1", Kind: ports.CommandClose, Key: keyC, ConnID: "c1", Reason: "replaced"},
+	for i, c := range []domain.Command{
+		{NodeID: "n1", Kind: domain.CommandNotify, Key: keyA, Body: []byte(`{"unregister":{}}`)},
+		{NodeID: "n2", Kind: domain.CommandClose, Key: keyB, ConnID: "c9", Reason: "replaced"},
+		{NodeID: "n1", Kind: domain.CommandClose, Key: keyC, ConnID: "c1", Reason: "replaced"},
 	} {
 		c.CreatedAt = t0.Add(time.Duration(i) * time.Second)
 		must(t, s.SendCommand(ctx, c))
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var got []ports.Command
+	var got []domain.Command
 	for range 4 { // several pollers of the same node: each command runs once
 		wg.Go(func() {
 			cs, err := s.TakeCommands(ctx, "n1")
@@ -565,9 +565,9 @@ func mailboxDeliversOnce(t *testing.T, s ports.Store) {
 	if len(got) != 2 {
 		t.Fatalf("node n1 took %d commands, want 2: %+v", len(got), got)
 	}
-	slices.SortFunc(got, func(a, b ports.Command) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	if got[0].Kind != ports.CommandNotify || got[0].Key != keyA || string(got[0].Body) != `{"unregister":{}}` ||
-		got[1].Kind != ports.CommandClose || got[1].Key != keyC || got[1].ConnID != "c1" || got[1].Reason != "replaced" {
+	slices.SortFunc(got, func(a, b domain.Command) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if got[0].Kind != domain.CommandNotify || got[0].Key != keyA || string(got[0].Body) != `{"unregister":{}}` ||
+		got[1].Kind != domain.CommandClose || got[1].Key != keyC || got[1].ConnID != "c1" || got[1].Reason != "replaced" {
 		t.Fatalf("commands = %+v", got)
 	}
 	if again, _ := s.TakeCommands(ctx, "n1"); len(again) != 0 {
@@ -582,8 +582,8 @@ func mailboxDeliversOnce(t *testing.T, s ports.Store) {
 
 func pruneOutboxAndCommands(t *testing.T, s ports.Store) {
 	old := t0.Add(-48 * time.Hour)
-	for id, st := range map[string]ports.OutboxStatus{"done-old": ports.OutboxDone, "cancelled-old": ports.OutboxCancelled,
-		"dead-old": ports.OutboxDead, "ready-old": ports.OutboxReady, "done-new": ports.OutboxDone} {
+	for id, st := range map[string]domain.OutboxStatus{"done-old": domain.OutboxDone, "cancelled-old": domain.OutboxCancelled,
+		"dead-old": domain.OutboxDead, "ready-old": domain.OutboxReady, "done-new": domain.OutboxDone} {
 		e := entry(id, st, old)
 		e.DoneAt = old
 		if id == "done-new" {
@@ -596,7 +596,7 @@ func pruneOutboxAndCommands(t *testing.T, s ports.Store) {
 	if n != 2 {
 		t.Fatalf("pruned %d outbox entries, want 2 (old done and cancelled)", n)
 	}
-	left, err := s.ListOutbox(ctx, ports.OutboxFilter{})
+	left, err := s.ListOutbox(ctx, domain.OutboxFilter{})
 	must(t, err)
 	ids := []string{}
 	for _, e := range left {
@@ -606,8 +606,8 @@ func pruneOutboxAndCommands(t *testing.T, s ports.Store) {
 	if !slices.Equal(ids, []string{"dead-old", "done-new", "ready-old"}) {
 		t.Fatalf("left after prune: %v", ids)
 	}
-	must(t, s.SendCommand(ctx, ports.Command{NodeID: "gone", Kind: ports.CommandNotify, Key: keyA, CreatedAt: old}))
-	must(t, s.SendCommand(ctx, ports.Command{NodeID: "gone", Kind: ports.CommandNotify, Key: keyB, CreatedAt: t0}))
+	must(t, s.SendCommand(ctx, domain.Command{NodeID: "gone", Kind: domain.CommandNotify, Key: keyA, CreatedAt: old}))
+	must(t, s.SendCommand(ctx, domain.Command{NodeID: "gone", Kind: domain.CommandNotify, Key: keyB, CreatedAt: t0}))
 	n, err = s.PruneCommands(ctx, t0.Add(-time.Hour))
 	must(t, err)
 	if n != 1 {

@@ -75,7 +75,7 @@ func machineRecreatedAfterDelete(t *testing.T, s ports.Store) {
 	if m, err = s.GetMachine(ctx, keyA); err != nil || m.State != domain.StateDisconnected {
 		t.Fatalf("recreated machine after disconnect: %+v, %v", m, err)
 	}
-	all, err := s.ListMachines(ctx, ports.MachineFilter{})
+	all, err := s.ListMachines(ctx, domain.MachineFilter{})
 	must(t, err)
 	if len(all) != 1 {
 		t.Fatalf("want one record of %s, got %d", keyA, len(all))
