@@ -13,9 +13,9 @@ import (
 	"ddn/adapters/memory"
 	"ddn/adapters/websocket"
 	"ddn/agent"
+	"ddn/app/ingest"
+	"ddn/app/session"
 	"ddn/domain"
-	"ddn/domain/ingest"
-	"ddn/domain/session"
 )
 
 // node is a real ddn node (session service, batcher, WebSocket handler)

@@ -20,9 +20,9 @@ import (
 
 	"ddn/adapters/chain"
 	"ddn/adapters/memory"
+	"ddn/app/chainreport"
+	"ddn/app/outbox"
 	"ddn/domain"
-	"ddn/domain/chainreport"
-	"ddn/domain/outbox"
 	"ddn/ports"
 	"ddn/ports/chaintest"
 )

@@ -11,7 +11,7 @@ import (
 	// The SQLite driver FerretDB itself uses, to add an index to its files.
 	_ "modernc.org/sqlite"
 
-	"ddn/domain/periodic"
+	"ddn/internal/periodic"
 )
 
 // idExpr is the expression FerretDB v1's SQLite backend filters _id with

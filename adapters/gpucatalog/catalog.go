@@ -17,8 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"ddn/domain/periodic"
 	"ddn/domain/score"
+	"ddn/internal/periodic"
 )
 
 // Shipped is the catalog built into ddn (gpus.json in this package).

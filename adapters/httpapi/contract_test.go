@@ -12,9 +12,9 @@ import (
 
 	"ddn/adapters/httpapi"
 	"ddn/adapters/memory"
+	"ddn/app/chainreport"
+	"ddn/app/outbox"
 	"ddn/domain"
-	"ddn/domain/chainreport"
-	"ddn/domain/outbox"
 	"ddn/ports"
 )
 

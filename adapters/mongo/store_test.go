@@ -232,7 +232,7 @@ func TestReadsOriginalNodeDocuments(t *testing.T) {
 		t.Fatalf("reports = %+v, %v", rs, err)
 	}
 	// The original's connection document has no node: a ddn node treats it
-	// as stale and can take the machine over (see domain/session); going
+	// as stale and can take the machine over (see app/session); going
 	// online again keeps the original fields.
 	if _, _, err := s.MarkOnline(ctx, gpuKey, domain.StakingLongTerm, "n1", off.Add(time.Hour)); err != nil {
 		t.Fatal(err)

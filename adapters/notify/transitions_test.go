@@ -12,8 +12,8 @@ import (
 
 	"ddn/adapters/memory"
 	"ddn/adapters/notify"
+	"ddn/app/outbox"
 	"ddn/domain"
-	"ddn/domain/outbox"
 	"ddn/ports"
 )
 

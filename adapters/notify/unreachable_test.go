@@ -10,8 +10,8 @@ import (
 
 	"ddn/adapters/memory"
 	"ddn/adapters/notify"
+	"ddn/app/outbox"
 	"ddn/domain"
-	"ddn/domain/outbox"
 	"ddn/ports"
 )
 

@@ -22,7 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/domain"
-	"ddn/domain/periodic"
+	"ddn/internal/periodic"
 	"ddn/ports"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	"go.uber.org/zap"
 
-	"ddn/domain/periodic"
+	"ddn/internal/periodic"
 )
 
 // Pusher sends the fleet and node metrics to a Pushgateway, for setups where

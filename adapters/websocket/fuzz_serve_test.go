@@ -13,8 +13,8 @@ import (
 
 	"ddn/adapters/memory"
 	ws "ddn/adapters/websocket"
-	"ddn/domain/ingest"
-	"ddn/domain/session"
+	"ddn/app/ingest"
+	"ddn/app/session"
 )
 
 // FuzzServe sends arbitrary frames to a real node over one real WebSocket:

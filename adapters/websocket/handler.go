@@ -13,8 +13,8 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
+	"ddn/app/session"
 	"ddn/domain"
-	"ddn/domain/session"
 	"ddn/internal/wire"
 	"ddn/ports"
 )

@@ -15,9 +15,9 @@ import (
 
 	"ddn/adapters/memory"
 	ws "ddn/adapters/websocket"
+	"ddn/app/ingest"
+	"ddn/app/session"
 	"ddn/domain"
-	"ddn/domain/ingest"
-	"ddn/domain/session"
 	"ddn/ports"
 )
 

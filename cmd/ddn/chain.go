@@ -10,12 +10,12 @@ import (
 	"ddn/adapters/chain"
 	"ddn/adapters/httpapi"
 	"ddn/adapters/prom"
+	"ddn/app/chaincache"
+	"ddn/app/chainreport"
+	"ddn/app/session"
 	"ddn/config"
 	"ddn/domain"
-	"ddn/domain/chaincache"
-	"ddn/domain/chainreport"
-	"ddn/domain/periodic"
-	"ddn/domain/session"
+	"ddn/internal/periodic"
 	"ddn/ports"
 )
 

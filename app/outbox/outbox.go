@@ -1,0 +1,339 @@
+// Package outbox makes the side effects of presence transitions (chain
+// reports, webhook calls) durable: an entry is recorded, under the
+// transition's identity, before the state change; confirmed after it; and
+// delivered by whichever node claims it, with retries, until every target
+// has it or it is dead-lettered. A node that crashes mid-way leaves a
+// pending entry that any node later checks against machine_info.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"ddn/domain"
+	"ddn/internal/periodic"
+	"ddn/ports"
+)
+
+// Config tunes the outbox; zero fields take the defaults.
+type Config struct {
+	// NodeID names this node in claims.
+	NodeID string
+	// Targets are the sinks new entries are delivered to (e.g. "log", "webhook", "chain").
+	Targets []string
+	// MaxAttempts dead-letters an entry after this many failed attempts (10).
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff bound the exponential retry delay (1s, 5m).
+	BaseBackoff, MaxBackoff time.Duration
+	// ClaimLease is how long one node owns an attempt before another may retry it (30s).
+	ClaimLease time.Duration
+	// PendingAfter is how old a pending entry must be before it is checked
+	// against the store as the leftover of a crash (30s).
+	PendingAfter time.Duration
+	// BatchSize caps the entries one pass delivers (100).
+	BatchSize int
+	// After makes a target follow another one (target -> the one it
+	// follows): it is called only once that one delivered, and settled
+	// without a call when that one had nothing to do (domain.ErrNoEffect).
+	// The webhook follows the chain this way, as the original notified
+	// only after the chain's report.
+	After map[string]string
+}
+
+// Outbox records and delivers side effects.
+type Outbox struct {
+	cfg        Config
+	store      ports.Store
+	clock      ports.Clock
+	deliverers map[string]ports.Deliverer
+	// OnDelivery observes each delivery attempt to a target (metrics, logs).
+	OnDelivery func(target string, e domain.Event, err error)
+	// jitter returns a factor in [0.5, 1) applied to backoff delays.
+	jitter func() float64
+}
+
+// New returns an outbox delivering to the given targets.
+func New(cfg Config, store ports.Store, clock ports.Clock, deliverers map[string]ports.Deliverer) *Outbox {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = 30 * time.Second
+	}
+	if cfg.PendingAfter <= 0 {
+		cfg.PendingAfter = 30 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	return &Outbox{cfg: cfg, store: store, clock: clock, deliverers: deliverers,
+		jitter: func() float64 { return 0.5 + rand.Float64()/2 }}
+}
+
+// EntryID is the identity of a transition's side effects: recording it twice
+// fails, which is how concurrent nodes agree on who performs a transition.
+func EntryID(e domain.Event) string {
+	at := e.At
+	if !e.Since.IsZero() {
+		at = e.Since
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%d", e.Kind, e.Key.Project, e.Key.MachineID, e.Key.ContainerID, at.UnixMilli())
+}
+
+// Record writes e's side effects as pending, before the state change. An
+// error matching domain.ErrDuplicate means another node owns the transition.
+func (o *Outbox) Record(ctx context.Context, e domain.Event) (domain.OutboxEntry, error) {
+	now := o.clock.Now()
+	entry := domain.OutboxEntry{ID: EntryID(e), Event: e, Targets: slices.Clone(o.cfg.Targets), Status: domain.OutboxPending,
+		CreatedAt: now, NextAttemptAt: now}
+	if err := o.store.InsertOutbox(ctx, entry); err != nil {
+		if errors.Is(err, domain.ErrDuplicate) {
+			return entry, err
+		}
+		return entry, fmt.Errorf("record %s: %w: %w", entry.ID, domain.ErrStore, err)
+	}
+	return entry, nil
+}
+
+// Confirm makes a recorded entry due: its state change happened.
+func (o *Outbox) Confirm(ctx context.Context, entry domain.OutboxEntry) error {
+	entry.Status, entry.NextAttemptAt = domain.OutboxReady, o.clock.Now()
+	if len(entry.Targets) == 0 {
+		entry.Status, entry.DoneAt = domain.OutboxDone, entry.NextAttemptAt
+	}
+	if err := o.store.UpdateOutbox(ctx, entry); err != nil {
+		return fmt.Errorf("confirm %s: %w: %w", entry.ID, domain.ErrStore, err)
+	}
+	return nil
+}
+
+// Cancel drops a recorded entry: its state change did not happen.
+func (o *Outbox) Cancel(ctx context.Context, entry domain.OutboxEntry) error {
+	entry.Status, entry.DoneAt = domain.OutboxCancelled, o.clock.Now()
+	if err := o.store.UpdateOutbox(ctx, entry); err != nil {
+		return fmt.Errorf("cancel %s: %w: %w", entry.ID, domain.ErrStore, err)
+	}
+	return nil
+}
+
+// Pass counts what one dispatch pass did.
+type Pass struct {
+	Recovered, Cancelled, Delivered, Retried, Dead int
+}
+
+// Dispatch settles stale pending entries, then delivers due ones.
+func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
+	var p Pass
+	errRecover := o.recover(ctx, &p)
+	due, err := o.store.DueOutbox(ctx, o.clock.Now(), o.cfg.BatchSize)
+	if err != nil {
+		return p, errors.Join(errRecover, fmt.Errorf("outbox: list due: %w", err))
+	}
+	var errs []error
+	for _, e := range due {
+		if err := o.deliver(ctx, e, &p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return p, errors.Join(append(errs, errRecover)...)
+}
+
+// recover settles pending entries left by a node that stopped between
+// recording and confirming: the store says whether the transition happened.
+func (o *Outbox) recover(ctx context.Context, p *Pass) error {
+	pending, err := o.store.ListOutbox(ctx, domain.OutboxFilter{Status: domain.OutboxPending, Limit: o.cfg.BatchSize})
+	if err != nil {
+		return fmt.Errorf("outbox: list pending: %w", err)
+	}
+	now := o.clock.Now()
+	var errs []error
+	for _, e := range pending {
+		if now.Sub(e.CreatedAt) < o.cfg.PendingAfter {
+			continue
+		}
+		ok, err := o.happened(ctx, e.Event)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			err, p.Recovered = o.Confirm(ctx, e), p.Recovered+1
+		} else {
+			err, p.Cancelled = o.Cancel(ctx, e), p.Cancelled+1
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// happened tells whether the transition of e is in machine_info, finishing
+// an offline flip that was recorded but not applied.
+func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
+	m, err := o.store.GetMachine(ctx, e.Key)
+	if errors.Is(err, domain.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("outbox: check %s: %w", e.Key, err)
+	}
+	same := func(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) }
+	switch e.Kind {
+	case domain.EventOnline:
+		// Whether the machine was offline before is gone with the crashed
+		// node; an online that happened is delivered (at least once: its
+		// receivers treat a repeated online as a no-op).
+		return same(m.LastOnlineTime, e.At), nil
+	case domain.EventOffline:
+		if same(m.LastOfflineTime, e.At) {
+			return true, nil
+		}
+		if m.State == domain.StateDisconnected && same(m.LastDisconnectTime, e.Since) {
+			ok, err := o.store.MarkOffline(ctx, e.Key, m.LastDisconnectTime, e.At)
+			if err != nil {
+				return false, fmt.Errorf("outbox: finish offline of %s: %w", e.Key, err)
+			}
+			return ok, nil
+		}
+	case domain.EventShortTermInfo:
+		return m.ShortTerm != nil, nil
+	case domain.EventBandwidthInfo:
+		return m.Bandwidth != nil, nil
+	}
+	return false, nil
+}
+
+// deliver runs one attempt of an entry if this node wins its claim.
+func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) error {
+	now := o.clock.Now()
+	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, now.UnixNano()/int64(o.cfg.ClaimLease), o.cfg.NodeID)
+	if err != nil || !won {
+		return err
+	}
+	// Another node may have finished this attempt in an earlier claim epoch.
+	cur, err := o.store.GetOutbox(ctx, e.ID)
+	if err != nil {
+		return fmt.Errorf("outbox: reread %s: %w", e.ID, err)
+	}
+	if cur.Status != domain.OutboxReady || cur.Attempts != e.Attempts {
+		return nil
+	}
+	var failures []string
+	deferred := true // every failure was domain.ErrNotNow
+	for _, target := range o.ordered(cur.Targets) {
+		if slices.Contains(cur.Delivered, target) || slices.Contains(cur.Skipped, target) {
+			continue
+		}
+		if lead, ok := o.cfg.After[target]; ok && slices.Contains(cur.Targets, lead) {
+			switch {
+			case slices.Contains(cur.Skipped, lead):
+				cur.Skipped = append(cur.Skipped, target)
+				continue
+			case !slices.Contains(cur.Delivered, lead):
+				// The target it follows failed in this attempt: so does this one.
+				failures = append(failures, target+": waits for "+lead)
+				deferred = false
+				continue
+			}
+		}
+		d, ok := o.deliverers[target]
+		var err error
+		if !ok {
+			err = fmt.Errorf("no deliverer for target %q on node %s", target, o.cfg.NodeID)
+		} else {
+			err = d.Deliver(ctx, cur.Event)
+		}
+		if o.OnDelivery != nil {
+			o.OnDelivery(target, cur.Event, err)
+		}
+		if errors.Is(err, domain.ErrNoEffect) {
+			cur.Skipped = append(cur.Skipped, target)
+			continue
+		}
+		if err != nil {
+			failures = append(failures, target+": "+err.Error())
+			deferred = deferred && errors.Is(err, domain.ErrNotNow)
+			continue
+		}
+		cur.Delivered = append(cur.Delivered, target)
+	}
+	now = o.clock.Now()
+	switch {
+	case len(failures) == 0:
+		cur.Status, cur.DoneAt, cur.LastError = domain.OutboxDone, now, ""
+		p.Delivered++
+	case deferred:
+		// Another node is doing it (e.g. holds the chain sender lease): not
+		// an attempt that failed. The same attempt can be claimed again in
+		// the next claim epoch, by any node.
+		cur.LastError = strings.Join(failures, "; ")
+		cur.NextAttemptAt = now.Add(o.cfg.ClaimLease)
+		p.Retried++
+	default:
+		cur.Attempts++
+		cur.LastError = strings.Join(failures, "; ")
+		if cur.Attempts >= o.cfg.MaxAttempts {
+			cur.Status, cur.DoneAt = domain.OutboxDead, now
+			p.Dead++
+		} else {
+			cur.NextAttemptAt = now.Add(o.backoff(cur.Attempts))
+			p.Retried++
+		}
+	}
+	if err := o.store.UpdateOutbox(ctx, cur); err != nil {
+		return fmt.Errorf("outbox: save attempt of %s: %w", cur.ID, err)
+	}
+	return nil
+}
+
+// ordered puts every target after the one it follows (Config.After), else
+// keeping the entry's order.
+func (o *Outbox) ordered(targets []string) []string {
+	if len(o.cfg.After) == 0 {
+		return targets
+	}
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		if lead, ok := o.cfg.After[t]; !ok || !slices.Contains(targets, lead) {
+			out = append(out, t)
+		}
+	}
+	for _, t := range targets {
+		if lead, ok := o.cfg.After[t]; ok && slices.Contains(targets, lead) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// backoff is the delay before retry number n (from 1): exponential from
+// BaseBackoff, capped at MaxBackoff, with jitter so nodes do not retry in step.
+func (o *Outbox) backoff(n int) time.Duration {
+	d := o.cfg.BaseBackoff << min(n-1, 30)
+	if d <= 0 || d > o.cfg.MaxBackoff {
+		d = o.cfg.MaxBackoff
+	}
+	return time.Duration(float64(d) * o.jitter())
+}
+
+// Run dispatches every interval until ctx ends.
+func (o *Outbox) Run(ctx context.Context, every time.Duration, observe func(Pass, error)) {
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		p, err := o.Dispatch(ctx)
+		if observe != nil && ctx.Err() == nil {
+			observe(p, err)
+		}
+	})
+}
