@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"ddn/app/transition"
 	"ddn/domain"
 	"ddn/ports"
 )
@@ -92,15 +93,14 @@ func (c *Commands) Run(ctx context.Context, action string, key domain.MachineKey
 		return Result{}, err
 	}
 	e := domain.Event{Kind: kind, Key: key, StakingType: st, NodeID: c.nodeID, At: c.clock.Now()}
-	entry, err := c.effects.Record(ctx, e)
-	if err != nil && !errors.Is(err, domain.ErrDuplicate) {
-		return Result{}, fmt.Errorf("%s %s: %w", action, key, err)
-	}
+	entry, err := transition.Apply(ctx, c.effects, e, nil)
 	res := Result{EntryID: entry.ID}
-	if err == nil {
-		if err := c.effects.Confirm(ctx, entry); err != nil {
-			return res, fmt.Errorf("%s %s: %w", action, key, err)
-		}
+	switch {
+	case errors.Is(err, domain.ErrDuplicate):
+	case errors.Is(err, transition.ErrUnsettled):
+		return res, fmt.Errorf("%s %s: %w", action, key, err)
+	case err != nil:
+		return Result{}, fmt.Errorf("%s %s: %w", action, key, err)
 	}
 	if kind != domain.EventContractUnregister {
 		return res, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"ddn/app/transition"
 	"ddn/domain"
 )
 
@@ -35,11 +36,7 @@ func (s *Service) catchUpChain(ctx context.Context, req domain.OnlineRequest, st
 		return
 	}
 	e := domain.Event{Kind: domain.EventChainOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now}
-	entry, err := s.cfg.Effects.Record(ctx, e)
-	if err == nil {
-		err = s.cfg.Effects.Confirm(ctx, entry)
-	}
-	if err != nil && s.OnError != nil {
+	if _, err := transition.Apply(ctx, s.cfg.Effects, e, nil); err != nil && s.OnError != nil {
 		s.OnError("queue online report for a machine the chain shows offline", fmt.Errorf("machine %s: %w", req.Key, err))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"ddn/app/transition"
 	"ddn/domain"
 	"ddn/domain/score"
 )
@@ -102,35 +103,33 @@ func (s *Service) bindClaim(ctx context.Context, c domain.Connection, st domain.
 	ev := domain.Event{Kind: domain.EventOnline, Key: c.Key, StakingType: st, NodeID: s.cfg.NodeID, At: now}
 	// Give the claim back on failure: the machine is not online if we cannot say so.
 	release := func() { _, _ = s.store.DeleteConnection(context.WithoutCancel(ctx), c.Key, c.ConnID) }
-	var entry domain.OutboxEntry
-	var err error
-	if s.cfg.Effects != nil {
-		if entry, err = s.cfg.Effects.Record(ctx, ev); err != nil {
-			release()
-			return domain.Machine{}, fmt.Errorf("online %s: record side effects: %w: %w", c.Key, domain.ErrStore, err)
+	var prev domain.Machine
+	_, err := transition.Apply(ctx, s.cfg.Effects, ev, func(ctx context.Context) (transition.Outcome, error) {
+		var err error
+		if prev, _, err = s.store.MarkOnline(ctx, c.Key, st, s.cfg.NodeID, now); err != nil {
+			return transition.DidNot, fmt.Errorf("online %s: %w: %w", c.Key, domain.ErrStore, err)
 		}
-	}
-	prev, _, err := s.store.MarkOnline(ctx, c.Key, st, s.cfg.NodeID, now)
-	if err != nil {
-		if s.cfg.Effects != nil {
-			_ = s.cfg.Effects.Cancel(context.WithoutCancel(ctx), entry) // else recovery cancels it
-		}
-		release()
-		return domain.Machine{}, fmt.Errorf("online %s: %w: %w", c.Key, domain.ErrStore, err)
-	}
-	if s.cfg.Effects != nil {
 		// Only a machine that was offline (or new) went online; a reconnect
 		// within the grace period or a takeover from a dead node did not.
-		settle, what := s.cfg.Effects.Confirm, "confirm"
 		if prev.State == domain.StateOnline || prev.State == domain.StateDisconnected {
-			settle, what = s.cfg.Effects.Cancel, "cancel"
-			if chain != nil {
-				s.catchUpChain(ctx, domain.OnlineRequest{Key: c.Key, StakingType: st}, *chain, now)
-			}
+			return transition.DidNot, nil
 		}
-		if err := settle(ctx, entry); err != nil && s.OnError != nil {
-			s.OnError(what+" online side effects (recovery will settle them)", err)
+		return transition.Happened, nil
+	})
+	switch {
+	case errors.Is(err, transition.ErrUnsettled):
+		if s.OnError != nil {
+			s.OnError("settle online side effects", err)
 		}
+	case err != nil:
+		release()
+		if errors.Is(err, domain.ErrStore) {
+			return domain.Machine{}, err
+		}
+		return domain.Machine{}, fmt.Errorf("online %s: %w: %w", c.Key, domain.ErrStore, err)
+	}
+	if chain != nil && (prev.State == domain.StateOnline || prev.State == domain.StateDisconnected) {
+		s.catchUpChain(ctx, domain.OnlineRequest{Key: c.Key, StakingType: st}, *chain, now)
 	}
 	return prev, nil
 }
@@ -239,27 +238,27 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
 		oldST, oldBW := ss.shortTerm, ss.bandwidth
 		stored(&e)
-		var entry domain.OutboxEntry
-		recorded := false
-		if first && s.cfg.Effects != nil {
-			var err error
-			if entry, err = s.cfg.Effects.Record(ctx, e); err != nil {
-				ss.shortTerm, ss.bandwidth = oldST, oldBW
-				return fmt.Errorf("%s info of %s: record side effects: %w: %w", kind, ss.key, domain.ErrStore, err)
-			}
-			recorded = true
+		fx := s.cfg.Effects
+		if !first {
+			fx = nil // only the machine's info for the chain owes side effects
 		}
-		if err := store(now); err != nil {
-			if recorded {
-				_ = s.cfg.Effects.Cancel(context.WithoutCancel(ctx), entry) // else recovery cancels it
+		_, err = transition.Apply(ctx, fx, e, func(context.Context) (transition.Outcome, error) {
+			if err := store(now); err != nil {
+				return transition.DidNot, fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
 			}
+			return transition.Happened, nil
+		})
+		switch {
+		case errors.Is(err, transition.ErrUnsettled):
+			if s.OnError != nil {
+				s.OnError("settle "+string(e.Kind)+" side effects", err)
+			}
+		case err != nil:
 			ss.shortTerm, ss.bandwidth = oldST, oldBW
-			return fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
-		}
-		if recorded {
-			if err := s.cfg.Effects.Confirm(ctx, entry); err != nil && s.OnError != nil {
-				s.OnError("confirm "+string(e.Kind)+" side effects (recovery will settle them)", err)
+			if errors.Is(err, domain.ErrStore) {
+				return err
 			}
+			return fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
 		}
 		ss.lastTouch = now
 		s.publish(ctx, e)

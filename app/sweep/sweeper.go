@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"ddn/app/liveness"
+	"ddn/app/transition"
 	"ddn/domain"
 	"ddn/internal/periodic"
 	"ddn/ports"
@@ -191,35 +192,29 @@ func (s *Sweeper) expireGrace(ctx context.Context) (int, error) {
 		}
 		ev := domain.Event{Kind: domain.EventOffline, Key: m.Key, StakingType: m.StakingType, NodeID: s.cfg.NodeID,
 			At: now, Previous: domain.StateDisconnected, Since: m.LastDisconnectTime}
-		var entry domain.OutboxEntry
-		if s.cfg.Effects != nil {
-			entry, err = s.cfg.Effects.Record(ctx, ev)
-			if errors.Is(err, domain.ErrDuplicate) {
-				continue // another node owns this transition
+		var won bool
+		_, err = transition.Apply(ctx, s.cfg.Effects, ev, func(ctx context.Context) (transition.Outcome, error) {
+			var err error
+			if won, err = s.store.MarkOffline(ctx, m.Key, m.LastDisconnectTime, now); err != nil {
+				// The entry stays pending; recovery finishes or cancels it.
+				return transition.Unknown, fmt.Errorf("mark %s offline: %w", m.Key, err)
 			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sweep: offline of %s: %w", m.Key, err))
-				continue
+			if !won {
+				return transition.DidNot, nil
 			}
-		}
-		won, err := s.store.MarkOffline(ctx, m.Key, m.LastDisconnectTime, now)
-		if err != nil {
-			// The entry stays pending; recovery finishes or cancels it.
-			errs = append(errs, fmt.Errorf("sweep: mark %s offline: %w", m.Key, err))
+			return transition.Happened, nil
+		})
+		switch {
+		case errors.Is(err, domain.ErrDuplicate):
+			continue // another node owns this transition
+		case errors.Is(err, transition.ErrUnsettled):
+			errs = append(errs, err) // the flip itself is done
+		case err != nil:
+			errs = append(errs, fmt.Errorf("sweep: %w", err))
 			continue
 		}
 		if !won {
-			if s.cfg.Effects != nil {
-				if err := s.cfg.Effects.Cancel(ctx, entry); err != nil {
-					errs = append(errs, err)
-				}
-			}
 			continue
-		}
-		if s.cfg.Effects != nil {
-			if err := s.cfg.Effects.Confirm(ctx, entry); err != nil {
-				errs = append(errs, err)
-			}
 		}
 		flipped++
 		s.publish(ctx, ev)
