@@ -35,7 +35,7 @@ func (n *node) start() {
 	batcher := ingest.NewBatcher(n.store, 16, time.Millisecond)
 	done := make(chan struct{})
 	go func() { batcher.Run(ctx); close(done) }()
-	svc, err := session.NewService(session.Config{NodeID: "n1"}, n.store, batcher, memory.NewClock(time.Now()), &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "n1"}, n.store, batcher, memory.NewClock(time.Now()), new(memory.Events).Observe)
 	if err != nil {
 		n.t.Fatal(err)
 	}

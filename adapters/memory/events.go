@@ -1,25 +1,24 @@
 package memory
 
 import (
-	"context"
 	"slices"
 	"sync"
 
 	"ddn/domain"
 )
 
-// Events is a fake ports.EventSink that records what was published.
+// Events records the transitions a session service or sweeper observed
+// (pass its Observe), so tests can assert them.
 type Events struct {
 	mu     sync.Mutex
 	events []domain.Event
 }
 
-// Publish implements ports.EventSink.
-func (e *Events) Publish(_ context.Context, ev domain.Event) error {
+// Observe records one transition.
+func (e *Events) Observe(ev domain.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.events = append(e.events, ev)
-	return nil
 }
 
 // All returns a copy of everything published so far.

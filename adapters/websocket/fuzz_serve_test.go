@@ -33,7 +33,7 @@ func FuzzServe(f *testing.F) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { batcher.Run(ctx); close(done) }()
-	svc, err := session.NewService(session.Config{NodeID: "fuzz-node"}, store, batcher, memory.NewClock(time.Now()), &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "fuzz-node"}, store, batcher, memory.NewClock(time.Now()), new(memory.Events).Observe)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func newSessionsOn(t *testing.T, store sessionStore) *session.Service {
 	done := make(chan struct{})
 	go func() { batcher.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	svc, err := session.NewService(session.Config{NodeID: "test-node"}, store, batcher, memory.NewClock(time.Now()), &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "test-node"}, store, batcher, memory.NewClock(time.Now()), new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func newNode(t *testing.T) *node {
 	n.ob = outbox.New(outbox.Config{NodeID: "n1", Targets: []string{chainreport.Target}}, n.store, n.clock,
 		map[string]ports.Deliverer{chainreport.Target: chainreport.New(n.chain)})
 	svc, err := session.NewService(session.Config{NodeID: "n1", Effects: n.ob, Registry: n.chain},
-		n.store, appender{n.store}, n.clock, &memory.Events{})
+		n.store, appender{n.store}, n.clock, new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestFirstInfosAndPresenceReachTheChainThroughTheOutbox(t *testing.T) {
 
 func TestNoChainEveryMachineIsRegistered(t *testing.T) {
 	store := memory.NewStore()
-	svc, err := session.NewService(session.Config{NodeID: "n1"}, store, appender{store}, memory.NewClock(t0), &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "n1"}, store, appender{store}, memory.NewClock(t0), new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func newPolicyNode(t *testing.T, policy domain.OfflineReportPolicy) *policyNode 
 		After: map[string]string{"webhook": chainreport.Target}}, n.store, n.clock,
 		map[string]ports.Deliverer{chainreport.Target: gate(chainreport.New(n.chain).WithMachines(n.store)), "webhook": gate(n.hook)})
 	n.sweep = sweep.New(sweep.Config{NodeID: "n1", Grace: 5 * time.Minute, NodeExpiry: time.Hour, Effects: n.ob},
-		n.store, n.clock, &memory.Events{})
+		n.store, n.clock, new(memory.Events).Observe)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -74,7 +74,7 @@ func TestLegacyClaimThenSweeper(t *testing.T) {
 	if _, err := migrate.Classify(ctx, store, clock); err != nil {
 		t.Fatal(err)
 	}
-	sw := sweep.New(sweep.Config{NodeID: "n1", Grace: time.Minute, NodeExpiry: 15 * time.Second}, store, clock, &memory.Events{})
+	sw := sweep.New(sweep.Config{NodeID: "n1", Grace: time.Minute, NodeExpiry: 15 * time.Second}, store, clock, new(memory.Events).Observe)
 	if res, err := sw.Sweep(ctx); err != nil || res.Released != 1 || res.Offline != 0 {
 		t.Fatalf("first sweep = %+v, %v; want the claim released", res, err)
 	}

@@ -21,7 +21,7 @@ func (nopAppender) Append(context.Context, domain.Report) error { return nil }
 // unchanged content (validated, appended, machine_info untouched).
 func BenchmarkReportShortTerm(b *testing.B) {
 	store := memory.NewStore()
-	svc, err := session.NewService(session.Config{NodeID: "bench"}, store, nopAppender{}, memory.NewClock(t0), &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "bench"}, store, nopAppender{}, memory.NewClock(t0), new(memory.Events).Observe)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func BenchmarkReportShortTerm(b *testing.B) {
 func BenchmarkOnlineCycle(b *testing.B) {
 	store := memory.NewStore()
 	clock := memory.NewClock(t0)
-	svc, err := session.NewService(session.Config{NodeID: "bench"}, store, nopAppender{}, clock, &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "bench"}, store, nopAppender{}, clock, new(memory.Events).Observe)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func newEnrichFixture(t *testing.T) *enrichFixture {
 	f.locator.Add(netip.MustParseAddr("203.0.113.0"), netip.MustParseAddr("203.0.113.255"), shenzhen)
 	f.locator.Add(netip.MustParseAddr("198.51.100.0"), netip.MustParseAddr("198.51.100.255"), austin)
 	svc, err := session.NewService(session.Config{NodeID: "node-a", TouchInterval: time.Minute, Catalog: f.catalog, Locator: f.locator},
-		f.store, storeAppender{f.store}, f.clock, f.events)
+		f.store, storeAppender{f.store}, f.clock, f.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

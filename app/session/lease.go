@@ -286,7 +286,7 @@ func (s *Service) releaseClaim(ctx context.Context, c domain.Connection) (bool, 
 		return true, fmt.Errorf("reconcile: mark %s disconnected: %w: %w", c.Key, domain.ErrStore, err)
 	}
 	if ok {
-		s.publish(ctx, domain.Event{Kind: domain.EventDisconnected, Key: c.Key, NodeID: s.cfg.NodeID, At: since, Previous: domain.StateOnline})
+		s.observed(domain.Event{Kind: domain.EventDisconnected, Key: c.Key, NodeID: s.cfg.NodeID, At: since, Previous: domain.StateOnline})
 	}
 	return true, nil
 }
@@ -328,7 +328,7 @@ func (s *Service) restore(ctx context.Context, connID string, b boundSession) (r
 	if err != nil {
 		return false, false, fmt.Errorf("reconcile: claim %s again: %w", b.key, err)
 	}
-	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: b.key, StakingType: b.staking, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
+	s.observed(domain.Event{Kind: domain.EventOnline, Key: b.key, StakingType: b.staking, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
 	return true, false, nil
 }
 
@@ -427,7 +427,7 @@ func (s *Service) setOnlineAgain(ctx context.Context, connID string, b boundSess
 	if _, _, err := s.store.MarkOnline(ctx, b.key, b.staking, s.cfg.NodeID, now); err != nil {
 		return false, fmt.Errorf("reconcile: mark %s online: %w: %w", b.key, domain.ErrStore, err)
 	}
-	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: b.key, StakingType: b.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateDisconnected})
+	s.observed(domain.Event{Kind: domain.EventOnline, Key: b.key, StakingType: b.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateDisconnected})
 	return true, nil
 }
 

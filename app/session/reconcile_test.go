@@ -99,7 +99,7 @@ func TestJoinReleasesThePreviousLifesClaims(t *testing.T) {
 	f := newFixture(t, "node-a")
 	online(t, f.svc.Open("ip"), keyA)
 	f.clock.Advance(time.Minute) // node-a crashes; a minute later it starts again
-	next, err := session.NewService(session.Config{NodeID: "node-a", NodeExpiry: 15 * time.Second}, f.store, storeAppender{f.store}, f.clock, f.events)
+	next, err := session.NewService(session.Config{NodeID: "node-a", NodeExpiry: 15 * time.Second}, f.store, storeAppender{f.store}, f.clock, f.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestNotifyReachesTheHoldingNode(t *testing.T) {
 func TestReplaceDuplicatesMakesTheNewestConnectionWin(t *testing.T) {
 	f := newFixture(t, "node-a")
 	svcB, err := session.NewService(session.Config{NodeID: "node-b", NodeExpiry: 15 * time.Second, ReplaceDuplicates: true},
-		f.store, storeAppender{f.store}, f.clock, f.events)
+		f.store, storeAppender{f.store}, f.clock, f.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestReplaceDuplicatesMakesTheNewestConnectionWin(t *testing.T) {
 func TestOnlineSideEffectsOnlyForRealTransitions(t *testing.T) {
 	f := newFixture(t, "node-a")
 	ob := outbox.New(outbox.Config{NodeID: "node-a", Targets: []string{"log"}}, f.store, f.clock, nil)
-	svc, err := session.NewService(session.Config{NodeID: "node-a", Effects: ob}, f.store, storeAppender{f.store}, f.clock, f.events)
+	svc, err := session.NewService(session.Config{NodeID: "node-a", Effects: ob}, f.store, storeAppender{f.store}, f.clock, f.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ type Service struct {
 	store   ports.Store
 	reports ReportAppender
 	clock   ports.Clock
-	events  ports.EventSink
+	observe func(domain.Event)
 	// OnError observes failures that no caller can be told about (an event
 	// that could not be published); it must be set before use if wanted.
 	OnError func(op string, err error)
@@ -121,8 +121,10 @@ type Service struct {
 	nudge  chan struct{}
 }
 
-// NewService wires the use cases to their ports.
-func NewService(cfg Config, store ports.Store, reports ReportAppender, clock ports.Clock, events ports.EventSink) (*Service, error) {
+// NewService wires the use cases to their ports. observe (nil: none) hears
+// of every transition once it is stored, for logs and tests; side effects
+// go through Config.Effects only.
+func NewService(cfg Config, store ports.Store, reports ReportAppender, clock ports.Clock, observe func(domain.Event)) (*Service, error) {
 	if cfg.NodeID == "" {
 		return nil, errors.New("session service: node id is empty")
 	}
@@ -162,7 +164,7 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 		writes = make(chan struct{}, cfg.MaxConcurrentWrites)
 	}
 	return &Service{
-		cfg: cfg, store: store, reports: reports, clock: clock, events: events,
+		cfg: cfg, store: store, reports: reports, clock: clock, observe: observe,
 		bootID:    hex.EncodeToString(nonce[:]),
 		startedAt: clock.Now(),
 		live:      map[string]*Session{},
@@ -275,8 +277,8 @@ func (s *Service) ownBoot(connID string) bool { return strings.HasPrefix(connID,
 // connection id it hands out).
 func (s *Service) BootID() string { return s.bootID }
 
-func (s *Service) publish(ctx context.Context, e domain.Event) {
-	if err := s.events.Publish(ctx, e); err != nil && s.OnError != nil {
-		s.OnError("publish "+string(e.Kind), fmt.Errorf("machine %s: %w", e.Key, err))
+func (s *Service) observed(e domain.Event) {
+	if s.observe != nil {
+		s.observe(e)
 	}
 }

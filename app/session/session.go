@@ -87,7 +87,7 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		s.bound[ss.connID] = boundSession{key: req.Key, staking: req.StakingType, clientIP: ss.clientIP, since: now}
 	}
 	s.mu.Unlock()
-	s.publish(ctx, domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
+	s.observed(domain.Event{Kind: domain.EventOnline, Key: req.Key, StakingType: req.StakingType, NodeID: s.cfg.NodeID, At: now, Previous: prev.State})
 	return nil
 }
 
@@ -261,7 +261,7 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 			return fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
 		}
 		ss.lastTouch = now
-		s.publish(ctx, e)
+		s.observed(e)
 	case now.Sub(ss.lastTouch) >= s.cfg.TouchInterval:
 		if t, ok := s.reports.(LastReportToucher); ok {
 			t.Touch(ss.key, now)
@@ -310,6 +310,6 @@ func (ss *Session) Close(ctx context.Context) error {
 		s.owe(ss.key, now) // the reconciler marks it disconnected once the store answers
 		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
 	}
-	s.publish(ctx, domain.Event{Kind: domain.EventDisconnected, Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateOnline})
+	s.observed(domain.Event{Kind: domain.EventDisconnected, Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now, Previous: domain.StateOnline})
 	return nil
 }

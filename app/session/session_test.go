@@ -56,7 +56,7 @@ func (f *fixture) service(t *testing.T, nodeID string) *session.Service {
 func (f *fixture) serviceOver(t *testing.T, nodeID string, store ports.Store) *session.Service {
 	t.Helper()
 	svc, err := session.NewService(session.Config{NodeID: nodeID, NodeExpiry: 15 * time.Second, TouchInterval: time.Minute},
-		store, storeAppender{store}, f.clock, f.events)
+		store, storeAppender{store}, f.clock, f.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestRefreshGoesToTheBatchingAppender(t *testing.T) {
 	store := memory.NewStore()
 	clock := memory.NewClock(t0)
 	app := &touchingAppender{storeAppender: storeAppender{store}}
-	svc, err := session.NewService(session.Config{NodeID: "n1", TouchInterval: time.Minute}, store, app, clock, &memory.Events{})
+	svc, err := session.NewService(session.Config{NodeID: "n1", TouchInterval: time.Minute}, store, app, clock, new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (g *gatedStore) MarkOnline(ctx context.Context, key domain.MachineKey, st d
 func TestMaxConcurrentWritesQueuesOnlines(t *testing.T) {
 	store := &gatedStore{Store: memory.NewStore(), entered: make(chan domain.MachineKey, 8), gate: make(chan struct{})}
 	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 2},
-		store, storeAppender{store}, memory.NewClock(t0), &memory.Events{})
+		store, storeAppender{store}, memory.NewClock(t0), new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestOnlinesAskTheChainTogether(t *testing.T) {
 	reg := &gatedRegistry{entered: make(chan domain.MachineKey, n), gate: make(chan struct{})}
 	store := memory.NewStore()
 	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 1, Registry: reg},
-		store, storeAppender{store}, memory.NewClock(t0), &memory.Events{})
+		store, storeAppender{store}, memory.NewClock(t0), new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestUnregisterForgetsTheRegistrationOnEveryNode(t *testing.T) {
 	}
 	node := func(id string) (*session.Service, *chaincache.Cache) {
 		cache := chaincache.New(chain, time.Hour, clock)
-		svc, err := session.NewService(session.Config{NodeID: id, Registry: cache}, store, storeAppender{store}, clock, &memory.Events{})
+		svc, err := session.NewService(session.Config{NodeID: id, Registry: cache}, store, storeAppender{store}, clock, new(memory.Events).Observe)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ type Sweeper struct {
 	cfg    Config
 	store  ports.Store
 	clock  ports.Clock
-	events ports.EventSink
+	observe func(domain.Event)
 
 	mu sync.Mutex
 	// seen is when this sweeper first saw each disconnected machine, with
@@ -82,12 +82,13 @@ type sighting struct {
 	since, first time.Time
 }
 
-// New returns a sweeper.
-func New(cfg Config, store ports.Store, clock ports.Clock, events ports.EventSink) *Sweeper {
+// New returns a sweeper. observe (nil: none) hears of every transition it
+// stores, for logs and tests; side effects go through Config.Effects only.
+func New(cfg Config, store ports.Store, clock ports.Clock, observe func(domain.Event)) *Sweeper {
 	if cfg.Liveness == nil {
 		cfg.Liveness = liveness.New(cfg.NodeExpiry, clock)
 	}
-	return &Sweeper{cfg: cfg, store: store, clock: clock, events: events, seen: map[domain.MachineKey]sighting{}}
+	return &Sweeper{cfg: cfg, store: store, clock: clock, observe: observe, seen: map[domain.MachineKey]sighting{}}
 }
 
 // Sweep runs one pass. Errors on single machines do not stop the pass; they
@@ -160,7 +161,7 @@ func (s *Sweeper) release(ctx context.Context, c domain.Connection, since time.T
 		return false, fmt.Errorf("sweep: mark %s disconnected: %w", c.Key, err)
 	}
 	if ok {
-		s.publish(ctx, domain.Event{Kind: domain.EventDisconnected, Key: c.Key, NodeID: c.NodeID, At: since, Previous: domain.StateOnline})
+		s.observed(domain.Event{Kind: domain.EventDisconnected, Key: c.Key, NodeID: c.NodeID, At: since, Previous: domain.StateOnline})
 	}
 	return ok, nil
 }
@@ -217,14 +218,15 @@ func (s *Sweeper) expireGrace(ctx context.Context) (int, error) {
 			continue
 		}
 		flipped++
-		s.publish(ctx, ev)
+		s.observed(ev)
 	}
 	return flipped, errors.Join(errs...)
 }
 
-func (s *Sweeper) publish(ctx context.Context, e domain.Event) {
-	// The sink (log today, outbox next) owns delivery failures.
-	_ = s.events.Publish(ctx, e)
+func (s *Sweeper) observed(e domain.Event) {
+	if s.observe != nil {
+		s.observe(e)
+	}
 }
 
 // watch records the disconnected machines just read and returns those this

@@ -44,7 +44,7 @@ func newCluster(store ports.Store) *cluster {
 
 func (c *cluster) node(t *testing.T, id string) *session.Service {
 	t.Helper()
-	svc, err := session.NewService(session.Config{NodeID: id, NodeExpiry: expiry}, c.store, direct{c.store}, c.clock, c.events)
+	svc, err := session.NewService(session.Config{NodeID: id, NodeExpiry: expiry}, c.store, direct{c.store}, c.clock, c.events.Observe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func (c *cluster) node(t *testing.T, id string) *session.Service {
 }
 
 func (c *cluster) sweeper(id string) *sweep.Sweeper {
-	return sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry}, c.store, c.clock, c.events)
+	return sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry}, c.store, c.clock, c.events.Observe)
 }
 
 func (c *cluster) count(kind domain.EventKind, key domain.MachineKey) int {
@@ -257,7 +257,7 @@ func SweepConcurrently(t *testing.T, store ports.Store, machines, sweepers int) 
 	for i := range sweepers {
 		id := fmt.Sprint("n", i)
 		ob := outbox.New(outbox.Config{NodeID: id, Targets: []string{"log"}}, store, c.clock, nil)
-		sws[i] = sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob}, store, c.clock, c.events)
+		sws[i] = sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob}, store, c.clock, c.events.Observe)
 		sweepOK(t, sws[i]) // each sweeper sees the machines disconnected
 	}
 	c.clock.Advance(grace)

@@ -78,14 +78,14 @@ func (c *truth) node(id string, offset time.Duration) *tnode {
 	tracker := liveness.New(expiry, clock)
 	ob := outbox.New(outbox.Config{NodeID: id, Targets: []string{"log"}}, c.store, clock, nil)
 	svc, err := session.NewService(session.Config{NodeID: id, NodeExpiry: expiry, RenewInterval: 5 * time.Second,
-		Liveness: tracker, Effects: ob}, c.store, direct{c.store}, clock, c.events)
+		Liveness: tracker, Effects: ob}, c.store, direct{c.store}, clock, c.events.Observe)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	n := &tnode{id: id, clock: clock, svc: svc, local: &kicks{}}
 	svc.SetLocal(n.local)
 	n.sw = sweep.New(sweep.Config{NodeID: id, Grace: grace, NodeExpiry: expiry, Effects: ob, Liveness: tracker,
-		Fenced: svc.Fenced, Interval: time.Second}, c.store, clock, c.events)
+		Fenced: svc.Fenced, Interval: time.Second}, c.store, clock, c.events.Observe)
 	if err := svc.Join(ctx); err != nil {
 		c.t.Fatal(err)
 	}

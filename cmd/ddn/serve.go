@@ -132,7 +132,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, StrictInfo: cfg.Score.StrictInfo, Locator: geoParts.sessionLocator(),
 		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
-	}, store, batcher, clock, logEvents{log})
+	}, store, batcher, clock, logTransitions(log))
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 
 	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects,
 		Liveness: tracker, Fenced: svc.Fenced},
-		store, clock, logEvents{log})
+		store, clock, logTransitions(log))
 	work.Go(func() {
 		sweeper.Run(workCtx, cfg.EffectiveSweepInterval(), func(res sweep.Result, err error) {
 			nodeMetrics.ObserveSweep(res.Released, res.Offline)
