@@ -64,9 +64,9 @@ type Result struct {
 
 // Sweeper runs the cluster-wide presence transitions that no connection triggers.
 type Sweeper struct {
-	cfg    Config
-	store  ports.Store
-	clock  ports.Clock
+	cfg     Config
+	store   ports.Store
+	clock   ports.Clock
 	observe func(domain.Event)
 
 	mu sync.Mutex
