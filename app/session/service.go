@@ -75,10 +75,6 @@ type Config struct {
 	// live connection (DuplicateSession: replace); the old one is closed on
 	// whichever node holds it. Off: the newcomer is refused (code 5).
 	ReplaceDuplicates bool
-	// MaxConcurrentWrites bounds the onlines and machine_info content
-	// changes in progress at once (0: no bound); the others wait their turn
-	// (see writeSlot). Batched report inserts and disconnects are not bound.
-	MaxConcurrentWrites int
 }
 
 // Defaults of Config.
@@ -113,12 +109,11 @@ type Service struct {
 	live      map[string]*Session
 	// bound is the machine of every live bound session, by connection id:
 	// what the reconciler compares with the store's claims.
-	bound  map[string]boundSession
-	local  Local
-	writes chan struct{} // Config.MaxConcurrentWrites slots; nil: no bound
-	keys   keyLocks
-	lease  leaseState
-	nudge  chan struct{}
+	bound map[string]boundSession
+	local Local
+	keys  keyLocks
+	lease leaseState
+	nudge chan struct{}
 }
 
 // NewService wires the use cases to their ports. observe (nil: none) hears
@@ -159,17 +154,12 @@ func NewService(cfg Config, store ports.Store, reports ReportAppender, clock por
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, fmt.Errorf("session service: boot id: %w", err)
 	}
-	var writes chan struct{}
-	if cfg.MaxConcurrentWrites > 0 {
-		writes = make(chan struct{}, cfg.MaxConcurrentWrites)
-	}
 	return &Service{
 		cfg: cfg, store: store, reports: reports, clock: clock, observe: observe,
 		bootID:    hex.EncodeToString(nonce[:]),
 		startedAt: clock.Now(),
 		live:      map[string]*Session{},
 		bound:     map[string]boundSession{},
-		writes:    writes,
 		keys:      keyLocks{m: map[domain.MachineKey]*keyLock{}},
 		nudge:     make(chan struct{}, 1),
 	}, nil

@@ -53,18 +53,12 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 		return fmt.Errorf("online %s: %w", req.Key, err)
 	}
 	s := ss.svc
-	// The chain is asked before a store write slot is taken: reads that
-	// wait together go to the chain together (one batch), and an online
-	// waiting for a slow chain holds no slot the store's writers need.
+	// The chain is asked before the machine's lock is taken: reads that
+	// wait together go to the chain together (one batch).
 	chainState, err := s.checkRegistered(ctx, req)
 	if err != nil {
 		return err
 	}
-	done, err := s.writeSlot(ctx, "online "+req.Key.String())
-	if err != nil {
-		return err
-	}
-	defer done()
 	unlock := s.keys.lock(req.Key)
 	defer unlock()
 	if err := s.refuseIfFenced(req.Key); err != nil {
@@ -230,11 +224,6 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 	ss.lastReport = now
 	switch {
 	case !unchanged():
-		done, err := s.writeSlot(ctx, kind+" info of "+ss.key.String())
-		if err != nil {
-			return err
-		}
-		defer done()
 		e := domain.Event{Key: ss.key, StakingType: ss.staking, NodeID: s.cfg.NodeID, At: now}
 		oldST, oldBW := ss.shortTerm, ss.bandwidth
 		stored(&e)
@@ -242,7 +231,7 @@ func (ss *Session) report(ctx context.Context, kind string, validate, derive fun
 		if !first {
 			fx = nil // only the machine's info for the chain owes side effects
 		}
-		_, err = transition.Apply(ctx, fx, e, func(context.Context) (transition.Outcome, error) {
+		_, err := transition.Apply(ctx, fx, e, func(context.Context) (transition.Outcome, error) {
 			if err := store(now); err != nil {
 				return transition.DidNot, fmt.Errorf("%s info of %s: %w: %w", kind, ss.key, domain.ErrStore, err)
 			}

@@ -131,7 +131,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		NodeExpiry: cfg.NodeLeaseExpiry, RenewInterval: cfg.NodeLeaseRenew, Liveness: tracker,
 		Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, StrictInfo: cfg.Score.StrictInfo, Locator: geoParts.sessionLocator(),
-		Registry: chainSide.registry, MaxConcurrentWrites: storeWriteSlots(cfg),
+		Registry: chainSide.registry,
 	}, store, batcher, clock, logTransitions(log))
 	if err != nil {
 		return err
@@ -327,12 +327,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger, observe
 		}
 		log.Info("embedded store started (for trials and small fleets; use MongoDB 7 in production)",
 			zap.String("dir", cfg.DataDir), zap.String("uri", srv.URI()))
-		st, err := openMongo(ctx, cfg, embeddedStoreURI(srv.URI()), log, observe)
+		st, err := openMongo(ctx, cfg, srv.ClientURI(), log, observe)
 		if err != nil {
 			_ = srv.Close()
 			return nil, nil, err
 		}
-		return st, func() { closeMongo(st, log); _ = srv.Close() }, nil
+		return embedded.Throttle(st, embedded.WriteSlots), func() { closeMongo(st, log); _ = srv.Close() }, nil
 	default:
 		st, err := openMongo(ctx, cfg, cfg.MongoDB.URI, log, observe)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"ddn/ports"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,6 +112,9 @@ func storeTool(ctx context.Context, cmd, configPath string, dryRun bool, stdout,
 		return err
 	}
 	defer closeStore()
+	if t, ok := store.(interface{ Unwrap() ports.Store }); ok {
+		store = t.Unwrap() // the embedded store's write throttle
+	}
 	st, ok := store.(*mongo.Store)
 	if !ok {
 		return fmt.Errorf("store %s holds no duplicates", cfg.StoreKind())

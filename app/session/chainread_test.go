@@ -12,71 +12,6 @@ import (
 	"ddn/domain"
 )
 
-// gatedStore holds every MarkOnline until gate is closed, saying on entered
-// that one arrived.
-type gatedStore struct {
-	*memory.Store
-	entered chan domain.MachineKey
-	gate    chan struct{}
-}
-
-func (g *gatedStore) MarkOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (domain.Machine, bool, error) {
-	g.entered <- key
-	<-g.gate
-	return g.Store.MarkOnline(ctx, key, st, nodeID, at)
-}
-
-// TestMaxConcurrentWritesQueuesOnlines: with two write slots, two onlines
-// hold them; a third waits for a slot (here: gives up with its context, code
-// 4, nothing claimed) and goes online once the slots are free.
-func TestMaxConcurrentWritesQueuesOnlines(t *testing.T) {
-	store := &gatedStore{Store: memory.NewStore(), entered: make(chan domain.MachineKey, 8), gate: make(chan struct{})}
-	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 2},
-		store, storeAppender{store}, memory.NewClock(t0), new(memory.Events).Observe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := func(i int) domain.MachineKey {
-		return domain.MachineKey{MachineID: "m" + string(rune('0'+i)), Project: "deeplink"}
-	}
-	errs := make(chan error, 2)
-	for i := range 2 {
-		ss := svc.Open("127.0.0.1")
-		go func() { errs <- ss.Online(ctx, domain.OnlineRequest{Key: key(i)}) }()
-	}
-	<-store.entered
-	<-store.entered
-
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	third := svc.Open("127.0.0.1")
-	err = third.Online(cancelled, domain.OnlineRequest{Key: key(3)})
-	if !errors.Is(err, domain.ErrStore) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("third online while both slots are held: %v; want a store error from waiting", err)
-	}
-	if _, bound := third.Machine(); bound {
-		t.Fatal("the third session is bound although it never got a slot")
-	}
-	if conns, err := store.ListConnections(ctx, "n1"); err != nil || len(conns) != 2 {
-		t.Fatalf("claims while two onlines hold the slots: %v %v; want exactly 2", conns, err)
-	}
-
-	close(store.gate)
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() {
-		for range store.entered {
-		}
-	}()
-	if err := third.Online(ctx, domain.OnlineRequest{Key: key(3)}); err != nil {
-		t.Fatalf("third online after the slots were given back: %v", err)
-	}
-	close(store.entered)
-}
-
 // gatedRegistry holds every chain read until gate is closed.
 type gatedRegistry struct {
 	entered chan domain.MachineKey
@@ -94,13 +29,13 @@ func (g *gatedRegistry) MachineState(ctx context.Context, key domain.MachineKey,
 }
 
 // TestOnlinesAskTheChainTogether: onlines waiting for the chain hold no
-// write slot, so with one slot all of them are in the chain's queue at
-// once (where they go out in one batch), and all go online after.
+// lock, so all of them are in the chain's queue at once (where they go out
+// in one batch), and all go online after.
 func TestOnlinesAskTheChainTogether(t *testing.T) {
 	const n = 8
 	reg := &gatedRegistry{entered: make(chan domain.MachineKey, n), gate: make(chan struct{})}
 	store := memory.NewStore()
-	svc, err := session.NewService(session.Config{NodeID: "n1", MaxConcurrentWrites: 1, Registry: reg},
+	svc, err := session.NewService(session.Config{NodeID: "n1", Registry: reg},
 		store, storeAppender{store}, memory.NewClock(t0), new(memory.Events).Observe)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +51,7 @@ func TestOnlinesAskTheChainTogether(t *testing.T) {
 		select {
 		case <-reg.entered:
 		case <-time.After(5 * time.Second):
-			t.Fatalf("%d of %d onlines reached the chain with one write slot; want all at once", i, n)
+			t.Fatalf("%d of %d onlines reached the chain; want all at once", i, n)
 		}
 	}
 	close(reg.gate)
