@@ -27,11 +27,11 @@ import (
 	"ddn/app/liveness"
 	"ddn/app/migrate"
 	"ddn/app/outbox"
+	"ddn/app/retention"
 	"ddn/app/session"
 	"ddn/app/sweep"
 	"ddn/config"
 	"ddn/domain"
-	"ddn/internal/periodic"
 	"ddn/ports"
 )
 
@@ -160,7 +160,14 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}
 	log.Info("joined the cluster", zap.String("node_id", cfg.NodeID), zap.String("boot_id", svc.BootID()))
 	work.Go(func() {
-		retain(workCtx, store, time.Duration(cfg.MongoDB.ExpireTime)*time.Second, cfg.MongoDB.RetentionInterval, log)
+		keep := time.Duration(cfg.MongoDB.ExpireTime) * time.Second
+		retention.Run(workCtx, store, clock, keep, cfg.MongoDB.RetentionInterval, func(r retention.Result, err error) {
+			if err != nil {
+				log.Error("retention", zap.Error(err))
+			}
+			log.Info("retention", zap.Int64("reports_removed", r.Reports), zap.Int64("outbox_entries_removed", r.OutboxEntries),
+				zap.Int64("stale_commands_removed", r.Commands), zap.Duration("older_than", keep))
+		})
 	})
 
 	sweeper := sweep.New(sweep.Config{NodeID: cfg.NodeID, Grace: cfg.OfflineGracePeriod, NodeExpiry: cfg.NodeLeaseExpiry, Effects: effects,
@@ -390,32 +397,5 @@ type offsetClock time.Duration
 
 // Now implements ports.Clock.
 func (c offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c)) }
-
-// retain is the data cleaning job: every interval it deletes reports older
-// than the retention period (on MongoDB the TTL index usually did it already;
-// on the embedded store it is the only expiry), outbox entries delivered or
-// cancelled that long ago, and node commands no node took within an hour.
-func retain(ctx context.Context, store ports.Store, keep, every time.Duration, log *zap.Logger) {
-	if keep <= 0 || every <= 0 {
-		return
-	}
-	periodic.Run(ctx, every, func(ctx context.Context) {
-		now := time.Now()
-		reports, err := store.PruneReports(ctx, now.Add(-keep))
-		if err != nil {
-			log.Error("retention: prune reports", zap.Error(err))
-		}
-		entries, err := store.PruneOutbox(ctx, now.Add(-keep))
-		if err != nil {
-			log.Error("retention: prune outbox", zap.Error(err))
-		}
-		commands, err := store.PruneCommands(ctx, now.Add(-time.Hour))
-		if err != nil {
-			log.Error("retention: prune node commands", zap.Error(err))
-		}
-		log.Info("retention", zap.Int64("reports_removed", reports), zap.Int64("outbox_entries_removed", entries),
-			zap.Int64("stale_commands_removed", commands), zap.Duration("older_than", keep))
-	})
-}
 
 var _ http.Handler = (*websocket.Handler)(nil)
