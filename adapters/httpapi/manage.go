@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"ddn/app/transfer"
 	"ddn/domain"
 )
 
@@ -21,13 +22,6 @@ type Retention struct {
 	// Interval is MongoDB.RetentionInterval: how often the node prunes.
 	Interval time.Duration
 }
-
-// exportPage is how many machines an export reads at a time.
-const exportPage = 500
-
-// importBatch is how many imported reports are checked and stored at a
-// time: the embedded store scans machine_tm once per batch.
-const importBatch = 5000
 
 // registerManagement adds the admin API: prune, forget a machine, export,
 // import, effective configuration.
@@ -107,69 +101,66 @@ func exportHandler(o Options) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		ctx := r.Context()
-		flusher, _ := w.(http.Flusher)
-		enc := json.NewEncoder(w)
-		end := exportEnd{Kind: "end"}
-		started := false
-		start := func() {
-			if !started {
-				w.Header().Set("Content-Type", "application/x-ndjson")
-				w.Header().Set("Content-Disposition", `attachment; filename="ddn-export.ndjson"`)
-				w.WriteHeader(http.StatusOK)
-				started = true
+		sink := &exportSink{w: w, enc: json.NewEncoder(w)}
+		sink.flusher, _ = w.(http.Flusher)
+		n, err := transfer.Export(r.Context(), o.Fleet, from, to, sink)
+		var ee *transfer.ExportError
+		switch {
+		case errors.As(err, &ee) && !sink.started:
+			storeFailed(w, o, string(ee.Stage), ee.Err)
+		case errors.As(err, &ee):
+			if r.Context().Err() == nil {
+				o.Logger.Error(string(ee.Stage), zap.Error(ee.Err))
+				_ = sink.enc.Encode(errorLine{Kind: "error", Code: domain.CodeDatabase, Message: "store failed mid-export; the export is incomplete"})
 			}
+		case err != nil:
+			// The client went away.
+		default:
+			sink.start()
+			_ = sink.enc.Encode(exportEnd{Kind: "end", Machines: n.Machines, Reports: n.Reports})
 		}
-		fail := func(op string, err error) {
-			if !started {
-				storeFailed(w, o, op, err)
-				return
-			}
-			o.Logger.Error(op, zap.Error(err))
-			_ = enc.Encode(errorLine{Kind: "error", Code: domain.CodeDatabase, Message: "store failed mid-export; the export is incomplete"})
-		}
-		var after *domain.MachineKey
-		for {
-			ms, err := o.Fleet.ListMachines(ctx, domain.MachineFilter{After: after, Limit: exportPage})
-			if err != nil {
-				fail("export machines", err)
-				return
-			}
-			start()
-			for _, m := range ms {
-				v := machineOf(m)
-				v.Kind = "machine"
-				if err := enc.Encode(v); err != nil {
-					return // the client went away
-				}
-				end.Machines++
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-			if len(ms) < exportPage {
-				break
-			}
-			k := ms[len(ms)-1].Key
-			after = &k
-		}
-		err := o.Fleet.ScanReports(ctx, from, to, func(rep domain.Report) error {
-			if err := enc.Encode(reportOf(rep, true)); err != nil {
-				return fmt.Errorf("write export: %w", err)
-			}
-			end.Reports++
-			if flusher != nil && end.Reports%exportPage == 0 {
-				flusher.Flush()
-			}
-			return nil
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				fail("export reports", err)
-			}
-			return
-		}
-		_ = enc.Encode(end)
+	}
+}
+
+// exportSink writes an export as NDJSON, sending the status line with the
+// first page.
+type exportSink struct {
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	flusher http.Flusher
+	started bool
+}
+
+func (s *exportSink) start() {
+	if !s.started {
+		s.w.Header().Set("Content-Type", "application/x-ndjson")
+		s.w.Header().Set("Content-Disposition", `attachment; filename="ddn-export.ndjson"`)
+		s.w.WriteHeader(http.StatusOK)
+		s.started = true
+	}
+}
+
+// Machine implements transfer.Sink.
+func (s *exportSink) Machine(m domain.Machine) error {
+	s.start()
+	v := machineOf(m)
+	v.Kind = "machine"
+	return s.enc.Encode(v)
+}
+
+// Report implements transfer.Sink.
+func (s *exportSink) Report(r domain.Report) error {
+	if err := s.enc.Encode(reportOf(r, true)); err != nil {
+		return fmt.Errorf("write export: %w", err)
+	}
+	return nil
+}
+
+// Flush implements transfer.Sink.
+func (s *exportSink) Flush() {
+	s.start()
+	if s.flusher != nil {
+		s.flusher.Flush()
 	}
 }
 
@@ -192,20 +183,20 @@ type importLine struct {
 // one of the same machine and timestamp is stored.
 func importHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var machines, inserted, seen int64
-		var batch []domain.Report
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			n, err := o.Fleet.ImportReports(r.Context(), batch)
-			inserted += n
-			batch = batch[:0]
-			return err
-		}
+		ctx := r.Context()
+		im := transfer.NewImport(o.Fleet)
 		answer := func(status int, code domain.Code, msg string) {
-			writeJSON(w, status, map[string]any{"code": code, "message": msg, "machines": machines,
-				"reports_imported": inserted, "reports_skipped": seen - int64(len(batch)) - inserted})
+			c := im.Counts()
+			writeJSON(w, status, map[string]any{"code": code, "message": msg, "machines": c.Machines,
+				"reports_imported": c.ReportsImported, "reports_skipped": c.ReportsSkipped})
+		}
+		// refuse answers a bad line after storing what came before it.
+		refuse := func(status int, code domain.Code, msg string) {
+			if err := im.Finish(ctx); err != nil {
+				storeFailed(w, o, "import reports", err)
+				return
+			}
+			answer(status, code, msg+"; the lines before it were imported")
 		}
 		dec := json.NewDecoder(r.Body)
 		for line := 1; ; line++ {
@@ -215,57 +206,39 @@ func importHandler(o Options) http.HandlerFunc {
 				break
 			}
 			if err != nil {
-				if ferr := flush(); ferr != nil {
-					storeFailed(w, o, "import reports", ferr)
-					return
-				}
 				if tooLarge(err) {
-					answer(http.StatusRequestEntityTooLarge, domain.CodeParameter, "import body too large (Admin.ImportMaxBytes); what came before was imported")
+					refuse(http.StatusRequestEntityTooLarge, domain.CodeParameter, "import body too large (Admin.ImportMaxBytes)")
 					return
 				}
-				answer(http.StatusBadRequest, domain.CodeParse, fmt.Sprintf("line %d is not JSON: %v; the lines before it were imported", line, err))
+				refuse(http.StatusBadRequest, domain.CodeParse, fmt.Sprintf("line %d is not JSON: %v", line, err))
 				return
 			}
-			key := l.key()
 			switch l.Kind {
 			case "machine":
-				if err := key.Validate(); err != nil {
-					_ = flush()
-					answer(http.StatusBadRequest, domain.CodeParameter, fmt.Sprintf("line %d: %v; the lines before it were imported", line, err))
-					return
-				}
-				if err := o.Fleet.PutMachine(r.Context(), l.domain()); err != nil {
-					storeFailed(w, o, "import machine", err)
-					return
-				}
-				machines++
+				err = im.Machine(ctx, l.domain())
 			case "report":
-				if err := key.Validate(); err != nil || l.Timestamp.IsZero() || (l.ShortTerm == nil) == (l.Bandwidth == nil) {
-					_ = flush()
-					answer(http.StatusBadRequest, domain.CodeParameter, fmt.Sprintf("line %d: a report needs machine_id, project, timestamp and one of deeplink_st or deeplink_bw; the lines before it were imported", line))
-					return
-				}
-				batch = append(batch, domain.Report{Key: key, Timestamp: l.Timestamp.UTC(), ShortTerm: l.ShortTerm.domain(), Bandwidth: l.Bandwidth.domain()})
-				seen++
-				if len(batch) >= importBatch {
-					if err := flush(); err != nil {
-						storeFailed(w, o, "import reports", err)
-						return
-					}
-				}
+				err = im.Report(ctx, domain.Report{Key: l.key(), Timestamp: l.Timestamp.UTC(), ShortTerm: l.ShortTerm.domain(), Bandwidth: l.Bandwidth.domain()})
 			case "end", "error":
 				// The export's own summary (or its failure note): nothing to store.
 			default:
-				_ = flush()
-				answer(http.StatusBadRequest, domain.CodeParameter, fmt.Sprintf("line %d: kind must be machine or report, got %q; the lines before it were imported", line, l.Kind))
+				refuse(http.StatusBadRequest, domain.CodeParameter, fmt.Sprintf("line %d: kind must be machine or report, got %q", line, l.Kind))
+				return
+			}
+			switch {
+			case errors.Is(err, domain.ErrInvalidParam):
+				refuse(http.StatusBadRequest, domain.CodeParameter, fmt.Sprintf("line %d: %v", line, err))
+				return
+			case err != nil:
+				storeFailed(w, o, "import", err)
 				return
 			}
 		}
-		if err := flush(); err != nil {
+		if err := im.Finish(ctx); err != nil {
 			storeFailed(w, o, "import reports", err)
 			return
 		}
-		o.Logger.Info("import by the admin API", zap.Int64("machines", machines), zap.Int64("reports_imported", inserted), zap.Int64("reports_skipped", seen-inserted))
+		c := im.Counts()
+		o.Logger.Info("import by the admin API", zap.Int64("machines", c.Machines), zap.Int64("reports_imported", c.ReportsImported), zap.Int64("reports_skipped", c.ReportsSkipped))
 		answer(http.StatusOK, domain.CodeOK, "imported")
 	}
 }
