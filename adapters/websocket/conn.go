@@ -24,6 +24,11 @@ import (
 // it the connection is not read until the worker catches up.
 const maxQueued = 16
 
+// linger is how long a worker waits for the next message before it exits:
+// an agent that keeps sending keeps its worker (and the stack it grew), an
+// idle one holds none.
+const linger = time.Second
+
 // message is one whole data message read from the agent.
 type message struct {
 	typ  websocket.MessageType
@@ -32,8 +37,9 @@ type message struct {
 
 // conn is one agent connection. Its request's goroutine reads it (serve);
 // whole messages go to a worker goroutine, started when there is something
-// to serve and gone when the queue is empty, so that pings are answered
-// while a slow online is served and messages are answered in order. Writes
+// to serve and gone once the queue stayed empty for linger, so that pings
+// are answered while a slow online is served and messages are answered in
+// order. Writes
 // may come from the worker, the library's ping answers and Notify.
 type conn struct {
 	h        *Handler
@@ -52,6 +58,11 @@ type conn struct {
 	queue   []message
 	working bool
 	ended   bool
+	// readDone: the reader is gone, a waiting worker exits at once.
+	readDone bool
+	// wake tells a worker waiting out its linger that a message is queued
+	// or the reader is gone (capacity 1, sent without blocking).
+	wake chan struct{}
 
 	closing atomic.Bool
 	// policyClosed is set once the connection is being closed for abuse.
@@ -88,6 +99,8 @@ func (c *conn) serve() {
 		// other end drops what was not served.
 		c.queue = nil
 	}
+	c.readDone = true
+	c.signal()
 	for c.working {
 		c.qcond.Wait()
 	}
@@ -99,7 +112,7 @@ func (c *conn) serve() {
 // readLoop reads messages until the connection fails or closes.
 func (c *conn) readLoop() error {
 	for {
-		typ, data, err := c.ws.Read(c.h.base)
+		typ, data, err := c.ws.Read(c.h.io)
 		if err != nil {
 			return err
 		}
@@ -130,6 +143,16 @@ func (c *conn) enqueue(m message) {
 	if !c.working {
 		c.working = true
 		go c.work()
+		return
+	}
+	c.signal()
+}
+
+// signal wakes a worker waiting out its linger.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -147,13 +170,32 @@ func (c *conn) work() {
 			c.qmu.Unlock()
 		}
 	}()
+	var idle *time.Timer
 	for {
 		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			c.working, c.queue = false, nil
-			c.qcond.Broadcast()
+		if len(c.queue) == 0 && !c.readDone {
 			c.qmu.Unlock()
-			return
+			if idle == nil {
+				idle = time.NewTimer(linger)
+			} else {
+				idle.Reset(linger)
+			}
+			select {
+			case <-c.wake:
+			case <-idle.C:
+			}
+			c.qmu.Lock()
+		}
+		if len(c.queue) == 0 {
+			if idle == nil || c.readDone || !idle.Stop() {
+				// The reader is gone, or the linger ran out with nothing queued.
+				c.working, c.queue = false, nil
+				c.qcond.Broadcast()
+				c.qmu.Unlock()
+				return
+			}
+			c.qmu.Unlock()
+			continue // a stale wake: wait again
 		}
 		m := c.queue[0]
 		c.queue[0] = message{}
@@ -284,7 +326,7 @@ func (c *conn) write(ctx context.Context, r wire.Response) error {
 // writeText sends one text message within WriteTimeout; a client that does
 // not read in time is cut off so it cannot hold the node's resources.
 func (c *conn) writeText(ctx context.Context, p []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, c.h.opts.WriteTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.h.opts.WriteTimeout)
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageText, p); err != nil {
 		c.closeNow()

@@ -69,6 +69,12 @@ type Handler struct {
 	// base is the context messages are served in; only Drain ends it.
 	base   context.Context
 	cancel context.CancelFunc
+	// io is base without its cancellation: the context of every read and
+	// write. The library ties a cancellable context to each frame (a
+	// callback registered on it and removed again), which on base would
+	// serialize every frame of every connection on base's lock; a closed
+	// connection (Drain closes them all) ends its reads and writes instead.
+	io context.Context
 
 	// admitted, perIP and anonymous are the counts the limits bound.
 	admitted  int
@@ -106,7 +112,7 @@ func NewHandler(svc *session.Service, o Options) *Handler {
 		o.LimitObserver = nopLimitObserver{}
 	}
 	base, cancel := context.WithCancel(context.Background())
-	h := &Handler{svc: svc, opts: o, base: base, cancel: cancel, conns: map[*conn]struct{}{},
+	h := &Handler{svc: svc, opts: o, base: base, cancel: cancel, io: context.WithoutCancel(base), conns: map[*conn]struct{}{},
 		byKey: map[domain.MachineKey]*conn{}, perIP: map[string]int{}}
 	h.closed = sync.NewCond(&h.mu)
 	return h
@@ -138,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, why, http.StatusForbidden)
 		return
 	}
-	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now()}
+	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now(), wake: make(chan struct{}, 1)}
 	c.qcond.L = &c.qmu
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// originAllowed above is the policy; the library's own check
