@@ -38,6 +38,9 @@ type boundSession struct {
 	staking  domain.StakingType
 	clientIP string
 	since    time.Time
+	// fenced: the fence closed this session; until its connection has
+	// ended it is not claimed again for a machine that went offline.
+	fenced bool
 }
 
 // RenewLease writes this node's record with the next renewal count; while
@@ -147,6 +150,10 @@ func (s *Service) CheckFence(ctx context.Context) bool {
 	}
 	s.mu.Lock()
 	bound := maps.Clone(s.bound)
+	for connID, b := range bound {
+		b.fenced = true
+		s.bound[connID] = b
+	}
 	s.mu.Unlock()
 	for connID, b := range bound {
 		s.kickSession(ctx, b.key, connID, "node lost its lease")
@@ -317,6 +324,18 @@ func (s *Service) restore(ctx context.Context, connID string, b boundSession) (r
 		}
 	case !errors.Is(err, domain.ErrNotFound):
 		return false, false, fmt.Errorf("reconcile: claim on %s: %w: %w", b.key, domain.ErrStore, err)
+	}
+	if cur.fenced {
+		// The fence closed this session and its connection has not ended
+		// yet (the agent may be gone for good): it brings back a machine
+		// that is only disconnected, never one that went offline.
+		m, err := s.store.GetMachine(ctx, b.key)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return false, false, fmt.Errorf("reconcile: read %s: %w: %w", b.key, domain.ErrStore, err)
+		}
+		if err != nil || m.State == domain.StateOffline {
+			return false, false, nil
+		}
 	}
 	now := s.clock.Now()
 	prev, err := s.bindClaim(ctx, domain.Connection{Key: b.key, NodeID: s.cfg.NodeID, ConnID: connID, ClientIP: b.clientIP, AddTime: now},

@@ -293,6 +293,54 @@ func TestStalledNodeThatContinues(t *testing.T) {
 	}
 }
 
+// A node stalled past the grace period: its machines went offline on the
+// other node meanwhile, and the agents left during the stall (their
+// sockets closed, which the woken node has not read yet). Waking, it fences
+// and closes its sessions; when its lease is renewed before those closes
+// finish, the reconciler must not bring the offline machines back online:
+// no second online, no second offline.
+func TestStalledPastGraceBringsNothingBack(t *testing.T) {
+	c := newTruth(t)
+	n1, n2 := c.node("n1", 0), c.node("n2", 0)
+	ks := keys("m", 2)
+	sessions := goOnline(t, n1, ks...)
+	c.run(10*time.Second, n1, n2)
+	c.run(expiry+grace+10*time.Second, n2) // n1 stalls
+	for _, k := range ks {
+		if m := c.machine(k); m.State != domain.StateOffline || c.offlines(k) != 1 {
+			t.Fatalf("%s is %q after %d offlines; want offline once", k, m.State, c.offlines(k))
+		}
+	}
+	if !n1.svc.CheckFence(ctx) || n1.local.count() != len(ks) {
+		t.Fatalf("fence closed %d sessions, want %d", n1.local.count(), len(ks))
+	}
+	// The lease comes back before the closed sessions have ended.
+	if err := n1.svc.RenewLease(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := n1.svc.Reconcile(ctx)
+	if err != nil || res.Reclaimed != 0 {
+		t.Fatalf("reconcile = %+v, %v; want nothing claimed again", res, err)
+	}
+	for _, ss := range sessions {
+		if err := ss.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(grace+10*time.Second, n1, n2)
+	for _, k := range ks {
+		if m := c.machine(k); m.State != domain.StateOffline {
+			t.Errorf("%s is %q, want offline", k, m.State)
+		}
+		if n := c.offlines(k); n != 1 {
+			t.Errorf("%s: %d offline events, want 1", k, n)
+		}
+		if n := c.onlineEffects(k); n != 1 {
+			t.Errorf("%s: %d online side effects, want 1 (the first online)", k, n)
+		}
+	}
+}
+
 // A claim lost under a live session (another node judged this one dead,
 // the grace period passed and the machine went offline) is claimed again:
 // back online with the online side effects, once; if another live node
