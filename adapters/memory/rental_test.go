@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"ddn/adapters/memory"
+	"ddn/ports"
+	"ddn/ports/guardtest"
 	"ddn/ports/rentaltest"
 )
 
@@ -38,5 +40,17 @@ func TestRentalContract(t *testing.T) {
 	rentaltest.Run(t, func(*testing.T) (rentaltest.Contracts, rentaltest.Control) {
 		r := memory.NewRental()
 		return r, rentalControl{r}
+	})
+}
+
+type guardControl struct{ g *memory.Guard }
+
+func (c guardControl) SetOnline(_ *testing.T, id string, online bool) { c.g.SetOnline(id, online) }
+func (c guardControl) Break(*testing.T)                               { c.g.FailWith(errors.New("connection refused")) }
+
+func TestGuardContract(t *testing.T) {
+	guardtest.Run(t, func(*testing.T) (ports.OfflineGuard, guardtest.Control) {
+		g := memory.NewGuard()
+		return g, guardControl{g}
 	})
 }
