@@ -70,7 +70,13 @@ type testContract struct {
 
 func deployTestContract(t *testing.T, url string) *testContract {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", "TestRegistry.abi"))
+	return deployNamedContract(t, url, "TestRegistry")
+}
+
+// deployNamedContract deploys the test contract adapters/chain/testdata/<name>.
+func deployNamedContract(t *testing.T, url, name string) *testContract {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", name+".abi"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +84,7 @@ func deployTestContract(t *testing.T, url string) *testContract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", "TestRegistry.bin"))
+	bin, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", name+".bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
