@@ -162,6 +162,32 @@ func TestRentalEndToEnd(t *testing.T) {
 		"DDN_CHAIN_RENTCONTRACT_CONTRACTADDRESS="+rent.addr.Hex(), "DDN_CHAIN_FREERENTALCONTRACT_CONTRACTADDRESS="+free.addr.Hex(),
 		"DDN_CHAIN_RENTRECHECK=1s", "DDN_CHAIN_BLOCKPOLL=500ms", "DDN_NOTIFYTHIRDPARTY_OFFLINENOTIFY="+srv.URL)
 
+	// The served configuration shows the rental keys, the key redacted.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v0/admin/config", nil)
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served struct {
+		Config struct {
+			Chain struct {
+				PrivateKey         string
+				RentRecheck        string
+				RentContract       struct{ ContractAddress string }
+				FreeRentalContract struct{ ContractAddress string }
+			}
+			NotifyThirdParty struct{ GuardProjects []string }
+		} `json:"config"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&served)
+	resp.Body.Close()
+	if ch := served.Config.Chain; err != nil || ch.PrivateKey != "REDACTED" || ch.RentRecheck != "1s" ||
+		ch.RentContract.ContractAddress != rent.addr.Hex() || ch.FreeRentalContract.ContractAddress != free.addr.Hex() ||
+		!slices.Equal(served.Config.NotifyThirdParty.GuardProjects, []string{"DeepLinkEVM"}) {
+		t.Fatalf("/api/v0/admin/config = %+v, %v", served.Config, err)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	machines := []string{"m-idle", "m-rented", "m-free", "m-guarded", "m-blocked"}
