@@ -20,6 +20,12 @@ func (c *Config) ChainEndpoints() []string {
 	return out
 }
 
+// RentalEnabled tells whether the current original's rental rules apply:
+// a chain with Chain.RentContract or Chain.FreeRentalContract set.
+func (c *Config) RentalEnabled() bool {
+	return c.ChainEnabled() && (c.Chain.RentContract.ContractAddress != "" || c.Chain.FreeRentalContract.ContractAddress != "")
+}
+
 // validateChain checks the chain keys when a chain is configured; the key,
 // addresses and ABIs are parsed by the chain adapter at startup, which names
 // the key too.
@@ -55,6 +61,7 @@ func (c *Config) validateChain() []error {
 	check(c.Chain.MaxRequestsPerSecond > 0, "Chain.MaxRequestsPerSecond", "must be positive, got %v", c.Chain.MaxRequestsPerSecond)
 	check(c.Chain.MaxBatchSize > 0, "Chain.MaxBatchSize", "must be positive, got %d", c.Chain.MaxBatchSize)
 	check(c.Chain.ReadTimeout > 0, "Chain.ReadTimeout", "must be positive, got %q", c.Chain.ReadTimeout.String())
+	check(c.Chain.RentRecheck > 0, "Chain.RentRecheck", "must be positive, got %q", c.Chain.RentRecheck.String())
 	check(c.Chain.RegistrationCacheTTL >= 0, "Chain.RegistrationCacheTTL", "must not be negative (0: always ask the chain), got %q", c.Chain.RegistrationCacheTTL.String())
 	return errs
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestChainKeysValidatedWhenRpcIsSet(t *testing.T) {
@@ -114,5 +115,48 @@ func TestChainRequestDisciplineKeys(t *testing.T) {
 				t.Fatalf("%s=%s: %v, want a startup error naming the key", key, bad, err)
 			}
 		})
+	}
+}
+
+// The current original's rental keys load from its file unchanged, take
+// the environment, default to its values and show in the served
+// configuration.
+func TestRentalKeys(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RentalEnabled() || c.Chain.RentRecheck != time.Minute || strings.Join(c.NotifyThirdParty.GuardProjects, ",") != "DeepLinkEVM" {
+		t.Fatalf("defaults: rental %v, recheck %s, guard projects %v", c.RentalEnabled(), c.Chain.RentRecheck, c.NotifyThirdParty.GuardProjects)
+	}
+	file := strings.Replace(original, `"MachineInfoContract":`, `"RentContract": {"AbiFile": "./dbc/rent-abi.json", "ContractAddress": "0x1111111111111111111111111111111111111111"},
+    "FreeRentalContract": {"AbiFile": "./dbc/free-rental/free_rental_abi.json", "ContractAddress": "0x2222222222222222222222222222222222222222"},
+    "MachineInfoContract":`, 1)
+	if c, err = Load(writeFile(t, file, 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	if !c.RentalEnabled() || c.Chain.RentContract.AbiFile != "./dbc/rent-abi.json" ||
+		c.Chain.RentContract.ContractAddress != "0x1111111111111111111111111111111111111111" ||
+		c.Chain.FreeRentalContract.AbiFile != "./dbc/free-rental/free_rental_abi.json" ||
+		c.Chain.FreeRentalContract.ContractAddress != "0x2222222222222222222222222222222222222222" {
+		t.Fatalf("the original's rental keys: %+v", c.Chain)
+	}
+	fields := c.LogFields()["Chain"].(map[string]any)
+	if fields["RentContract"].(map[string]any)["ContractAddress"] != "0x1111111111111111111111111111111111111111" || fields["RentRecheck"] != "1m0s" {
+		t.Fatalf("served configuration: %v", fields)
+	}
+	t.Setenv("DDN_CHAIN_RENTRECHECK", "90s")
+	t.Setenv("DDN_NOTIFYTHIRDPARTY_GUARDPROJECTS", "*")
+	t.Setenv("DDN_CHAIN_FREERENTALCONTRACT_CONTRACTADDRESS", "0x3333333333333333333333333333333333333333")
+	if c, err = Load(writeFile(t, file, 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Chain.RentRecheck != 90*time.Second || strings.Join(c.NotifyThirdParty.GuardProjects, ",") != "*" ||
+		c.Chain.FreeRentalContract.ContractAddress != "0x3333333333333333333333333333333333333333" {
+		t.Fatalf("environment: %+v %+v", c.Chain, c.NotifyThirdParty)
+	}
+	t.Setenv("DDN_CHAIN_RENTRECHECK", "0s")
+	if _, err := Load(writeFile(t, file, 0o600)); err == nil || !strings.Contains(err.Error(), "Chain.RentRecheck") {
+		t.Fatalf("RentRecheck 0: %v, want an error naming the key", err)
 	}
 }

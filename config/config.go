@@ -78,6 +78,15 @@ type Config struct {
 		PrivateKey          string
 		ReportContract      Contract
 		MachineInfoContract Contract
+		// RentContract (isRented) and FreeRentalContract (machines,
+		// machineIsRented, notify) are the current original's optional
+		// contracts: with either set, an offline costs a penalty only where
+		// one is owed (docs/chain.md, "Offline penalties").
+		RentContract       Contract
+		FreeRentalContract Contract
+		// RentRecheck is how long after an offline a machine found not
+		// rented is asked again (the original's minute).
+		RentRecheck time.Duration
 		// ReceiptTimeout bounds the wait for a transaction to be mined.
 		ReceiptTimeout time.Duration
 		// CallTimeout bounds one RPC call on one endpoint.
@@ -125,6 +134,10 @@ type Config struct {
 		// the offline report (Chain.OfflineReport decides which machines get
 		// one). false: every online and offline transition is notified.
 		AfterChainReport bool
+		// GuardProjects are the projects whose machines' backend is asked
+		// ({"check_only": true}) before an offline penalty under the rental
+		// rules (the original's "DeepLinkEVM"); "*": all, empty: none.
+		GuardProjects []string
 	}
 	// InternalSecret is accepted in the X-Internal-Secret header as the
 	// credential of the contract routes (the original's later versions use
@@ -208,6 +221,11 @@ var defaults = map[string]any{
 	"Chain.ReportContract.ContractAddress":      "",
 	"Chain.MachineInfoContract.AbiFile":         "",
 	"Chain.MachineInfoContract.ContractAddress": "",
+	"Chain.RentContract.AbiFile":                "",
+	"Chain.RentContract.ContractAddress":        "",
+	"Chain.FreeRentalContract.AbiFile":          "",
+	"Chain.FreeRentalContract.ContractAddress":  "",
+	"Chain.RentRecheck":                         "1m",
 	"Chain.ReceiptTimeout":                      "60s",
 	"Chain.CallTimeout":                         "10s",
 	"Chain.GasLimit":                            0,
@@ -225,6 +243,7 @@ var defaults = map[string]any{
 	"NotifyThirdParty.Projects":                 []string{"DeepLinkEVM"},
 	"NotifyThirdParty.Timeout":                  "10s",
 	"NotifyThirdParty.AfterChainReport":         true,
+	"NotifyThirdParty.GuardProjects":            []string{"DeepLinkEVM"},
 	"InternalSecret":                            "",
 	"Admin.OpenContractRoutes":                  []string{},
 	"CORS.AllowOrigins":                         []string{"*"},

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Rebuilds adapters/chain/testdata/TestRegistry.{abi,bin} from TestRegistry.sol
+# Rebuilds adapters/chain/testdata/{TestRegistry,TestRent,TestFreeRental}.{abi,bin}
+# from their .sol sources
 # with the exact solc version pinned in package.json (npm ci keeps it exact).
 # Usage: contracts/build.sh [output dir]
 set -eu

@@ -29,6 +29,11 @@ const (
 	// hears of it like of an online, as the original notified after every
 	// online report it sent).
 	EventChainOnline EventKind = "chain_online"
+	// EventOfflineRentCheck: an offline machine that was not rented (or
+	// whose rent could not be read) is asked again a while later; rented
+	// by then, it gets its offline penalty (chain: report 4; the webhook
+	// hears of it only when that transaction was sent).
+	EventOfflineRentCheck EventKind = "offline_rent_check"
 )
 
 // Event is something that happened to a machine, published after it is stored.
@@ -46,4 +51,8 @@ type Event struct {
 	// ShortTerm or Bandwidth carry the stored content of an info event.
 	ShortTerm *ShortTermInfo
 	Bandwidth *BandwidthInfo
+	// ReportTxHash is the transaction the chain target sent for the event
+	// (an offline penalty), handed to the targets that follow it; empty
+	// when none was sent.
+	ReportTxHash string
 }

@@ -32,7 +32,10 @@ type OutboxEntry struct {
 	// Skipped are the targets settled without any call: the target said
 	// there was nothing to do (ErrNoEffect), or the target it
 	// follows did.
-	Skipped   []string
+	Skipped []string
+	// GaveUp are the targets given up on while the targets following them
+	// went on regardless (the chain's failed penalty, the webhook told).
+	GaveUp    []string
 	Status    OutboxStatus
 	Attempts  int
 	CreatedAt time.Time

@@ -38,6 +38,11 @@ type Options struct {
 	ReportAddress, MachineInfoAddress string
 	// ReportABIFile and MachineInfoABIFile override the embedded ABIs.
 	ReportABIFile, MachineInfoABIFile string
+	// RentAddress and FreeRentalAddress, when set, are the Rent and
+	// FreeRental contracts (Chain.RentContract, Chain.FreeRentalContract);
+	// their ABI files override the embedded ABIs.
+	RentAddress, FreeRentalAddress string
+	RentABIFile, FreeRentalABIFile string
 	// ReceiptTimeout bounds the wait for a transaction to be mined (60s).
 	ReceiptTimeout time.Duration
 	// ReceiptPoll is how often a receipt is asked for (1s).
@@ -88,6 +93,8 @@ type Chain struct {
 	chainID     *big.Int
 	sender      *sender
 	reads       *batcher
+	// rent and freeRental are the optional rental contracts (nil: not configured).
+	rent, freeRental *contract
 }
 
 var _ ports.Chain = (*Chain)(nil)
@@ -117,6 +124,9 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	if c.infoABI, err = loadABI("Chain.MachineInfoContract.AbiFile", o.MachineInfoABIFile, abi.MachineInfo, "setMachineInfo", "setBandWidthInfos"); err != nil {
+		return nil, err
+	}
+	if err := c.loadRental(o); err != nil {
 		return nil, err
 	}
 	if c.opts.ReceiptTimeout <= 0 {
@@ -227,9 +237,15 @@ func (c *Chain) MachineState(ctx context.Context, key domain.MachineKey, st doma
 
 // Report implements ports.ChainReporter with report(tp, project, stakingType, machineId).
 func (c *Chain) Report(ctx context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) error {
+	_, err := c.ReportTx(ctx, tp, key, st)
+	return err
+}
+
+// ReportTx implements ports.TxReporter: Report, answering the transaction's hash.
+func (c *Chain) ReportTx(ctx context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) (string, error) {
 	data, err := c.reportABI.Pack("report", uint8(tp), key.Project, uint8(st), key.MachineID)
 	if err != nil {
-		return fmt.Errorf("pack report: %w", err)
+		return "", fmt.Errorf("pack report: %w", err)
 	}
 	return c.sender.send(ctx, "report", c.report, data)
 }
@@ -278,7 +294,8 @@ func (c *Chain) SetMachineInfo(ctx context.Context, machineID string, i domain.C
 	if err != nil {
 		return err
 	}
-	return c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+	_, err = c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+	return err
 }
 
 // packMachineInfo is the calldata of setMachineInfo(machineID, i).
@@ -303,7 +320,8 @@ func (c *Chain) SetBandwidthInfo(ctx context.Context, machineID string, i domain
 	if err != nil {
 		return fmt.Errorf("pack setBandWidthInfos: %w", err)
 	}
-	return c.sender.send(ctx, "setBandWidthInfos", c.machineInfo, data)
+	_, err = c.sender.send(ctx, "setBandWidthInfos", c.machineInfo, data)
+	return err
 }
 
 // LatestBlock reads the head block number (for the last-block metric and

@@ -90,7 +90,13 @@ func newTestChain(t *testing.T) *testChain {
 // deploy puts a fresh test contract on the chain and returns its address.
 func (tc *testChain) deploy(t *testing.T) common.Address {
 	t.Helper()
-	bin, err := os.ReadFile("testdata/TestRegistry.bin")
+	return tc.deployNamed(t, "TestRegistry")
+}
+
+// deployNamed puts a fresh test contract of testdata/<name>.bin on the chain.
+func (tc *testChain) deployNamed(t *testing.T, name string) common.Address {
+	t.Helper()
+	bin, err := os.ReadFile("testdata/" + name + ".bin")
 	if err != nil {
 		t.Fatal(err)
 	}

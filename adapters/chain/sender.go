@@ -57,14 +57,14 @@ func (s *sender) observe(method, result string) {
 }
 
 // send submits a call of method to `to` and waits for its receipt; nil
-// means mined and successful.
-func (s *sender) send(ctx context.Context, method string, to common.Address, data []byte) error {
+// means mined and successful, and the hash is the transaction's.
+func (s *sender) send(ctx context.Context, method string, to common.Address, data []byte) (string, error) {
 	tx, err := s.submit(ctx, method, to, data)
 	if err != nil {
 		if !errors.Is(err, ErrLeaseHeld) {
 			s.observe(method, "failed")
 		}
-		return err
+		return "", err
 	}
 	rcpt, err := s.wait(ctx, tx.Hash())
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *sender) send(ctx context.Context, method string, to common.Address, dat
 		s.mu.Lock()
 		s.unsync("receipt timeout") // the transaction may have been dropped
 		s.mu.Unlock()
-		return fmt.Errorf("%s tx %s (nonce %d): %w", method, tx.Hash().Hex(), tx.Nonce(), err)
+		return "", fmt.Errorf("%s tx %s (nonce %d): %w", method, tx.Hash().Hex(), tx.Nonce(), err)
 	}
 	if s.c.opts.OnBlock != nil && rcpt.BlockNumber != nil {
 		s.c.opts.OnBlock(rcpt.BlockNumber.Uint64())
@@ -80,10 +80,10 @@ func (s *sender) send(ctx context.Context, method string, to common.Address, dat
 	if rcpt.Status != types.ReceiptStatusSuccessful {
 		s.observe(method, "reverted")
 		// Gas used equal to the limit points at Chain.GasLimit being too low.
-		return fmt.Errorf("%s tx %s reverted in block %v (gas used %d of %d)", method, tx.Hash().Hex(), rcpt.BlockNumber, rcpt.GasUsed, tx.Gas())
+		return "", fmt.Errorf("%s tx %s reverted in block %v (gas used %d of %d)", method, tx.Hash().Hex(), rcpt.BlockNumber, rcpt.GasUsed, tx.Gas())
 	}
 	s.observe(method, "ok")
-	return nil
+	return tx.Hash().Hex(), nil
 }
 
 // lease makes this node the cluster's sender for the current time slice,

@@ -19,6 +19,8 @@ type outboxEntryView struct {
 	Targets       []string  `json:"targets"`
 	Delivered     []string  `json:"delivered"`
 	Skipped       []string  `json:"skipped,omitempty"`
+	GaveUp        []string  `json:"gave_up,omitempty"`
+	ReportTxHash  string    `json:"report_tx_hash,omitempty"`
 	Attempts      int       `json:"attempts"`
 	CreatedAt     time.Time `json:"created_at"`
 	NextAttemptAt time.Time `json:"next_attempt_at"`
@@ -31,7 +33,7 @@ func outboxView(entries []domain.OutboxEntry) []outboxEntryView {
 	for i, e := range entries {
 		out[i] = outboxEntryView{ID: e.ID, Kind: string(e.Event.Kind), MachineID: e.Event.Key.MachineID, Project: e.Event.Key.Project,
 			ContainerID: e.Event.Key.ContainerID, At: e.Event.At, NodeID: e.Event.NodeID, Status: string(e.Status),
-			Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped, Attempts: e.Attempts, CreatedAt: e.CreatedAt,
+			Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped, GaveUp: e.GaveUp, ReportTxHash: e.Event.ReportTxHash, Attempts: e.Attempts, CreatedAt: e.CreatedAt,
 			NextAttemptAt: e.NextAttemptAt, DoneAt: e.DoneAt, LastError: e.LastError}
 	}
 	return out

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -68,12 +69,21 @@ func (c *Chain) MachineState(_ context.Context, key domain.MachineKey, st domain
 	return c.state[keyOf(key, st)], nil
 }
 
+var _ ports.TxReporter = (*Chain)(nil)
+
 // Report implements ports.ChainReporter with the test contract's rules.
-func (c *Chain) Report(_ context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) error {
+func (c *Chain) Report(ctx context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) error {
+	_, err := c.ReportTx(ctx, tp, key, st)
+	return err
+}
+
+// ReportTx implements ports.TxReporter: the hash names the call's place
+// in Calls ("0x" and its index from 1, zero-padded to 64 digits).
+func (c *Chain) ReportTx(_ context.Context, tp domain.ReportType, key domain.MachineKey, st domain.StakingType) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failWith != nil {
-		return c.failWith
+		return "", c.failWith
 	}
 	k := keyOf(key, st)
 	s := c.state[k]
@@ -89,8 +99,11 @@ func (c *Chain) Report(_ context.Context, tp domain.ReportType, key domain.Machi
 	}
 	c.state[k] = s
 	c.calls = append(c.calls, ChainCall{Method: "report", Type: tp, Key: key, StakingType: st, MachineID: key.MachineID})
-	return nil
+	return fakeTxHash(len(c.calls)), nil
 }
+
+// fakeTxHash is the hash the fakes answer for their n-th transaction.
+func fakeTxHash(n int) string { return fmt.Sprintf("0x%064x", n) }
 
 // SetMachineInfo implements ports.ChainReporter.
 func (c *Chain) SetMachineInfo(_ context.Context, machineID string, info domain.ChainMachineInfo) error {

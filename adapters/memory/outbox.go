@@ -108,6 +108,7 @@ func cloneEntry(e domain.OutboxEntry) domain.OutboxEntry {
 	e.Targets = slices.Clone(e.Targets)
 	e.Delivered = slices.Clone(e.Delivered)
 	e.Skipped = slices.Clone(e.Skipped)
+	e.GaveUp = slices.Clone(e.GaveUp)
 	return e
 }
 

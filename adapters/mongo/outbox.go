@@ -27,6 +27,8 @@ type outboxDoc struct {
 	Targets       []string      `bson:"targets"`
 	Delivered     []string      `bson:"delivered"`
 	Skipped       []string      `bson:"skipped,omitempty"`
+	GaveUp        []string      `bson:"gave_up,omitempty"`
+	ReportTxHash  string        `bson:"report_tx_hash,omitempty"`
 	Status        string        `bson:"status"`
 	Attempts      int           `bson:"attempts"`
 	CreatedAt     time.Time     `bson:"created_at"`
@@ -38,7 +40,7 @@ type outboxDoc struct {
 func outboxDocOf(e domain.OutboxEntry) outboxDoc {
 	d := outboxDoc{ID: e.ID, Kind: string(e.Event.Kind), Machine: keyOf(e.Event.Key), StakingType: int64(e.Event.StakingType),
 		NodeID: e.Event.NodeID, At: e.Event.At, Previous: string(e.Event.Previous), Targets: e.Targets, Delivered: e.Delivered, Skipped: e.Skipped,
-		Status: string(e.Status), Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttemptAt: e.NextAttemptAt,
+		GaveUp: e.GaveUp, ReportTxHash: e.Event.ReportTxHash, Status: string(e.Status), Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttemptAt: e.NextAttemptAt,
 		DoneAt: e.DoneAt, LastError: e.LastError}
 	if d.Delivered == nil {
 		d.Delivered = []string{}
@@ -55,8 +57,9 @@ func outboxDocOf(e domain.OutboxEntry) outboxDoc {
 func (d outboxDoc) domain() domain.OutboxEntry {
 	return domain.OutboxEntry{ID: d.ID,
 		Event: domain.Event{Kind: domain.EventKind(d.Kind), Key: d.Machine.domain(), StakingType: domain.StakingType(d.StakingType),
-			NodeID: d.NodeID, At: utc(d.At), Previous: domain.State(d.Previous), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain()},
-		Targets: d.Targets, Delivered: d.Delivered, Skipped: d.Skipped, Status: domain.OutboxStatus(d.Status), Attempts: d.Attempts,
+			NodeID: d.NodeID, At: utc(d.At), Previous: domain.State(d.Previous), ShortTerm: d.ShortTerm.domain(), Bandwidth: d.Bandwidth.domain(),
+			ReportTxHash: d.ReportTxHash},
+		Targets: d.Targets, Delivered: d.Delivered, Skipped: d.Skipped, GaveUp: d.GaveUp, Status: domain.OutboxStatus(d.Status), Attempts: d.Attempts,
 		CreatedAt: utc(d.CreatedAt), NextAttemptAt: utc(d.NextAttemptAt), DoneAt: utc(d.DoneAt), LastError: d.LastError}
 }
 

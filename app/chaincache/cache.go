@@ -153,8 +153,22 @@ func (f fresh) MachineState(ctx context.Context, k domain.MachineKey, st domain.
 }
 
 func (f fresh) Report(ctx context.Context, tp domain.ReportType, k domain.MachineKey, st domain.StakingType) error {
-	if err := f.c.chain.Report(ctx, tp, k, st); err != nil {
-		return err
+	_, err := f.ReportTx(ctx, tp, k, st)
+	return err
+}
+
+// ReportTx implements ports.TxReporter: the hash is the chain's when it
+// answers one (a ports.TxReporter), else empty.
+func (f fresh) ReportTx(ctx context.Context, tp domain.ReportType, k domain.MachineKey, st domain.StakingType) (string, error) {
+	var hash string
+	var err error
+	if tx, ok := f.c.chain.(ports.TxReporter); ok {
+		hash, err = tx.ReportTx(ctx, tp, k, st)
+	} else {
+		err = f.c.chain.Report(ctx, tp, k, st)
+	}
+	if err != nil {
+		return "", err
 	}
 	now := f.c.clock.Now()
 	f.c.mu.Lock()
@@ -171,7 +185,7 @@ func (f fresh) Report(ctx context.Context, tp domain.ReportType, k domain.Machin
 	case domain.ReportContractRegister, domain.ReportMachineRegister:
 		f.c.Remember(k, st, domain.ChainState{Registered: true, Online: ok && e.state.Online}, now)
 	}
-	return nil
+	return hash, nil
 }
 
 func (f fresh) SetMachineInfo(ctx context.Context, machineID string, info domain.ChainMachineInfo) error {

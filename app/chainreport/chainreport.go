@@ -42,10 +42,16 @@ func (d *Deliverer) WithMachines(m ports.MachineStore) *Deliverer {
 
 // overtaken tells whether the machine's presence changed after e.
 func (d *Deliverer) overtaken(ctx context.Context, e domain.Event) (bool, error) {
-	if d.machines == nil {
+	return overtaken(ctx, d.machines, e)
+}
+
+// overtaken tells whether the machine's presence changed after e (false
+// without a store to read).
+func overtaken(ctx context.Context, machines ports.MachineStore, e domain.Event) (bool, error) {
+	if machines == nil {
 		return false, nil
 	}
-	m, err := d.machines.GetMachine(ctx, e.Key)
+	m, err := machines.GetMachine(ctx, e.Key)
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}

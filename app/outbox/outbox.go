@@ -43,6 +43,14 @@ type Config struct {
 	// The webhook follows the chain this way, as the original notified
 	// only after the chain's report.
 	After map[string]string
+	// Regardless lets a target go on, for the event kinds listed, once the
+	// target it follows was given up (MaxAttempts failed attempts): the
+	// webhook hears of an offline whose penalty transaction failed, with
+	// no transaction hash, as the current original tells its backend. The
+	// given-up target is listed in the entry's GaveUp, the followers get
+	// MaxAttempts more attempts, and the entry ends dead (the chain never
+	// had it).
+	Regardless map[string][]domain.EventKind
 }
 
 // Outbox records and delivers side effects.
@@ -104,6 +112,24 @@ func (o *Outbox) Record(ctx context.Context, e domain.Event) (domain.OutboxEntry
 		return entry, fmt.Errorf("record %s: %w: %w", entry.ID, domain.ErrStore, err)
 	}
 	return entry, nil
+}
+
+// Schedule records e as due at `at` (a side effect decided by a delivery,
+// such as the rent re-check of an offline). An error matching
+// domain.ErrDuplicate means it is recorded already.
+func (o *Outbox) Schedule(ctx context.Context, e domain.Event, at time.Time) error {
+	entry := domain.OutboxEntry{ID: EntryID(e), Event: e, Targets: slices.Clone(o.cfg.Targets), Status: domain.OutboxReady,
+		CreatedAt: o.clock.Now(), NextAttemptAt: at}
+	if len(entry.Targets) == 0 {
+		entry.Status, entry.DoneAt = domain.OutboxDone, entry.CreatedAt
+	}
+	if err := o.store.InsertOutbox(ctx, entry); err != nil {
+		if errors.Is(err, domain.ErrDuplicate) {
+			return err
+		}
+		return fmt.Errorf("schedule %s: %w: %w", entry.ID, domain.ErrStore, err)
+	}
+	return nil
 }
 
 // Confirm makes a recorded entry due: its state change happened.
@@ -233,11 +259,13 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	var failures []string
 	deferred := true // every failure was domain.ErrNotNow
 	for _, target := range o.ordered(cur.Targets) {
-		if slices.Contains(cur.Delivered, target) || slices.Contains(cur.Skipped, target) {
+		if slices.Contains(cur.Delivered, target) || slices.Contains(cur.Skipped, target) || slices.Contains(cur.GaveUp, target) {
 			continue
 		}
 		if lead, ok := o.cfg.After[target]; ok && slices.Contains(cur.Targets, lead) {
 			switch {
+			case slices.Contains(cur.GaveUp, lead):
+				// Told regardless (Config.Regardless), without a transaction.
 			case slices.Contains(cur.Skipped, lead):
 				cur.Skipped = append(cur.Skipped, target)
 				continue
@@ -248,13 +276,7 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 				continue
 			}
 		}
-		d, ok := o.deliverers[target]
-		var err error
-		if !ok {
-			err = fmt.Errorf("no deliverer for target %q on node %s", target, o.cfg.NodeID)
-		} else {
-			err = d.Deliver(ctx, cur.Event)
-		}
+		err := o.deliverTo(ctx, target, &cur)
 		if o.OnDelivery != nil {
 			o.OnDelivery(target, cur.Event, err)
 		}
@@ -271,6 +293,11 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	}
 	now = o.clock.Now()
 	switch {
+	case len(failures) == 0 && len(cur.GaveUp) > 0:
+		// The followers went on; the given-up target keeps the entry dead
+		// for an operator, with its last error.
+		cur.Status, cur.DoneAt = domain.OutboxDead, now
+		p.Dead++
 	case len(failures) == 0:
 		cur.Status, cur.DoneAt, cur.LastError = domain.OutboxDone, now, ""
 		p.Delivered++
@@ -284,18 +311,67 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	default:
 		cur.Attempts++
 		cur.LastError = strings.Join(failures, "; ")
-		if cur.Attempts >= o.cfg.MaxAttempts {
+		limit, n := o.cfg.MaxAttempts, cur.Attempts
+		if len(cur.GaveUp) > 0 {
+			// The followers' own attempts, backing off from the start.
+			limit, n = 2*o.cfg.MaxAttempts, cur.Attempts-o.cfg.MaxAttempts
+		}
+		switch {
+		case cur.Attempts < limit:
+			cur.NextAttemptAt = now.Add(o.backoff(n))
+			p.Retried++
+		case o.giveUp(&cur):
+			cur.NextAttemptAt = now
+			p.Retried++
+		default:
 			cur.Status, cur.DoneAt = domain.OutboxDead, now
 			p.Dead++
-		} else {
-			cur.NextAttemptAt = now.Add(o.backoff(cur.Attempts))
-			p.Retried++
 		}
 	}
 	if err := o.store.UpdateOutbox(ctx, cur); err != nil {
 		return fmt.Errorf("outbox: save attempt of %s: %w", cur.ID, err)
 	}
 	return nil
+}
+
+// deliverTo runs one target's delivery of the entry's event; a target
+// that sends a transaction hands its hash to the entry's event, for the
+// targets that follow it.
+func (o *Outbox) deliverTo(ctx context.Context, target string, cur *domain.OutboxEntry) error {
+	d, ok := o.deliverers[target]
+	if !ok {
+		return fmt.Errorf("no deliverer for target %q on node %s", target, o.cfg.NodeID)
+	}
+	td, ok := d.(ports.TxDeliverer)
+	if !ok {
+		return d.Deliver(ctx, cur.Event)
+	}
+	hash, err := td.DeliverTx(ctx, cur.Event)
+	if err == nil && hash != "" {
+		cur.Event.ReportTxHash = hash
+	}
+	return err
+}
+
+// giveUp lists in GaveUp the targets, failed for good, whose followers go
+// on regardless for this event kind (Config.Regardless); it tells whether
+// there was any.
+func (o *Outbox) giveUp(cur *domain.OutboxEntry) bool {
+	if len(cur.GaveUp) > 0 {
+		return false
+	}
+	settled := func(t string) bool {
+		return slices.Contains(cur.Delivered, t) || slices.Contains(cur.Skipped, t)
+	}
+	for target, kinds := range o.cfg.Regardless {
+		lead, ok := o.cfg.After[target]
+		if !ok || !slices.Contains(kinds, cur.Event.Kind) || !slices.Contains(cur.Targets, target) ||
+			!slices.Contains(cur.Targets, lead) || settled(target) || settled(lead) || slices.Contains(cur.GaveUp, lead) {
+			continue
+		}
+		cur.GaveUp = append(cur.GaveUp, lead)
+	}
+	return len(cur.GaveUp) > 0
 }
 
 // ordered puts every target after the one it follows (Config.After), else

@@ -26,6 +26,9 @@ import (
 type chainSide struct {
 	registry ports.ChainRegistry
 	run      func(ctx context.Context)
+	// penalty is the chain target under the rental rules (nil without
+	// them); the outbox (its re-checks) and the guard are set when built.
+	penalty *chainreport.Penalty
 }
 
 // wireChain builds the chain adapter from Chain.* and adds its outbox
@@ -58,6 +61,8 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		Endpoints: eps, ChainID: chainID, PrivateKey: cfg.Chain.PrivateKey,
 		ReportAddress: cfg.Chain.ReportContract.ContractAddress, MachineInfoAddress: cfg.Chain.MachineInfoContract.ContractAddress,
 		ReportABIFile: cfg.Chain.ReportContract.AbiFile, MachineInfoABIFile: cfg.Chain.MachineInfoContract.AbiFile,
+		RentAddress: cfg.Chain.RentContract.ContractAddress, RentABIFile: cfg.Chain.RentContract.AbiFile,
+		FreeRentalAddress: cfg.Chain.FreeRentalContract.ContractAddress, FreeRentalABIFile: cfg.Chain.FreeRentalContract.AbiFile,
 		ReceiptTimeout: cfg.Chain.ReceiptTimeout, CallTimeout: cfg.Chain.CallTimeout, GasLimit: cfg.Chain.GasLimit,
 		Leases: store, LeaseTTL: cfg.Chain.SenderLease, Owner: cfg.NodeID, Clock: offsetClock(0),
 		OnTx:    metrics.ObserveTx,
@@ -97,7 +102,17 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		clog.Info("no transaction needed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("why", why))
 	}
 	// Chain.OfflineReport: by default only scored machines get report(4).
-	targets[chainreport.Target] = chainreport.OfflineGate{Next: d, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+	var target ports.Deliverer = chainreport.OfflineGate{Next: d, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+	if cfg.RentalEnabled() {
+		side.penalty = rentalPenalty(cfg, c, delivery, target, store, clog)
+		if c.HasRent() {
+			side.registry = chainreport.RentedRegistry{Next: side.registry, Rent: c, OnRented: func(k domain.MachineKey) {
+				clog.Info("machine not registered but rented: let in to watch its offline (no online report)", zap.Stringer("machine", k))
+			}}
+		}
+		target = side.penalty
+	}
+	targets[chainreport.Target] = target
 	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", chainID),
 		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
 		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress),
@@ -110,6 +125,34 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		})
 	}
 	return side, nil
+}
+
+// rentalPenalty is the chain target under the current original's offline
+// rules (Chain.RentContract, Chain.FreeRentalContract): every decision not
+// to penalise is logged with its reason.
+func rentalPenalty(cfg *config.Config, c *chain.Chain, delivery ports.Chain, next ports.Deliverer, store ports.Store, log *zap.Logger) *chainreport.Penalty {
+	var reporter ports.TxReporter = c
+	if tx, ok := delivery.(ports.TxReporter); ok {
+		reporter = tx // the registration cache's view follows the report
+	}
+	p := &chainreport.Penalty{Next: next, State: delivery, Reporter: reporter, Machines: store,
+		Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport), RecheckAfter: cfg.Chain.RentRecheck, Clock: offsetClock(0),
+		OnDecision: func(e domain.Event, why string, err error) {
+			if err != nil {
+				log.Warn("offline penalty: a read failed", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("decision", why), zap.Error(err))
+				return
+			}
+			log.Info("offline penalty", zap.String("event", string(e.Kind)), zap.Stringer("machine", e.Key), zap.String("decision", why))
+		}}
+	if c.HasRent() {
+		p.Rent = c
+	}
+	if c.HasFreeRental() {
+		p.FreeRental = c
+	}
+	log.Info("rental offline rules", zap.String("rent_contract", cfg.Chain.RentContract.ContractAddress),
+		zap.String("free_rental_contract", cfg.Chain.FreeRentalContract.ContractAddress), zap.Duration("rent_recheck", cfg.Chain.RentRecheck))
+	return p
 }
 
 // redactURLs keeps scheme and host of RPC URLs: paths and queries often

@@ -16,14 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	ethereum "github.com/ethereum/go-ethereum"
 	gethabi "github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-
-	"github.com/coder/websocket"
 
 	"ddn/adapters/geo/ip2ltest"
 	"ddn/internal/ddnproc"
@@ -70,7 +69,13 @@ type testContract struct {
 
 func deployTestContract(t *testing.T, url string) *testContract {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", "TestRegistry.abi"))
+	return deployNamedContract(t, url, "TestRegistry")
+}
+
+// deployNamedContract deploys the test contract adapters/chain/testdata/<name>.
+func deployNamedContract(t *testing.T, url, name string) *testContract {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", name+".abi"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +83,7 @@ func deployTestContract(t *testing.T, url string) *testContract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", "TestRegistry.bin"))
+	bin, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", name+".bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

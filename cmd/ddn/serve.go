@@ -98,11 +98,23 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		return err
 	}
 	work.Go(func() { chainSide.run(workCtx) })
-	after := wireWebhook(cfg, store, targets, log)
+	after, guard := wireWebhook(cfg, store, targets, log)
+	var regardless map[string][]domain.EventKind
+	if chainSide.penalty != nil {
+		// The current original tells its backend of an offline whose
+		// penalty transaction failed, without a hash.
+		regardless = map[string][]domain.EventKind{"webhook": {domain.EventOffline}}
+		if guard != nil {
+			chainSide.penalty.Guard, chainSide.penalty.GuardProjects = guard, cfg.NotifyThirdParty.GuardProjects
+		}
+	}
 	effects := outbox.New(outbox.Config{
-		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)), After: after,
+		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)), After: after, Regardless: regardless,
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
 	}, store, clock, targets)
+	if chainSide.penalty != nil {
+		chainSide.penalty.Later = effects
+	}
 	effects.OnDelivery = func(target string, e domain.Event, err error) {
 		nodeMetrics.ObserveDelivery(target, err)
 		if errors.Is(err, domain.ErrNoEffect) {
@@ -292,33 +304,42 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 }
 
 // wireWebhook adds the webhook target (NotifyThirdParty.OfflineNotify) and
-// returns the outbox's target order. With AfterChainReport (the original's
-// rule) the webhook follows the chain: an online or offline is notified
-// only once the chain's report of it was sent, and never when no report
-// was needed; without a chain, offlines the offline policy would not
-// report are not notified either.
-func wireWebhook(cfg *config.Config, store ports.Store, targets map[string]ports.Deliverer, log *zap.Logger) map[string]string {
+// returns the outbox's target order and the offline guard it offers. With
+// AfterChainReport (the original's rule) the webhook follows the chain: an
+// online or offline is notified only once the chain's report of it was
+// sent, and never when no report was needed; without a chain, offlines
+// the offline policy would not report are not notified either. Under the
+// rental rules every offline is notified (with its report_tx_hash) unless
+// the guard stopped its penalty.
+func wireWebhook(cfg *config.Config, store ports.Store, targets map[string]ports.Deliverer, log *zap.Logger) (map[string]string, ports.OfflineGuard) {
 	u := cfg.NotifyThirdParty.OfflineNotify
 	if u == "" {
 		log.Info("webhook disabled (NotifyThirdParty.OfflineNotify is empty)")
-		return nil
+		return nil, nil
 	}
 	projects := cfg.NotifyThirdParty.Projects
 	if cfg.WebhookAllProjects() {
 		projects = nil
 	}
-	var hook ports.Deliverer = notify.NewWebhook(u, cfg.NotifyThirdParty.Timeout, projects)
+	webhook := notify.NewWebhook(u, cfg.NotifyThirdParty.Timeout, projects)
+	var hook ports.Deliverer = webhook
+	if cfg.RentalEnabled() {
+		hook = webhook.WithTxHash()
+	}
 	var after map[string]string
 	if cfg.NotifyThirdParty.AfterChainReport {
-		hook = chainreport.OfflineGate{Next: hook, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+		if !cfg.RentalEnabled() {
+			hook = chainreport.OfflineGate{Next: hook, Machines: store, Policy: domain.OfflineReportPolicy(cfg.Chain.OfflineReport)}
+		}
 		if _, ok := targets[chainreport.Target]; ok {
 			after = map[string]string{"webhook": chainreport.Target}
 		}
 	}
 	targets["webhook"] = hook
 	log.Info("webhook enabled", zap.String("url", config.RedactURL(u)), zap.Strings("projects", projects),
-		zap.Bool("after_chain_report", cfg.NotifyThirdParty.AfterChainReport), zap.String("offline_report", cfg.Chain.OfflineReport))
-	return after
+		zap.Bool("after_chain_report", cfg.NotifyThirdParty.AfterChainReport), zap.String("offline_report", cfg.Chain.OfflineReport),
+		zap.Bool("rental_rules", cfg.RentalEnabled()), zap.Strings("guard_projects", cfg.NotifyThirdParty.GuardProjects))
+	return after, webhook
 }
 
 // openStore opens the configured store and returns how to close it.

@@ -463,13 +463,13 @@ func outboxRoundTrip(t *testing.T, s ports.Store) {
 		t.Fatalf("GetOutbox = %+v", got)
 	}
 	got.Status, got.Attempts, got.Delivered, got.LastError = domain.OutboxReady, 2, []string{"log"}, "webhook: timeout"
-	got.Skipped = []string{"chain"}
+	got.Skipped, got.GaveUp, got.Event.ReportTxHash = []string{"chain"}, []string{"chain2"}, "0xabc"
 	got.NextAttemptAt, got.DoneAt = t0.Add(time.Minute), t0.Add(time.Hour)
 	must(t, s.UpdateOutbox(ctx, got))
 	again, err := s.GetOutbox(ctx, e.ID)
 	must(t, err)
 	if again.Status != domain.OutboxReady || again.Attempts != 2 || !slices.Equal(again.Delivered, []string{"log"}) ||
-		!slices.Equal(again.Skipped, []string{"chain"}) ||
+		!slices.Equal(again.Skipped, []string{"chain"}) || !slices.Equal(again.GaveUp, []string{"chain2"}) || again.Event.ReportTxHash != "0xabc" ||
 		again.LastError != "webhook: timeout" || !sameTime(again.NextAttemptAt, t0.Add(time.Minute)) || !sameTime(again.DoneAt, t0.Add(time.Hour)) {
 		t.Fatalf("after update: %+v", again)
 	}
