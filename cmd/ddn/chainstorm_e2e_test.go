@@ -139,7 +139,7 @@ func (p *rateProxy) stats(reset bool) proxyStats {
 
 // registerMany registers machine ids on the test contract in a few
 // transactions from geth's dev account.
-func (c *testContract) registerMany(t *testing.T, ids []string, project string, st uint8) {
+func (c *testContract) registerMany(t testing.TB, ids []string, project string, st uint8) {
 	t.Helper()
 	key, _ := crypto.HexToECDSA(gethDevKey)
 	bound := bind.NewBoundContract(c.addr, c.abi, c.client, c.client, c.client)
