@@ -42,10 +42,18 @@ func (s *Service) RequestMissingInfo(ctx context.Context, to InfoRequester) int 
 	return asked
 }
 
-// RunInfoRequests calls RequestMissingInfo every interval until ctx ends;
-// observe, when set, sees how many machines each pass asked.
+// RunInfoRequests calls RequestMissingInfo every interval of the service's
+// clock until ctx ends (the clock is looked at every second, or every
+// interval when that is shorter); observe, when set, sees how many
+// machines each pass asked.
 func (s *Service) RunInfoRequests(ctx context.Context, every time.Duration, to InfoRequester, observe func(asked int)) {
-	periodic.Run(ctx, every, func(ctx context.Context) {
+	next := s.startedAt.Add(every) // counted from the node's start
+	periodic.Run(ctx, min(every, time.Second), func(ctx context.Context) {
+		now := s.clock.Now()
+		if now.Before(next) {
+			return
+		}
+		next = now.Add(every)
 		n := s.RequestMissingInfo(ctx, to)
 		if observe != nil {
 			observe(n)
