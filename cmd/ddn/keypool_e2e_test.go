@@ -202,6 +202,7 @@ func BenchmarkKeyPoolBurst(b *testing.B) {
 			for range b.N {
 				run := burstThroughKeyPool(b, bin, keys, 200)
 				sent = append(sent, run.sent)
+				b.Logf("%d keys: 200 report(3) on chain %s after the first online, by sender %v", keys, run.sent.Round(time.Millisecond), run.bySender)
 			}
 			sort.Slice(sent, func(i, j int) bool { return sent[i] < sent[j] })
 			med := sent[len(sent)/2]
