@@ -191,7 +191,7 @@ func TestKeyPoolNonceRecoveryIsPerKey(t *testing.T) {
 }
 
 // TestKeyPoolLeasesPerKeyAcrossTheCluster: two nodes sharing a store and
-// two keys each send at once, each from the key it holds; a third node
+// two keys send in turn, each from the key whose lease it holds; a third node
 // finds both keys held (domain.ErrNotNow) until they go idle.
 func TestKeyPoolLeasesPerKeyAcrossTheCluster(t *testing.T) {
 	tc := newTestChain(t)

@@ -266,17 +266,7 @@ func setUpStorm(t *testing.T, n int) *stormSetup {
 	}
 	gethURL := startGeth(t)
 	contract := deployTestContract(t, gethURL)
-	agents := make([]*stormAgent, n)
-	ids := make([]string, n)
-	for i := range agents {
-		ids[i] = fmt.Sprintf("storm-%04d", i)
-		agents[i] = &stormAgent{id: ids[i]}
-	}
-	t.Cleanup(func() { closeAgents(agents) })
-	contract.registerMany(t, ids, "deeplink", 0)
-	if v := contract.call(t, "getMachineState", ids[n-1], "deeplink", uint8(0)); !v[1].(bool) {
-		t.Fatal("registerMany did not register")
-	}
+	agents := registeredAgents(t, contract, "storm", n)
 	proxy := startRateProxy(t, gethURL, 20)
 	env := []string{
 		"DDN_LIMITS_MAXCONNECTIONSPERIP=0", "DDN_LIMITS_MAXANONYMOUS=0", "DDN_LIMITS_MAXCONNECTIONS=0", "DDN_HEARTBEATTIMEOUT=5m",
@@ -295,6 +285,24 @@ func setUpStorm(t *testing.T, n int) *stormSetup {
 		bin = buildBinary(t)
 	}
 	return &stormSetup{agents: agents, proxy: proxy, bin: bin, env: env}
+}
+
+// registeredAgents registers n machines (prefix-0000, ...) on the test
+// contract and returns their agents, closed when the test ends.
+func registeredAgents(t testing.TB, contract *testContract, prefix string, n int) []*stormAgent {
+	t.Helper()
+	agents := make([]*stormAgent, n)
+	ids := make([]string, n)
+	for i := range agents {
+		ids[i] = fmt.Sprintf("%s-%04d", prefix, i)
+		agents[i] = &stormAgent{id: ids[i]}
+	}
+	t.Cleanup(func() { closeAgents(agents) })
+	contract.registerMany(t, ids, "deeplink", 0)
+	if v := contract.call(t, "getMachineState", ids[n-1], "deeplink", uint8(0)); !v[1].(bool) {
+		t.Fatal("registerMany did not register")
+	}
+	return agents
 }
 
 func nodeMetricsBody(t *testing.T, addr string) string { return getBody(t, "http://"+addr+"/metrics") }

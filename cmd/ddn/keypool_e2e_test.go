@@ -94,14 +94,7 @@ func burstThroughKeyPool(t testing.TB, bin string, keys, machines int) poolRun {
 	url := startGeth(t)
 	contract := deployTestContract(t, url)
 	hexKeys := fundKeys(t, contract, keys)
-	agents := make([]*stormAgent, machines)
-	ids := make([]string, machines)
-	for i := range agents {
-		ids[i] = fmt.Sprintf("pool-%04d", i)
-		agents[i] = &stormAgent{id: ids[i]}
-	}
-	t.Cleanup(func() { closeAgents(agents) })
-	contract.registerMany(t, ids, "deeplink", 0)
+	agents := registeredAgents(t, contract, "pool", machines)
 	addr := ddnproc.FreeAddr(t)
 	n := startNode(t, bin, t.TempDir(), addr,
 		"DDN_MONGODB_URI=memory://", "DDN_ADMIN_TOKEN=pool-token", "DDN_HEARTBEATTIMEOUT=5m",
