@@ -105,21 +105,22 @@ func (p *pool) acquire(ctx context.Context) (*sender, error) {
 		p.mu.Unlock()
 		var held error
 		for _, s := range free {
-			if !p.take(s) {
-				busy++
-				continue
-			}
+			// The lease first (a key held elsewhere is never marked used,
+			// so nobody waits for it), then the key.
 			s.mu.Lock()
 			err := s.lease(ctx)
 			s.mu.Unlock()
-			if err == nil {
-				return s, nil
+			if errors.Is(err, ErrLeaseHeld) {
+				held = err
+				continue
 			}
-			p.give(s)
-			if !errors.Is(err, ErrLeaseHeld) {
+			if err != nil {
 				return nil, err
 			}
-			held = err
+			if p.take(s) {
+				return s, nil
+			}
+			busy++ // another delivery of this node was quicker
 		}
 		if busy == 0 {
 			if len(p.senders) == 1 {
@@ -146,7 +147,8 @@ func (p *pool) take(s *sender) bool {
 	return true
 }
 
-// give hands s back and wakes the deliveries waiting for a key.
+// give hands s back after a transaction and wakes the deliveries waiting
+// for a key.
 func (p *pool) give(s *sender) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
