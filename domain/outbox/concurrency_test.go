@@ -102,21 +102,6 @@ func TestConcurrencyDeliversSeveralMachinesAtOnceAndOneMachineInOrder(t *testing
 	}
 }
 
-func TestOneAtATimeWithConcurrencyOne(t *testing.T) {
-	f := newFixture("n1")
-	g := newGathering(2) // two at once never happens: each call ends on the guard
-	ob := New(Config{NodeID: "n1", Targets: []string{"chain"}, MaxAttempts: 5}, f.store, f.clock, map[string]ports.Deliverer{"chain": g})
-	g.all = make(chan struct{})
-	for i := range 2 {
-		recordConfirmed(t, ob, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprint("m", i)}, At: t0})
-	}
-	close(g.all) // no wait: the point is the peak
-	dispatch(t, ob)
-	if g.peak != 1 {
-		t.Fatalf("peak = %d deliveries at once, want 1", g.peak)
-	}
-}
-
 // deadline is a target that notes how long its attempt may run and
 // answers domain.ErrNotNow (another node's turn).
 type deadline struct {
