@@ -27,6 +27,9 @@ type Config struct {
 	OnOnline func(url string)
 	OnError  func(err error)
 	OnNotify func(body []byte)
+	// OnInfoRequest observes a type-5 request of the node, which the
+	// client answers at once with Report (nothing without one).
+	OnInfoRequest func(url string)
 }
 
 // Run keeps the machine online until ctx ends: connect, go online, report
@@ -131,6 +134,14 @@ func session(ctx context.Context, cfg Config, url string) (online bool, err erro
 		case <-reports.C:
 			if err := report(); err != nil {
 				return true, ended(fmt.Errorf("report to %s: %w", url, err))
+			}
+		case <-c.InfoRequested():
+			// The node has no scored info of this machine: send it again now.
+			if cfg.OnInfoRequest != nil {
+				cfg.OnInfoRequest(url)
+			}
+			if err := report(); err != nil {
+				return true, ended(fmt.Errorf("report to %s (asked for it): %w", url, err))
 			}
 		}
 	}

@@ -157,3 +157,48 @@ func TestCodeErrors(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+// TestAgentSendsItsInfoAgainWhenAsked: a type-5 request of the node gets
+// the machine's report at once, long before the next scheduled one.
+func TestAgentSendsItsInfoAgainWhenAsked(t *testing.T) {
+	n := &node{t: t, addr: "127.0.0.1:0", store: memory.NewStore()}
+	n.start()
+	defer func() { n.stop() }()
+	key := domain.MachineKey{MachineID: "agent-5", Project: "deeplink"}
+	reports := make(chan struct{}, 10)
+	asked := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(ctx, agent.Config{
+			URLs:    []string{"ws://" + n.addr + "/websocket"},
+			Machine: agent.Machine{MachineID: key.MachineID, Project: key.Project},
+			Report: func(ctx context.Context, c *agent.Conn) error {
+				err := c.ReportBandwidth(ctx, agent.BandwidthInfo{CPUCores: 1, MemoryTotal: 2, HDD: 50, Bandwidth: 10, Wallet: "0xabc"})
+				reports <- struct{}{}
+				return err
+			},
+			ReportEvery:   time.Hour,
+			OnInfoRequest: func(url string) { asked <- url },
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	wait := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second): // a guard, not a measurement
+			t.Fatalf("no %s", what)
+		}
+	}
+	wait("first report", reports)
+	if !n.handler.RequestInfo(ctx, key) {
+		t.Fatal("the node has no connection of the machine")
+	}
+	wait("report after the type-5 request", reports)
+	select {
+	case <-asked:
+	default:
+		t.Fatal("OnInfoRequest was not called")
+	}
+}

@@ -38,7 +38,8 @@ func (e *CodeError) Error() string { return fmt.Sprintf("code %d: %s", e.Code, e
 
 // Conn is one connection to a node. A reader goroutine, owned by the
 // connection and stopped by Close or a broken connection, reads every frame:
-// answers go to the waiting request, notifies to OnNotify, pongs to Ping.
+// answers go to the waiting request, notifies to OnNotify, type-5 requests
+// to InfoRequested, pongs to Ping.
 type Conn struct {
 	ws      *websocket.Conn
 	seq     atomic.Uint64
@@ -47,6 +48,9 @@ type Conn struct {
 	err     error
 	// onNotify receives the body of each type-3 notify.
 	onNotify func(body []byte)
+	// infoRequested holds a type-5 request not yet answered (several
+	// coalesce into one).
+	infoRequested chan struct{}
 }
 
 // Dial connects to a node's WebSocket endpoint (ws://host:port/websocket);
@@ -57,7 +61,8 @@ func Dial(ctx context.Context, url string, onNotify func(body []byte)) (*Conn, e
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &Conn{ws: ws, answers: make(chan wire.Envelope, 1), done: make(chan struct{}), onNotify: onNotify}
+	c := &Conn{ws: ws, answers: make(chan wire.Envelope, 1), done: make(chan struct{}), onNotify: onNotify,
+		infoRequested: make(chan struct{}, 1)}
 	go c.read()
 	return c, nil
 }
@@ -81,9 +86,20 @@ func (c *Conn) read() {
 			}
 			continue
 		}
+		if resp.Type == wire.TypeRequestInfo && resp.ID == 0 {
+			select { // the node asks for the machine info again (type 5)
+			case c.infoRequested <- struct{}{}:
+			default:
+			}
+			continue
+		}
 		c.answers <- resp
 	}
 }
+
+// InfoRequested receives when the node asked for the machine info again
+// (a type-5 request: the node has no scored info of this machine).
+func (c *Conn) InfoRequested() <-chan struct{} { return c.infoRequested }
 
 // Done is closed when the connection ends; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 )
 
 // ChainEnabled tells whether a chain is configured (Chain.Rpc set); without
@@ -24,6 +26,29 @@ func (c *Config) ChainEndpoints() []string {
 // a chain with Chain.RentContract or Chain.FreeRentalContract set.
 func (c *Config) RentalEnabled() bool {
 	return c.ChainEnabled() && (c.Chain.RentContract.ContractAddress != "" || c.Chain.FreeRentalContract.ContractAddress != "")
+}
+
+// ChainKeys are the keys transactions are signed with: Chain.PrivateKeys
+// when set (the current original's rule), else Chain.PrivateKey.
+func (c *Config) ChainKeys() []string {
+	if len(c.Chain.PrivateKeys) > 0 {
+		return c.Chain.PrivateKeys
+	}
+	if c.Chain.PrivateKey == "" {
+		return nil
+	}
+	return []string{c.Chain.PrivateKey}
+}
+
+// OutboxConcurrency is Outbox.Concurrency, or one per chain key when it is 0.
+func (c *Config) OutboxConcurrency() int {
+	if c.Outbox.Concurrency > 0 {
+		return c.Outbox.Concurrency
+	}
+	if c.ChainEnabled() {
+		return max(len(c.ChainKeys()), 1)
+	}
+	return 1
 }
 
 // validateChain checks the chain keys when a chain is configured; the key,
@@ -50,7 +75,10 @@ func (c *Config) validateChain() []error {
 	}
 	// 0 asks the RPC endpoint for it at startup, as the original did.
 	check(c.Chain.ChainId >= 0, "Chain.ChainId", "must not be negative (0: ask the RPC endpoint), got %d", c.Chain.ChainId)
-	check(c.Chain.PrivateKey != "", "Chain.PrivateKey", "is required when Chain.Rpc is set (or DDN_CHAIN_PRIVATEKEY)")
+	check(len(c.ChainKeys()) > 0, "Chain.PrivateKey", "is required when Chain.Rpc is set (or Chain.PrivateKeys; DDN_CHAIN_PRIVATEKEY, DDN_CHAIN_PRIVATEKEYS)")
+	for i, k := range c.Chain.PrivateKeys {
+		check(strings.TrimSpace(k) != "", fmt.Sprintf("Chain.PrivateKeys[%d]", i), "is empty")
+	}
 	check(c.Chain.ReportContract.ContractAddress != "", "Chain.ReportContract.ContractAddress", "is required when Chain.Rpc is set")
 	check(c.Chain.MachineInfoContract.ContractAddress != "", "Chain.MachineInfoContract.ContractAddress", "is required when Chain.Rpc is set")
 	check(c.Chain.ReceiptTimeout > 0, "Chain.ReceiptTimeout", "must be positive, got %q", c.Chain.ReceiptTimeout.String())

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -115,6 +116,82 @@ func TestChainRequestDisciplineKeys(t *testing.T) {
 				t.Fatalf("%s=%s: %v, want a startup error naming the key", key, bad, err)
 			}
 		})
+	}
+}
+
+// current is a configuration file in the current original's shape (its
+// types/config.go at HEAD): RpcEndpoints, PrivateKeys without PrivateKey,
+// the rent and free-rental contracts, InternalSecret, and its IP2LDB and
+// Prometheus.RemoteWriteURL keys.
+const current = `{
+  "Addr": "127.0.0.1:9601",
+  "LogLevel": "info",
+  "LogFile": "",
+  "MongoDB": {"URI": "memory://", "Database": "health_monitoring", "ExpireTime": 86400},
+  "IP2LDB": {"DatabasePath": ""},
+  "Prometheus": {"JobName": "ddn", "RemoteWriteURL": "http://prometheus.example/api/v1/write"},
+  "Chain": {
+    "Rpc": "http://127.0.0.1:8545",
+    "RpcEndpoints": ["http://127.0.0.1:8546", "https://rpc.example/key/abc"],
+    "ChainId": 19850818,
+    "PrivateKeys": ["` + secretKey + `", "` + secretKey2 + `"],
+    "ReportContract": {"AbiFile": "", "ContractAddress": "0xb616A0dad9af4cA23234b65D27176be2c09c720c"},
+    "MachineInfoContract": {"AbiFile": "", "ContractAddress": "0xE676096cA8B957e914094c5e044Fcf99f5dbf3C6"},
+    "RentContract": {"AbiFile": "./dbc/rent-abi.json", "ContractAddress": "0x00000000000000000000000000000000000000c1"},
+    "FreeRentalContract": {"AbiFile": "./dbc/free-rental/free_rental_abi.json", "ContractAddress": "0x00000000000000000000000000000000000000c2"}
+  },
+  "Certificate": {"cert": "", "key": ""},
+  "NotifyThirdParty": {"OfflineNotify": ""},
+  "InternalSecret": "the-internal-secret"
+}`
+
+const secretKey2 = "8f2a55949038a9610f50fb23b5883af3b4ecb3c3bb792cbcefbd1542c692be63"
+
+func TestCurrentOriginalFileLoads(t *testing.T) {
+	c, err := Load(writeFile(t, current, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Chain.PrivateKeys, []string{secretKey, secretKey2}) || c.Chain.PrivateKey != "" ||
+		!slices.Equal(c.ChainKeys(), []string{secretKey, secretKey2}) || c.OutboxConcurrency() != 2 {
+		t.Fatalf("keys = %v / %q, pool %v, outbox concurrency %d", len(c.Chain.PrivateKeys), c.Chain.PrivateKey, len(c.ChainKeys()), c.OutboxConcurrency())
+	}
+	if got, want := c.ChainEndpoints(), []string{"http://127.0.0.1:8545", "http://127.0.0.1:8546", "https://rpc.example/key/abc"}; !slices.Equal(got, want) {
+		t.Fatalf("endpoints = %v", got)
+	}
+	if c.Chain.RentContract != (Contract{AbiFile: "./dbc/rent-abi.json", ContractAddress: "0x00000000000000000000000000000000000000c1"}) ||
+		c.Chain.FreeRentalContract != (Contract{AbiFile: "./dbc/free-rental/free_rental_abi.json", ContractAddress: "0x00000000000000000000000000000000000000c2"}) ||
+		c.InternalSecret != "the-internal-secret" || c.StoreKind() != "memory" {
+		t.Fatalf("loaded = %+v", c)
+	}
+	r := fmt.Sprintf("%+v %v", c.Redacted(), c.LogFields())
+	for _, secret := range []string{secretKey, secretKey2, "the-internal-secret", "key/abc"} {
+		if strings.Contains(r, secret) {
+			t.Fatalf("redacted configuration shows %q: %s", secret, r)
+		}
+	}
+	if !slices.Equal(c.Redacted().Chain.PrivateKeys, []string{"REDACTED", "REDACTED"}) || c.Chain.PrivateKeys[0] != secretKey {
+		t.Fatalf("redacted keys = %v (or the original was changed)", c.Redacted().Chain.PrivateKeys)
+	}
+}
+
+func TestPrivateKeysWinOverPrivateKeyAndComeFromTheEnvironment(t *testing.T) {
+	setChain(t, "http://a:1", "7")
+	t.Setenv("DDN_CHAIN_PRIVATEKEYS", secretKey2+","+secretKey)
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.ChainKeys(), []string{secretKey2, secretKey}) {
+		t.Fatalf("pool = %d keys, want PrivateKeys' two in order", len(c.ChainKeys()))
+	}
+	t.Setenv("DDN_CHAIN_PRIVATEKEYS", "")
+	if c, err = Load(""); err != nil || !slices.Equal(c.ChainKeys(), []string{secretKey}) || c.OutboxConcurrency() != 1 {
+		t.Fatalf("PrivateKey alone: %v, %d keys", err, len(c.ChainKeys()))
+	}
+	t.Setenv("DDN_OUTBOX_CONCURRENCY", "8")
+	if c, err = Load(""); err != nil || c.OutboxConcurrency() != 8 {
+		t.Fatalf("Outbox.Concurrency set: %v", err)
 	}
 }
 

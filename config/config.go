@@ -45,12 +45,16 @@ type Config struct {
 	// live one: "reject" it (code 5, the original's rule) or "replace" the old one.
 	DuplicateSession string
 	// MailboxInterval is how often a node reads the commands other nodes send it.
-	MailboxInterval  time.Duration
-	ShutdownTimeout  time.Duration
-	NodeLeaseExpiry  time.Duration
-	NodeLeaseRenew   time.Duration
-	ReportBatchSize  int
-	ReportBatchDelay time.Duration
+	MailboxInterval time.Duration
+	// InfoRequestInterval is how often each connected machine whose
+	// short-term info was never scored is sent a type-5 request for its
+	// machine info (the current original's 2 minutes); 0: never.
+	InfoRequestInterval time.Duration
+	ShutdownTimeout     time.Duration
+	NodeLeaseExpiry     time.Duration
+	NodeLeaseRenew      time.Duration
+	ReportBatchSize     int
+	ReportBatchDelay    time.Duration
 
 	MongoDB struct {
 		URI      string
@@ -72,10 +76,14 @@ type Config struct {
 		PushInterval   time.Duration
 	}
 	Chain struct {
-		Rpc                 string
-		RpcEndpoints        []string
-		ChainId             int64
-		PrivateKey          string
+		Rpc          string
+		RpcEndpoints []string
+		ChainId      int64
+		PrivateKey   string
+		// PrivateKeys, when not empty, replace PrivateKey (the current
+		// original's rule): transactions are spread over these keys, each
+		// with its own nonces and sender lease. Never logged.
+		PrivateKeys         []string
 		ReportContract      Contract
 		MachineInfoContract Contract
 		// RentContract (isRented) and FreeRentalContract (machines,
@@ -169,6 +177,9 @@ type Config struct {
 		MaxAttempts int
 		BaseBackoff time.Duration
 		MaxBackoff  time.Duration
+		// Concurrency is how many entries a node delivers at once; 0: one
+		// per chain key (Chain.PrivateKeys), 1 without a chain.
+		Concurrency int
 	}
 
 	// CORS are the cross-origin headers of the HTTP API (the original's by
@@ -199,6 +210,7 @@ var defaults = map[string]any{
 	"SweepInterval":                             "0s",
 	"DuplicateSession":                          "reject",
 	"MailboxInterval":                           "250ms",
+	"InfoRequestInterval":                       "2m",
 	"ShutdownTimeout":                           "15s",
 	"NodeLeaseExpiry":                           "15s",
 	"NodeLeaseRenew":                            "5s",
@@ -221,6 +233,7 @@ var defaults = map[string]any{
 	"Chain.ReportContract.ContractAddress":      "",
 	"Chain.MachineInfoContract.AbiFile":         "",
 	"Chain.MachineInfoContract.ContractAddress": "",
+	"Chain.PrivateKeys":                         []string{},
 	"Chain.RentContract.AbiFile":                "",
 	"Chain.RentContract.ContractAddress":        "",
 	"Chain.FreeRentalContract.AbiFile":          "",
@@ -261,6 +274,7 @@ var defaults = map[string]any{
 	"Outbox.MaxAttempts":                        10,
 	"Outbox.BaseBackoff":                        "1s",
 	"Outbox.MaxBackoff":                         "5m",
+	"Outbox.Concurrency":                        0,
 }
 
 // Load reads path (none when "") and the environment, and validates.
@@ -356,7 +370,7 @@ func (c *Config) StoreKind() string {
 }
 
 func (c *Config) hasSecrets() bool {
-	return c.Chain.PrivateKey != "" || c.Admin.Token != "" || c.Admin.ReadToken != "" || c.InternalSecret != ""
+	return c.Chain.PrivateKey != "" || len(c.Chain.PrivateKeys) > 0 || c.Admin.Token != "" || c.Admin.ReadToken != "" || c.InternalSecret != ""
 }
 
 // EffectiveSweepInterval is SweepInterval, or a tenth of the grace period

@@ -21,6 +21,10 @@ func (c *Config) Redacted() Config {
 	for i, u := range r.Chain.RpcEndpoints {
 		r.Chain.RpcEndpoints[i] = RedactURL(u)
 	}
+	r.Chain.PrivateKeys = make([]string, len(c.Chain.PrivateKeys))
+	for i := range c.Chain.PrivateKeys {
+		r.Chain.PrivateKeys[i] = redacted
+	}
 	for _, s := range []*string{&r.Chain.PrivateKey, &r.Admin.Token, &r.Admin.ReadToken, &r.InternalSecret} {
 		if *s != "" {
 			*s = redacted

@@ -2,13 +2,13 @@
 // contracts (DESIGN.md, "Integrations"): registry reads through eth_call,
 // transactions signed locally with managed nonces, estimated gas, receipts
 // awaited with a timeout, several RPC endpoints with failover, and a
-// cluster-wide lease so one node at a time sends from the key.
+// cluster-wide lease per key so one node at a time sends from each key of
+// the pool.
 package chain
 
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"math/big"
@@ -34,6 +34,9 @@ type Options struct {
 	ChainID   int64
 	// PrivateKey is the hex key transactions are signed with (never logged).
 	PrivateKey string
+	// PrivateKeys, when not empty, replace PrivateKey: a pool of keys the
+	// transactions are spread over, each with its own nonces and lease.
+	PrivateKeys []string
 	// ReportAddress and MachineInfoAddress are the contracts' addresses.
 	ReportAddress, MachineInfoAddress string
 	// ReportABIFile and MachineInfoABIFile override the embedded ABIs.
@@ -61,7 +64,7 @@ type Options struct {
 	// "failed", "timeout"); OnBlock the latest block number seen.
 	OnTx       func(method, result string)
 	OnBlock    func(uint64)
-	OnResync   func(reason string, nonce uint64)
+	OnResync   func(from, reason string, nonce uint64)
 	OnFailover func(from, to string, err error)
 
 	// MaxConcurrentCalls bounds the requests in flight, every endpoint
@@ -73,8 +76,8 @@ type Options struct {
 	// MaxBatchSize is the most getMachineState calls one JSON-RPC batch
 	// request carries (DefaultMaxBatchSize).
 	MaxBatchSize int
-	// ReadTimeout bounds a registry read, queued and retried, whose
-	// context has no deadline (DefaultReadTimeout).
+	// ReadTimeout bounds a registry read, queued and retried, within its
+	// context's own deadline (DefaultReadTimeout).
 	ReadTimeout time.Duration
 	// Metrics observes requests, batches, retries and refusals.
 	Metrics Metrics
@@ -84,14 +87,13 @@ type Options struct {
 type Chain struct {
 	opts        Options
 	eps         *endpoints
-	key         *ecdsa.PrivateKey
 	from        common.Address
 	report      common.Address
 	machineInfo common.Address
 	reportABI   gethabi.ABI
 	infoABI     gethabi.ABI
 	chainID     *big.Int
-	sender      *sender
+	pool        *pool
 	reads       *batcher
 	// rent and freeRental are the optional rental contracts (nil: not configured).
 	rent, freeRental *contract
@@ -108,12 +110,12 @@ func New(o Options) (*Chain, error) {
 	if o.ChainID <= 0 {
 		return nil, fmt.Errorf("config: Chain.ChainId: must be positive, got %d", o.ChainID)
 	}
-	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(o.PrivateKey), "0x"))
+	c := &Chain{opts: o, chainID: big.NewInt(o.ChainID)}
+	senders, err := c.senders()
 	if err != nil {
-		// The message of HexToECDSA never quotes the key.
-		return nil, fmt.Errorf("config: Chain.PrivateKey: not a hex secp256k1 private key: %v", err)
+		return nil, err
 	}
-	c := &Chain{opts: o, key: key, from: crypto.PubkeyToAddress(key.PublicKey), chainID: big.NewInt(o.ChainID)}
+	c.from = senders[0].from
 	if c.report, err = address("Chain.ReportContract.ContractAddress", o.ReportAddress); err != nil {
 		return nil, err
 	}
@@ -165,14 +167,52 @@ func New(o Options) (*Chain, error) {
 		ep.slots, ep.metrics = sl, c.opts.Metrics
 		ep.gate = newGate(c.opts.MaxRequestsPerSecond, wallClock{}, c.opts.Metrics)
 	}
-	c.sender = &sender{c: c}
+	c.pool = newPool(senders)
 	c.reads = &batcher{eps: c.eps, from: c.from, to: c.report, max: c.opts.MaxBatchSize, flushers: c.opts.MaxConcurrentCalls,
 		timeout: c.opts.CallTimeout, clock: wallClock{}, m: c.opts.Metrics}
 	return c, nil
 }
 
-// From is the address transactions are sent from (the key's account).
+// senders parses the key pool (PrivateKeys, else PrivateKey); a key that
+// does not parse or comes twice stops startup naming its place, never its value.
+func (c *Chain) senders() ([]*sender, error) {
+	keys, name := c.opts.PrivateKeys, "Chain.PrivateKeys"
+	if len(keys) == 0 {
+		keys, name = []string{c.opts.PrivateKey}, "Chain.PrivateKey"
+	}
+	var out []*sender
+	seen := map[common.Address]int{}
+	for i, hexKey := range keys {
+		at := name
+		if name == "Chain.PrivateKeys" {
+			at = fmt.Sprintf("%s[%d]", name, i)
+		}
+		key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(hexKey), "0x"))
+		if err != nil {
+			// The message of HexToECDSA never quotes the key.
+			return nil, fmt.Errorf("config: %s: not a hex secp256k1 private key: %v", at, err)
+		}
+		from := crypto.PubkeyToAddress(key.PublicKey)
+		if j, dup := seen[from]; dup {
+			return nil, fmt.Errorf("config: %s: the same key as %s[%d] (its nonces would collide)", at, name, j)
+		}
+		seen[from] = i
+		out = append(out, &sender{c: c, key: key, from: from})
+	}
+	return out, nil
+}
+
+// From is the address of the first key (registry reads are made from it).
 func (c *Chain) From() common.Address { return c.from }
+
+// Senders are the addresses transactions are sent from, one per key.
+func (c *Chain) Senders() []common.Address {
+	out := make([]common.Address, len(c.pool.senders))
+	for i, s := range c.pool.senders {
+		out[i] = s.from
+	}
+	return out
+}
 
 func address(key, s string) (common.Address, error) {
 	if !common.IsHexAddress(s) {
@@ -207,18 +247,17 @@ func loadABI(key, file string, embedded []byte, methods ...string) (gethabi.ABI,
 // MachineState implements ports.ChainRegistry with getMachineState. The
 // call waits its turn (MaxConcurrentCalls, MaxRequestsPerSecond), goes in
 // one JSON-RPC batch with the other reads waiting then, and is tried again
-// after a failed request until ctx's deadline, or ReadTimeout when ctx has
-// none.
+// after a failed request until ctx's deadline or ReadTimeout, whichever
+// comes first.
 func (c *Chain) MachineState(ctx context.Context, key domain.MachineKey, st domain.StakingType) (domain.ChainState, error) {
 	data, err := c.reportABI.Pack("getMachineState", key.MachineID, key.Project, uint8(st))
 	if err != nil {
 		return domain.ChainState{}, fmt.Errorf("pack getMachineState: %w", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.ReadTimeout)
-		defer cancel()
-	}
+	// ReadTimeout bounds the read whatever ctx allows (an outbox attempt
+	// may run longer than an online should wait).
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
+	defer cancel()
 	out, err := c.reads.call(ctx, data)
 	if err != nil {
 		return domain.ChainState{}, fmt.Errorf("getMachineState(%s): %w", key, err)
@@ -247,7 +286,7 @@ func (c *Chain) ReportTx(ctx context.Context, tp domain.ReportType, key domain.M
 	if err != nil {
 		return "", fmt.Errorf("pack report: %w", err)
 	}
-	return c.sender.send(ctx, "report", c.report, data)
+	return c.pool.send(ctx, "report", c.report, data)
 }
 
 // machineInfoTuple mirrors the setMachineInfo tuple for the ABI encoder
@@ -294,7 +333,7 @@ func (c *Chain) SetMachineInfo(ctx context.Context, machineID string, i domain.C
 	if err != nil {
 		return err
 	}
-	_, err = c.sender.send(ctx, "setMachineInfo", c.machineInfo, data)
+	_, err = c.pool.send(ctx, "setMachineInfo", c.machineInfo, data)
 	return err
 }
 
@@ -320,7 +359,7 @@ func (c *Chain) SetBandwidthInfo(ctx context.Context, machineID string, i domain
 	if err != nil {
 		return fmt.Errorf("pack setBandWidthInfos: %w", err)
 	}
-	_, err = c.sender.send(ctx, "setBandWidthInfos", c.machineInfo, data)
+	_, err = c.pool.send(ctx, "setBandWidthInfos", c.machineInfo, data)
 	return err
 }
 

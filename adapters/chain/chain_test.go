@@ -112,7 +112,7 @@ func TestConcurrentReportsLandWithConsecutiveNonces(t *testing.T) {
 	var resyncs int
 	var mu sync.Mutex
 	c := tc.adapter(t, addr, func(o *chain.Options) {
-		o.OnResync = func(string, uint64) { mu.Lock(); resyncs++; mu.Unlock() }
+		o.OnResync = func(_, _ string, _ uint64) { mu.Lock(); resyncs++; mu.Unlock() }
 	})
 	const n = 12
 	var wg sync.WaitGroup
@@ -155,7 +155,7 @@ func TestNonceResyncAfterAnotherSenderUsedTheKey(t *testing.T) {
 	b := tc.adapter(t, addr, nil) // a second process with the same key, unaware of a
 	var reasons []string
 	a2 := tc.adapter(t, addr, func(o *chain.Options) {
-		o.OnResync = func(why string, _ uint64) { reasons = append(reasons, why) }
+		o.OnResync = func(_, why string, _ uint64) { reasons = append(reasons, why) }
 	})
 	k1, k2 := key, key
 	k2.MachineID = "other"
@@ -346,7 +346,7 @@ func TestBusySenderKeepsTheNextSlice(t *testing.T) {
 	node := func(owner string) *chain.Chain {
 		return tc.adapter(t, addr, func(o *chain.Options) {
 			o.Leases, o.Owner, o.Clock, o.LeaseTTL = store, owner, clock, 30*time.Second
-			o.OnResync = func(string, uint64) { resyncs[owner]++ }
+			o.OnResync = func(_, _ string, _ uint64) { resyncs[owner]++ }
 		})
 	}
 	n1, n2 := node("n1"), node("n2")
@@ -395,7 +395,7 @@ func TestReceiptTimeoutThenResync(t *testing.T) {
 	c := tc.adapter(t, addr, func(o *chain.Options) {
 		o.ReceiptTimeout = 300 * time.Millisecond
 		o.OnTx = func(method, result string) { results = append(results, result) }
-		o.OnResync = func(why string, _ uint64) { reasons = append(reasons, why) }
+		o.OnResync = func(_, why string, _ uint64) { reasons = append(reasons, why) }
 	})
 	tc.paused.Store(true)
 	if err := c.Report(ctx, domain.ReportMachineRegister, key, 0); err == nil || !strings.Contains(err.Error(), "no receipt within") {

@@ -35,7 +35,9 @@ type testChain struct {
 	proxy    *proxy
 	deployer *ecdsa.PrivateKey
 	sender   *ecdsa.PrivateKey
-	abi      gethabi.ABI
+	// pool are four more funded keys, for key pool tests.
+	pool []*ecdsa.PrivateKey
+	abi  gethabi.ABI
 	// paused stops sealing blocks: transactions wait in the pool.
 	paused atomic.Bool
 }
@@ -48,15 +50,22 @@ func newTestChain(t *testing.T) *testChain {
 	sender, _ := crypto.GenerateKey()
 	port := freePort(t)
 	funds := new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))
-	sim := simulated.NewBackend(types.GenesisAlloc{
+	alloc := types.GenesisAlloc{
 		crypto.PubkeyToAddress(deployer.PublicKey): {Balance: funds},
 		crypto.PubkeyToAddress(sender.PublicKey):   {Balance: funds},
-	}, func(nc *node.Config, _ *ethconfig.Config) {
+	}
+	var pool []*ecdsa.PrivateKey
+	for range 4 {
+		k, _ := crypto.GenerateKey()
+		pool = append(pool, k)
+		alloc[crypto.PubkeyToAddress(k.PublicKey)] = types.Account{Balance: funds}
+	}
+	sim := simulated.NewBackend(alloc, func(nc *node.Config, _ *ethconfig.Config) {
 		nc.HTTPHost, nc.HTTPPort = "127.0.0.1", port
 		nc.HTTPModules = []string{"eth", "net", "web3"}
 	})
 	t.Cleanup(func() { _ = sim.Close() })
-	tc := &testChain{sim: sim, deployer: deployer, sender: sender}
+	tc := &testChain{sim: sim, deployer: deployer, sender: sender, pool: pool}
 	ctx, stop := context.WithCancel(context.Background())
 	var miner sync.WaitGroup
 	miner.Go(func() {
@@ -158,8 +167,23 @@ func (tc *testChain) call(t *testing.T, addr common.Address, method string, args
 	return vals
 }
 
+// poolKeys are the hex keys of the first n pool keys.
+func (tc *testChain) poolKeys(n int) []string {
+	var out []string
+	for _, k := range tc.pool[:n] {
+		out = append(out, hex.EncodeToString(crypto.FromECDSA(k)))
+	}
+	return out
+}
+
 // senderNonces lists the nonces of every mined transaction from the sender.
 func (tc *testChain) senderNonces(t *testing.T) []uint64 {
+	t.Helper()
+	return tc.noncesFrom(t, tc.sender)[crypto.PubkeyToAddress(tc.sender.PublicKey)]
+}
+
+// noncesFrom lists, per address of keys, the nonces of its mined transactions.
+func (tc *testChain) noncesFrom(t *testing.T, keys ...*ecdsa.PrivateKey) map[common.Address][]uint64 {
 	t.Helper()
 	ctx := context.Background()
 	c := tc.sim.Client()
@@ -167,17 +191,20 @@ func (tc *testChain) senderNonces(t *testing.T) []uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := crypto.PubkeyToAddress(tc.sender.PublicKey)
+	want := map[common.Address]bool{}
+	for _, k := range keys {
+		want[crypto.PubkeyToAddress(k.PublicKey)] = true
+	}
 	signer := types.LatestSignerForChainID(big.NewInt(simChainID))
-	var out []uint64
+	out := map[common.Address][]uint64{}
 	for n := uint64(0); n <= head; n++ {
 		b, err := c.BlockByNumber(ctx, new(big.Int).SetUint64(n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tx := range b.Transactions() {
-			if f, err := types.Sender(signer, tx); err == nil && f == from {
-				out = append(out, tx.Nonce())
+			if f, err := types.Sender(signer, tx); err == nil && want[f] {
+				out[f] = append(out[f], tx.Nonce())
 			}
 		}
 	}

@@ -136,5 +136,5 @@ func (c *Chain) NotifyFreeRental(ctx context.Context, tp domain.ReportType, mach
 	if err != nil {
 		return "", fmt.Errorf("pack notify: %w", err)
 	}
-	return c.sender.send(ctx, "notify", c.freeRental.addr, data)
+	return c.pool.send(ctx, "notify", c.freeRental.addr, data)
 }

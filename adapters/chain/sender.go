@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"math/big"
@@ -21,15 +22,23 @@ import (
 // without counting an attempt.
 var ErrLeaseHeld = fmt.Errorf("another node holds the chain sender lease: %w", domain.ErrNotNow)
 
-// sender signs and submits transactions from one key. Nonces are assigned
-// locally under a mutex, so concurrent deliveries get consecutive nonces and
-// wait for their receipts in parallel; the local nonce is resynchronised
-// from the chain at start, after a lease gap, and on "nonce too low",
-// "replacement underpriced" or a receipt timeout.
+// sender signs and submits transactions from one key of the pool, one
+// transaction at a time (the pool hands a key to one delivery until its
+// receipt came or it failed). Nonces are assigned locally under a mutex;
+// the local nonce is resynchronised from the chain at start, after a lease
+// gap, and on "nonce too low", "replacement underpriced" or a receipt
+// timeout.
 type sender struct {
-	c *Chain
+	c    *Chain
+	key  *ecdsa.PrivateKey
+	from common.Address
 
-	mu        sync.Mutex
+	// inUse is the pool's (under pool.mu): a delivery has this key.
+	inUse bool
+
+	mu sync.Mutex
+	// elsewhere-1 is the last slice another node was found holding.
+	elsewhere int64
 	synced    bool
 	why       string // why the nonce must be read again
 	nonce     uint64
@@ -54,6 +63,111 @@ func (s *sender) observe(method, result string) {
 	if s.c.opts.OnTx != nil {
 		s.c.opts.OnTx(method, result)
 	}
+}
+
+// pool hands each delivery a key of its own, so that transactions from
+// several keys are in flight at once, each key with its own nonces, lease
+// and resyncs, and one transaction at a time per key: a transaction that
+// is dropped or stuck then holds up only itself, and a nonce read again
+// after it cannot collide with later ones of the same key.
+type pool struct {
+	senders []*sender
+	mu      sync.Mutex
+	next    int
+	// freed is closed (and replaced) whenever a key is given back.
+	freed chan struct{}
+}
+
+func newPool(senders []*sender) *pool {
+	return &pool{senders: senders, freed: make(chan struct{})}
+}
+
+// acquire returns a key this node holds the sender lease of and no other
+// delivery of this node uses, waiting while every key this node could use
+// is busy here. Every key's lease held by other nodes is ErrLeaseHeld;
+// ctx ending while waiting is domain.ErrNotNow too (not a failed attempt:
+// this node is busy, not the chain).
+func (p *pool) acquire(ctx context.Context) (*sender, error) {
+	for {
+		p.mu.Lock()
+		freed := p.freed
+		var free []*sender
+		busy := 0
+		for i := range p.senders {
+			s := p.senders[(p.next+i)%len(p.senders)]
+			if s.inUse {
+				busy++
+				continue
+			}
+			free = append(free, s)
+		}
+		p.next = (p.next + 1) % len(p.senders)
+		p.mu.Unlock()
+		var held error
+		for _, s := range free {
+			// The lease first (a key held elsewhere is never marked used,
+			// so nobody waits for it), then the key.
+			s.mu.Lock()
+			err := s.lease(ctx)
+			s.mu.Unlock()
+			if errors.Is(err, ErrLeaseHeld) {
+				held = err
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if p.take(s) {
+				return s, nil
+			}
+			busy++ // another delivery of this node was quicker
+		}
+		if busy == 0 {
+			if len(p.senders) == 1 {
+				return nil, held
+			}
+			return nil, fmt.Errorf("every one of the %d chain keys: %w", len(p.senders), ErrLeaseHeld)
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("every chain key of this node is busy: %w (%w)", domain.ErrNotNow, ctx.Err())
+		}
+	}
+}
+
+// take marks s used by a delivery, unless another one was quicker.
+func (p *pool) take(s *sender) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.inUse {
+		return false
+	}
+	s.inUse = true
+	return true
+}
+
+// give hands s back after a transaction and wakes the deliveries waiting
+// for a key.
+func (p *pool) give(s *sender) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.inUse = false
+	close(p.freed)
+	p.freed = make(chan struct{})
+}
+
+// send runs one transaction on a key of the pool and answers its hash.
+func (p *pool) send(ctx context.Context, method string, to common.Address, data []byte) (string, error) {
+	s, err := p.acquire(ctx)
+	if err != nil {
+		if !errors.Is(err, ErrLeaseHeld) && !errors.Is(err, domain.ErrNotNow) && len(p.senders) > 0 {
+			p.senders[0].observe(method, "failed")
+		}
+		return "", err
+	}
+	defer p.give(s)
+	return s.send(ctx, method, to, data)
 }
 
 // send submits a call of method to `to` and waits for its receipt; nil
@@ -97,13 +211,16 @@ func (s *sender) lease(ctx context.Context) error {
 	now := o.Clock.Now()
 	ttl := int64(o.LeaseTTL)
 	epoch := now.UnixNano() / ttl
-	name := "chain-sender|" + s.c.from.Hex()
+	name := "chain-sender|" + s.from.Hex()
+	if epoch < s.elsewhere {
+		return fmt.Errorf("%w (%s)", ErrLeaseHeld, name) // known from this slice's claim
+	}
 	ok, err := o.Leases.ClaimLease(ctx, name, epoch, o.Owner)
 	if err != nil {
 		return fmt.Errorf("claim chain sender lease: %w", err)
 	}
 	if !ok {
-		s.held = false
+		s.held, s.elsewhere = false, epoch+1
 		return fmt.Errorf("%w (%s)", ErrLeaseHeld, name)
 	}
 	// Holding the previous (or an already claimed later) slice means no
@@ -125,9 +242,6 @@ func (s *sender) lease(ctx context.Context) error {
 func (s *sender) submit(ctx context.Context, method string, to common.Address, data []byte) (*types.Transaction, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.lease(ctx); err != nil {
-		return nil, err
-	}
 	var lastErr error
 	for range 3 {
 		if !s.synced {
@@ -172,11 +286,11 @@ func (s *sender) resync(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(ctx, s.c.opts.CallTimeout)
 		defer cancel()
 		var err error
-		n, err = r.PendingNonceAt(cctx, s.c.from)
+		n, err = r.PendingNonceAt(cctx, s.from)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("read nonce of %s: %w", s.c.from.Hex(), err)
+		return fmt.Errorf("read nonce of %s: %w", s.from.Hex(), err)
 	}
 	why := s.why
 	if why == "" {
@@ -184,7 +298,7 @@ func (s *sender) resync(ctx context.Context) error {
 	}
 	s.nonce, s.synced, s.why = n, true, ""
 	if s.c.opts.OnResync != nil {
-		s.c.opts.OnResync(why, n)
+		s.c.opts.OnResync(s.from.Hex(), why, n)
 	}
 	return nil
 }
@@ -198,7 +312,7 @@ func (s *sender) build(ctx context.Context, to common.Address, data []byte) (*ty
 		defer cancel()
 		gas := s.c.opts.GasLimit
 		if gas == 0 {
-			est, err := r.EstimateGas(cctx, ethereum.CallMsg{From: s.c.from, To: &to, Data: data})
+			est, err := r.EstimateGas(cctx, ethereum.CallMsg{From: s.from, To: &to, Data: data})
 			if err != nil {
 				return fmt.Errorf("estimate gas: %w", err)
 			}
@@ -227,7 +341,7 @@ func (s *sender) build(ctx context.Context, to common.Address, data []byte) (*ty
 	if err != nil {
 		return nil, err
 	}
-	signed, err := types.SignTx(tx, types.LatestSignerForChainID(s.c.chainID), s.c.key)
+	signed, err := types.SignTx(tx, types.LatestSignerForChainID(s.c.chainID), s.key)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

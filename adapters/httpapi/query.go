@@ -44,6 +44,36 @@ func registerQuery(mux *routeMux, o Options) {
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}", read(getMachineHandler(o)))
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}/reports", read(listReportsHandler(o)))
 	mux.HandleFunc("GET /api/v0/stats", read(statsHandler(o)))
+	mux.HandleFunc("GET /api/v0/machines/incomplete", read(incompleteHandler(o)))
+}
+
+// incompleteMachine is one entry of GET /api/v0/machines/incomplete, the
+// current original's fields.
+type incompleteMachine struct {
+	MachineID   string `json:"machine_id"`
+	Project     string `json:"project"`
+	ContainerID string `json:"container_id"`
+}
+
+// incompleteHandler serves GET /api/v0/machines/incomplete: the machines
+// connected now (state online, anywhere in the cluster) whose short-term
+// info was never scored (none, or calc point 0): those the nodes send a
+// type-5 request.
+func incompleteHandler(o Options) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ms, err := o.Fleet.ListMachines(r.Context(), domain.MachineFilter{State: domain.StateOnline})
+		if err != nil {
+			storeFailed(w, o, "list online machines", err)
+			return
+		}
+		out := []incompleteMachine{}
+		for _, m := range ms {
+			if m.ShortTerm == nil || m.ShortTerm.CalcPoint == 0 {
+				out = append(out, incompleteMachine{MachineID: m.Key.MachineID, Project: m.Key.Project, ContainerID: m.Key.ContainerID})
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "machines": out})
+	}
 }
 
 // needsFleet answers 503 "not configured" instead of h when no store was given.

@@ -234,6 +234,21 @@ func (h *Handler) Notify(ctx context.Context, key domain.MachineKey, body []byte
 	return c.write(ctx, wire.Response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: wire.TypeNotify, Message: "notify", Body: body}) == nil
 }
 
+// RequestInfo sends the type-5 "request machine info" message (id 0, code
+// 0, empty body) to the connection bound to key on this node.
+func (h *Handler) RequestInfo(ctx context.Context, key domain.MachineKey) bool {
+	h.mu.Lock()
+	c := h.byKey[key]
+	h.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	return c.write(ctx, wire.Response{Timestamp: h.opts.Clock.Now().UnixMilli(), Type: wire.TypeRequestInfo, Message: RequestInfoMessage}) == nil
+}
+
+// RequestInfoMessage is the message of a type-5 request, the current original's.
+const RequestInfoMessage = "request machine info"
+
 // Kick closes the connection connID bound to key on this node (it was
 // replaced by a newer connection) and reports whether there was one.
 func (h *Handler) Kick(_ context.Context, key domain.MachineKey, connID, reason string) bool {

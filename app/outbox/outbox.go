@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"ddn/domain"
@@ -37,6 +38,10 @@ type Config struct {
 	PendingAfter time.Duration
 	// BatchSize caps the entries one pass delivers (100).
 	BatchSize int
+	// Concurrency is how many entries one pass delivers at once (1). The
+	// entries of one machine are still delivered one after the other, in
+	// their order, so an online and the offline after it never race.
+	Concurrency int
 	// After makes a target follow another one (target -> the one it
 	// follows): it is called only once that one delivered, and settled
 	// without a call when that one had nothing to do (domain.ErrNoEffect).
@@ -84,6 +89,9 @@ func New(cfg Config, store ports.Store, clock ports.Clock, deliverers map[string
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
 	}
 	return &Outbox{cfg: cfg, store: store, clock: clock, deliverers: deliverers,
 		jitter: func() float64 { return 0.5 + rand.Float64()/2 }}
@@ -166,13 +174,66 @@ func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
 	if err != nil {
 		return p, errors.Join(errRecover, fmt.Errorf("outbox: list due: %w", err))
 	}
-	var errs []error
-	for _, e := range due {
-		if err := o.deliver(ctx, e, &p); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := o.deliverAll(ctx, due, &p)
 	return p, errors.Join(append(errs, errRecover)...)
+}
+
+// deliverAll runs one attempt of each due entry: one after the other with
+// Concurrency 1, else the machines' entries on Concurrency workers, each
+// machine's entries in order on one worker. It returns when every attempt
+// ended.
+func (o *Outbox) deliverAll(ctx context.Context, due []domain.OutboxEntry, p *Pass) []error {
+	var errs []error
+	if o.cfg.Concurrency == 1 {
+		for _, e := range due {
+			if err := o.deliver(ctx, e, p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errs
+	}
+	var order []domain.MachineKey
+	byMachine := map[domain.MachineKey][]domain.OutboxEntry{}
+	for _, e := range due {
+		if _, ok := byMachine[e.Event.Key]; !ok {
+			order = append(order, e.Event.Key)
+		}
+		byMachine[e.Event.Key] = append(byMachine[e.Event.Key], e)
+	}
+	queue := make(chan []domain.OutboxEntry)
+	var mu sync.Mutex
+	var workers sync.WaitGroup
+	for range min(o.cfg.Concurrency, len(order)) {
+		workers.Go(func() {
+			for entries := range queue {
+				for _, e := range entries {
+					var one Pass
+					err := o.deliver(ctx, e, &one)
+					mu.Lock()
+					p.add(one)
+					if err != nil {
+						errs = append(errs, err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, k := range order {
+		queue <- byMachine[k]
+	}
+	close(queue)
+	workers.Wait()
+	return errs
+}
+
+// add counts another pass's work into p.
+func (p *Pass) add(q Pass) {
+	p.Recovered += q.Recovered
+	p.Cancelled += q.Cancelled
+	p.Delivered += q.Delivered
+	p.Retried += q.Retried
+	p.Dead += q.Dead
 }
 
 // recover settles pending entries left by a node that stopped between
@@ -244,10 +305,26 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 // deliver runs one attempt of an entry if this node wins its claim.
 func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) error {
 	now := o.clock.Now()
-	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, now.UnixNano()/int64(o.cfg.ClaimLease), o.cfg.NodeID)
+	lease := int64(o.cfg.ClaimLease)
+	epoch := now.UnixNano() / lease
+	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, epoch, o.cfg.NodeID)
 	if err != nil || !won {
 		return err
 	}
+	// The claim holds until its epoch ends; with less than half of it left,
+	// the next epoch is claimed too. The attempt ends when the hold does,
+	// so that no other node runs it while this one may still be at it (with
+	// several chain keys, the sender lease of one key no longer stops a
+	// second node's transaction).
+	holdEnd := (epoch + 1) * lease
+	if holdEnd-now.UnixNano() < lease/2 {
+		if ok, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, epoch+1, o.cfg.NodeID); err == nil && ok {
+			holdEnd += lease
+		}
+	}
+	held := time.Unix(0, holdEnd)
+	dctx, cancel := context.WithTimeout(ctx, held.Sub(now))
+	defer cancel()
 	// Another node may have finished this attempt in an earlier claim epoch.
 	cur, err := o.store.GetOutbox(ctx, e.ID)
 	if err != nil {
@@ -276,7 +353,7 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 				continue
 			}
 		}
-		err := o.deliverTo(ctx, target, &cur)
+		err := o.deliverTo(dctx, target, &cur)
 		if o.OnDelivery != nil {
 			o.OnDelivery(target, cur.Event, err)
 		}
@@ -307,6 +384,9 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 		// the next claim epoch, by any node.
 		cur.LastError = strings.Join(failures, "; ")
 		cur.NextAttemptAt = now.Add(o.cfg.ClaimLease)
+		if cur.NextAttemptAt.Before(held) {
+			cur.NextAttemptAt = held // this node holds the claim until then
+		}
 		p.Retried++
 	default:
 		cur.Attempts++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"ddn/app/transition"
@@ -32,6 +33,9 @@ type Session struct {
 	located   bool
 	location  *domain.Location
 	storedLoc *domain.Location
+	// scored tells the info requester (another goroutine) that the
+	// machine's short-term info has a calc point.
+	scored atomic.Bool
 }
 
 // ConnID identifies this connection in machine_connection.
@@ -75,6 +79,7 @@ func (ss *Session) Online(ctx context.Context, req domain.OnlineRequest) error {
 	}
 	ss.bound, ss.key, ss.staking = true, req.Key, req.StakingType
 	ss.shortTerm, ss.bandwidth, ss.lastTouch = prev.ShortTerm, prev.Bandwidth, now
+	ss.scored.Store(prev.ShortTerm != nil && prev.ShortTerm.CalcPoint != 0)
 	ss.storedLoc = prev.Location
 	s.mu.Lock()
 	if _, live := s.live[ss.connID]; live {
@@ -157,11 +162,13 @@ func (ss *Session) ReportShortTerm(ctx context.Context, info domain.ShortTermInf
 		info.GPUMemoryTotal, info.CalcPoint, scoring = r.GPUMemoryGB, r.CalcPoint, true
 		return nil
 	}
-	return ss.report(ctx, "short-term", ss.svc.check(info.Validate, info.ValidateStrict), derive, domain.Report{ShortTerm: &info},
+	err := ss.report(ctx, "short-term", ss.svc.check(info.Validate, info.ValidateStrict), derive, domain.Report{ShortTerm: &info},
 		func() bool { return scoring || (cat == nil && ss.shortTerm == nil) },
 		func() bool { return ss.shortTerm != nil && sameShortTerm(*ss.shortTerm, info) },
 		func(at time.Time) error { return ss.svc.store.SetShortTermInfo(ctx, ss.key, info, at) },
 		func(e *domain.Event) { ss.shortTerm = &info; e.Kind, e.ShortTerm = domain.EventShortTermInfo, &info })
+	ss.scored.Store(ss.shortTerm != nil && ss.shortTerm.CalcPoint != 0)
+	return err
 }
 
 // ReportBandwidth stores a type-4 report; nil means it is durable. The info

@@ -355,6 +355,9 @@ func keepOnline(ctx context.Context, o options, f facts, log *zap.Logger) {
 		OnNotify: func(b []byte) {
 			log.Warn("notify from the node", zap.ByteString("body", b))
 		},
+		OnInfoRequest: func(url string) {
+			log.Info("the node asked for the machine info (type 5); sending it again", zap.String("node", url))
+		},
 	}
 	log.Info("starting ddn-agent", zap.String("version", version), zap.Strings("nodes", o.URLs), zap.String("kind", o.Kind),
 		zap.Duration("interval", o.Interval), zap.Any("facts", f))

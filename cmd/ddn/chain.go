@@ -58,7 +58,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		clog.Info("chain id read from the RPC (Chain.ChainId is 0)", zap.Int64("chain_id", id))
 	}
 	c, err := chain.New(chain.Options{
-		Endpoints: eps, ChainID: chainID, PrivateKey: cfg.Chain.PrivateKey,
+		Endpoints: eps, ChainID: chainID, PrivateKey: cfg.Chain.PrivateKey, PrivateKeys: cfg.Chain.PrivateKeys,
 		ReportAddress: cfg.Chain.ReportContract.ContractAddress, MachineInfoAddress: cfg.Chain.MachineInfoContract.ContractAddress,
 		ReportABIFile: cfg.Chain.ReportContract.AbiFile, MachineInfoABIFile: cfg.Chain.MachineInfoContract.AbiFile,
 		RentAddress: cfg.Chain.RentContract.ContractAddress, RentABIFile: cfg.Chain.RentContract.AbiFile,
@@ -67,9 +67,9 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 		Leases: store, LeaseTTL: cfg.Chain.SenderLease, Owner: cfg.NodeID, Clock: offsetClock(0),
 		OnTx:    metrics.ObserveTx,
 		OnBlock: metrics.ObserveBlock,
-		OnResync: func(why string, nonce uint64) {
+		OnResync: func(from, why string, nonce uint64) {
 			metrics.ObserveResync()
-			clog.Info("nonce read from the chain", zap.String("reason", why), zap.Uint64("nonce", nonce))
+			clog.Info("nonce read from the chain", zap.String("from", from), zap.String("reason", why), zap.Uint64("nonce", nonce))
 		},
 		OnFailover: func(from, to string, err error) {
 			metrics.ObserveFailover()
@@ -114,7 +114,7 @@ func wireChain(cfg *config.Config, store ports.Store, targets map[string]ports.D
 	}
 	targets[chainreport.Target] = target
 	clog.Info("chain enabled", zap.Strings("endpoints", redactURLs(cfg.ChainEndpoints())), zap.Int64("chain_id", chainID),
-		zap.String("from", c.From().Hex()), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
+		zap.Strings("from", senderHexes(c)), zap.String("report_contract", cfg.Chain.ReportContract.ContractAddress),
 		zap.String("machine_info_contract", cfg.Chain.MachineInfoContract.ContractAddress),
 		zap.String("offline_report", cfg.Chain.OfflineReport), zap.Int("max_concurrent_calls", cfg.Chain.MaxConcurrentCalls), zap.Float64("max_requests_per_second", cfg.Chain.MaxRequestsPerSecond))
 	side.run = func(ctx context.Context) {
@@ -153,6 +153,15 @@ func rentalPenalty(cfg *config.Config, c *chain.Chain, delivery ports.Chain, nex
 	log.Info("rental offline rules", zap.String("rent_contract", cfg.Chain.RentContract.ContractAddress),
 		zap.String("free_rental_contract", cfg.Chain.FreeRentalContract.ContractAddress), zap.Duration("rent_recheck", cfg.Chain.RentRecheck))
 	return p
+}
+
+// senderHexes are the addresses of the key pool (never the keys).
+func senderHexes(c *chain.Chain) []string {
+	var out []string
+	for _, a := range c.Senders() {
+		out = append(out, a.Hex())
+	}
+	return out
 }
 
 // redactURLs keeps scheme and host of RPC URLs: paths and queries often

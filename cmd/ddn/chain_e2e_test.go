@@ -34,7 +34,7 @@ const gethDevKey = "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3
 
 // startGeth runs geth --dev with JSON-RPC on loopback; without geth the
 // test is skipped, unless DDN_REQUIRE_GETH=1 (CI) makes that a failure.
-func startGeth(t *testing.T) string {
+func startGeth(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("geth")
 	if err != nil {
@@ -67,13 +67,13 @@ type testContract struct {
 	abi    gethabi.ABI
 }
 
-func deployTestContract(t *testing.T, url string) *testContract {
+func deployTestContract(t testing.TB, url string) *testContract {
 	t.Helper()
 	return deployNamedContract(t, url, "TestRegistry")
 }
 
 // deployNamedContract deploys the test contract adapters/chain/testdata/<name>.
-func deployNamedContract(t *testing.T, url, name string) *testContract {
+func deployNamedContract(t testing.TB, url, name string) *testContract {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "adapters", "chain", "testdata", name+".abi"))
 	if err != nil {
@@ -151,7 +151,7 @@ func parityCase(t *testing.T, id string) parity.ScoreCase {
 	return parity.ScoreCase{}
 }
 
-func (c *testContract) call(t *testing.T, method string, args ...any) []any {
+func (c *testContract) call(t testing.TB, method string, args ...any) []any {
 	t.Helper()
 	data, err := c.abi.Pack(method, args...)
 	if err != nil {

@@ -18,11 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-
-	"github.com/coder/websocket"
 
 	"ddn/internal/ddnproc"
 )
@@ -139,7 +138,7 @@ func (p *rateProxy) stats(reset bool) proxyStats {
 
 // registerMany registers machine ids on the test contract in a few
 // transactions from geth's dev account.
-func (c *testContract) registerMany(t *testing.T, ids []string, project string, st uint8) {
+func (c *testContract) registerMany(t testing.TB, ids []string, project string, st uint8) {
 	t.Helper()
 	key, _ := crypto.HexToECDSA(gethDevKey)
 	bound := bind.NewBoundContract(c.addr, c.abi, c.client, c.client, c.client)
@@ -266,17 +265,7 @@ func setUpStorm(t *testing.T, n int) *stormSetup {
 	}
 	gethURL := startGeth(t)
 	contract := deployTestContract(t, gethURL)
-	agents := make([]*stormAgent, n)
-	ids := make([]string, n)
-	for i := range agents {
-		ids[i] = fmt.Sprintf("storm-%04d", i)
-		agents[i] = &stormAgent{id: ids[i]}
-	}
-	t.Cleanup(func() { closeAgents(agents) })
-	contract.registerMany(t, ids, "deeplink", 0)
-	if v := contract.call(t, "getMachineState", ids[n-1], "deeplink", uint8(0)); !v[1].(bool) {
-		t.Fatal("registerMany did not register")
-	}
+	agents := registeredAgents(t, contract, "storm", n)
 	proxy := startRateProxy(t, gethURL, 20)
 	env := []string{
 		"DDN_LIMITS_MAXCONNECTIONSPERIP=0", "DDN_LIMITS_MAXANONYMOUS=0", "DDN_LIMITS_MAXCONNECTIONS=0", "DDN_HEARTBEATTIMEOUT=5m",
@@ -295,6 +284,24 @@ func setUpStorm(t *testing.T, n int) *stormSetup {
 		bin = buildBinary(t)
 	}
 	return &stormSetup{agents: agents, proxy: proxy, bin: bin, env: env}
+}
+
+// registeredAgents registers n machines (prefix-0000, ...) on the test
+// contract and returns their agents, closed when the test ends.
+func registeredAgents(t testing.TB, contract *testContract, prefix string, n int) []*stormAgent {
+	t.Helper()
+	agents := make([]*stormAgent, n)
+	ids := make([]string, n)
+	for i := range agents {
+		ids[i] = fmt.Sprintf("%s-%04d", prefix, i)
+		agents[i] = &stormAgent{id: ids[i]}
+	}
+	t.Cleanup(func() { closeAgents(agents) })
+	contract.registerMany(t, ids, "deeplink", 0)
+	if v := contract.call(t, "getMachineState", ids[n-1], "deeplink", uint8(0)); !v[1].(bool) {
+		t.Fatal("registerMany did not register")
+	}
+	return agents
 }
 
 func nodeMetricsBody(t *testing.T, addr string) string { return getBody(t, "http://"+addr+"/metrics") }

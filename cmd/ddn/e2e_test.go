@@ -23,7 +23,7 @@ import (
 
 // buildBinary builds cmd/ddn the way it ships (deploy/build.sh), stamped
 // with a version the tests can recognise.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	return ddnproc.BuildVersion(t, "ddn", "e2e-test")
 }
@@ -43,7 +43,7 @@ type loggedEvent struct {
 // startNode runs the binary with no config file in dir and waits until it
 // is ready, with the defaults of these tests: a node id, and a fleet
 // snapshot refreshed every 100ms (waitForSeries).
-func startNode(t *testing.T, bin, dir, addr string, env ...string) *ddnproc.Node {
+func startNode(t testing.TB, bin, dir, addr string, env ...string) *ddnproc.Node {
 	t.Helper()
 	return ddnproc.Start(t, bin, dir, addr, append([]string{"DDN_NODEID=e2e-node", "DDN_PROMETHEUS_FLEETREFRESH=100ms"}, env...)...)
 }
@@ -75,7 +75,7 @@ func request(t *testing.T, ctx context.Context, c *websocket.Conn, id uint64, ty
 
 // getBody is the body of GET url, whatever the status; the test fails if
 // the request does.
-func getBody(t *testing.T, url string) string {
+func getBody(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -111,6 +111,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	effects := outbox.New(outbox.Config{
 		NodeID: cfg.NodeID, Targets: slices.Sorted(maps.Keys(targets)), After: after, Regardless: regardless,
 		MaxAttempts: cfg.Outbox.MaxAttempts, BaseBackoff: cfg.Outbox.BaseBackoff, MaxBackoff: cfg.Outbox.MaxBackoff,
+		Concurrency: cfg.OutboxConcurrency(),
 	}, store, clock, targets)
 	if chainSide.penalty != nil {
 		chainSide.penalty.Later = effects
@@ -222,6 +223,17 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	svc.SetLocal(ws)
 	work.Go(func() { svc.Run(workCtx) }) // lease, fence, reconcile
 	work.Go(func() { svc.RunMailbox(workCtx, cfg.MailboxInterval) })
+	if every := cfg.InfoRequestInterval; every > 0 {
+		// As the current original: connected machines never scored are asked
+		// for their machine info again (type 5).
+		work.Go(func() {
+			svc.RunInfoRequests(workCtx, every, ws, func(asked int) {
+				if asked > 0 {
+					log.Info("machine info requested (type 5) of machines never scored", zap.Int("machines", asked))
+				}
+			})
+		})
+	}
 	fleet := prom.NewFleet(store, 30*time.Second, nodeMetrics.Connections(), log.Named("prom"))
 	if err := fleet.Refresh(ctx); err != nil {
 		log.Warn("first fleet snapshot failed; /metrics/prometheus is empty until a refresh succeeds", zap.Error(err))
