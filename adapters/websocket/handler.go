@@ -146,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{h: h, adm: adm, limit: newLimiter(h.opts.Limits), opened: time.Now(), wake: make(chan struct{}, 1)}
 	c.qcond.L = &c.qmu
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// originAllowed above is the policy; the library's own check
 		// would refuse every cross-origin browser.
 		InsecureSkipVerify: true,

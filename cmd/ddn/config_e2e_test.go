@@ -62,6 +62,20 @@ func TestCurrentOriginalConfigFileStartsTheNode(t *testing.T) {
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The ABI files the original ships beside its config (ddn reads an
+	// AbiFile that is set; its own copies of the functions it calls).
+	for from, to := range map[string]string{"rent.json": "dbc/rent-abi.json", "freerental.json": "dbc/free-rental/free_rental_abi.json"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "abi", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, to)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := exec.Command(bin, "-config", path)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DDN_ADMIN_TOKEN=config-admin", "DDN_NODEID=config-node")
