@@ -137,6 +137,7 @@ type Store interface {
 	LegacyStore
 	LocationStore
 	ReportStore
+	PresenceStore
 	OutboxStore
 	MailboxStore
 	QueryStore

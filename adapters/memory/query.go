@@ -60,6 +60,7 @@ func (s *Store) DeleteMachine(_ context.Context, key domain.MachineKey) (ports.M
 	delete(s.machines, key)
 	_, d.Connection = s.connections[key]
 	delete(s.connections, key)
+	delete(s.presence, key)
 	kept := s.reports[:0]
 	for _, r := range s.reports {
 		if r.Key == key {

@@ -27,6 +27,7 @@ type Store struct {
 	claims      map[string]string
 	claimedAt   map[string]time.Time
 	mailbox     []ports.Command
+	presence    map[domain.MachineKey][]domain.PresenceChange
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }
@@ -42,6 +43,7 @@ func NewStore() *Store {
 		outbox:      map[string]ports.OutboxEntry{},
 		claims:      map[string]string{},
 		claimedAt:   map[string]time.Time{},
+		presence:    map[domain.MachineKey][]domain.PresenceChange{},
 	}
 }
 
@@ -192,6 +194,7 @@ func (s *Store) MarkOnline(_ context.Context, key domain.MachineKey, st domain.S
 	}
 	m.StakingType, m.State, m.NodeID, m.LastOnlineTime = st, domain.StateOnline, nodeID, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateOnline, "", nodeID)
 	return cloneMachine(prev), found, nil
 }
 
@@ -202,6 +205,7 @@ func (s *Store) MarkDisconnected(_ context.Context, key domain.MachineKey, at, l
 		if !lastReport.IsZero() {
 			m.LastReportTime = lastReport
 		}
+		s.recordPresence(key, at, domain.StateDisconnected, domain.ReasonDisconnected, m.NodeID)
 	})
 }
 
@@ -217,6 +221,7 @@ func (s *Store) MarkDisconnectedBy(_ context.Context, key domain.MachineKey, nod
 	}
 	m.State, m.LastDisconnectTime = domain.StateDisconnected, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateDisconnected, domain.ReasonNodeLost, nodeID)
 	return true, nil
 }
 
@@ -232,6 +237,7 @@ func (s *Store) MarkOffline(_ context.Context, key domain.MachineKey, since, at 
 	}
 	m.State, m.LastOfflineTime = domain.StateOffline, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateOffline, domain.ReasonOffline, "")
 	return true, nil
 }
 
@@ -343,6 +349,7 @@ func (s *Store) PruneReports(_ context.Context, before time.Time) (int64, error)
 	}
 	n := int64(len(s.reports) - len(kept))
 	s.reports = kept
+	s.prunePresence(before)
 	return n, nil
 }
 
