@@ -25,6 +25,7 @@ type FleetStore interface {
 	GetConnection(ctx context.Context, key domain.MachineKey) (ports.Connection, error)
 	ports.ReportStore
 	ports.QueryStore
+	ports.PresenceStore
 }
 
 // Page limits of the query API.
@@ -44,6 +45,7 @@ func registerQuery(mux *routeMux, o Options) {
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}", read(getMachineHandler(o)))
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}/reports", read(listReportsHandler(o)))
 	mux.HandleFunc("GET /api/v0/stats", read(statsHandler(o)))
+	registerUptime(mux, o)
 }
 
 // needsFleet answers 503 "not configured" instead of h when no store was given.
