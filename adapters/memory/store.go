@@ -290,16 +290,22 @@ func (s *Store) ListMachines(_ context.Context, f ports.MachineFilter) ([]domain
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []domain.Machine
+	var keys []domain.MachineKey
 	for _, m := range s.machines {
 		if (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) &&
 			(f.After == nil || compareKeys(m.Key, *f.After) > 0) {
-			out = append(out, cloneMachine(m))
+			keys = append(keys, m.Key)
 		}
 	}
-	slices.SortFunc(out, func(a, b domain.Machine) int { return compareKeys(a.Key, b.Key) })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
+	slices.SortFunc(keys, compareKeys)
+	if f.Limit > 0 && len(keys) > f.Limit {
+		keys = keys[:f.Limit]
+	}
+	// Only the page is copied: a page of 100 of 10,000 machines sorts keys,
+	// not whole records.
+	out := make([]domain.Machine, len(keys))
+	for i, k := range keys {
+		out[i] = cloneMachine(s.machines[k])
 	}
 	return out, nil
 }

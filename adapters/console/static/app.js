@@ -164,12 +164,13 @@ function loadFleet(onPage) {
     let first = true;
     try {
       do {
-        const limit = first ? 100 : 1000;
+        // The first request asks for one screen only, so it is drawn at once.
+        const limit = first ? PAGE_ROWS : 1000;
         const r = await api(`/api/v0/machines?limit=${limit}` + (after ? '&after=' + encodeURIComponent(after) : ''));
         fleet.machines.push(...r.machines);
         after = r.next;
+        onPage && onPage(first);
         first = false;
-        onPage && onPage();
       } while (after);
       fleet.done = true;
     } catch (e) {
@@ -232,7 +233,10 @@ function machinesPage(params) {
   $('#prev').onclick = () => { table.page = Math.max(0, table.page - 1); renderTable(); };
   $('#next').onclick = () => { table.page++; renderTable(); };
   let pending = false;
-  const redraw = () => { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; renderTable(); }); } };
+  const redraw = (now) => {
+    if (now) { renderTable(); return; }
+    if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; renderTable(); }); }
+  };
   if (fleet.done || fleet.loading) {
     // Shown before: refresh in the background, show what is known now.
     if (fleet.done) { fleet.loading = null; }
@@ -362,19 +366,31 @@ function renderMachine(m, conn) {
     dl([['coordinates (reported)', `${esc(st.latitude)}, ${esc(st.longitude)}`]]) : '<p class="muted">Not located.</p>');
 }
 
-function renderPresence(u, from, to) {
+// timelineSVG draws [from, to) as a bar: unknown before the first thing
+// known, online after it, outages over it.
+function timelineSVG(id, u, from, to, knownFromMs) {
   const W = 1000, H = 36, t0 = from.getTime(), span = to.getTime() - t0;
   const x = (t) => Math.max(0, Math.min(W, ((new Date(t).getTime() - t0) / span) * W));
-  const knownFrom = W - (u.known_seconds * 1000 / span) * W;
+  const known = x(knownFromMs);
+  const rects = (u.outages || []).map((o, i) => `<rect class="outage ${esc(o.reason)}" data-outage="${i}" x="${x(o.from).toFixed(1)}" y="0"
+    width="${Math.max(2, x(o.to) - x(o.from)).toFixed(1)}" height="${H}"><title>${esc(o.reason)}: ${esc(fmtTime(o.from))} – ${o.ongoing ? 'now' : esc(fmtTime(o.to))}</title></rect>`).join('');
+  return `<svg id="${id}" viewBox="0 0 ${W} ${H + 16}" role="img" aria-label="presence timeline">
+      <rect class="unknown" x="0" y="0" width="${W}" height="${H}"></rect>
+      <rect class="known" x="${known.toFixed(1)}" y="0" width="${(W - known).toFixed(1)}" height="${H}"></rect>${rects}
+      <text x="0" y="${H + 13}">${esc(from.toLocaleString())}</text><text x="${W}" y="${H + 13}" text-anchor="end">${esc(to.toLocaleString())}</text></svg>`;
+}
+
+function renderPresence(u, from, to) {
   const outs = u.outages || [];
-  const rects = outs.map((o, i) => `<rect class="outage ${esc(o.reason)}" data-outage="${i}" x="${x(o.from).toFixed(1)}" y="0"
-    width="${Math.max(1.5, x(o.to) - x(o.from)).toFixed(1)}" height="${H}"><title>${esc(o.reason)}: ${esc(fmtTime(o.from))} – ${o.ongoing ? 'now' : esc(fmtTime(o.to))}</title></rect>`).join('');
+  const knownFromMs = to.getTime() - u.known_seconds * 1000;
+  const span = to.getTime() - from.getTime();
+  // A machine first seen late in the window gets a second bar over the
+  // part that is known, so its outages stay visible.
+  const zoom = u.known_seconds > 0 && u.known_seconds * 1000 < span / 2 ?
+    `<p class="muted">Since first known (${dur(u.known_seconds)}):</p>` + timelineSVG('timeline-known', u, new Date(knownFromMs), to, knownFromMs) : '';
   $('#presence').innerHTML = `<p>Uptime <b id="uptime-value">${pct(u.uptime)}</b> · ${u.outage_count} outage${u.outage_count === 1 ? '' : 's'} ·
       <span id="reconnects">${u.reconnects}</span> reconnect${u.reconnects === 1 ? '' : 's'}</p>
-    <svg id="timeline" viewBox="0 0 ${W} ${H + 16}" role="img" aria-label="presence timeline">
-      <rect class="unknown" x="0" y="0" width="${W}" height="${H}"></rect>
-      <rect class="known" x="${knownFrom.toFixed(1)}" y="0" width="${(W - knownFrom).toFixed(1)}" height="${H}"></rect>${rects}
-      <text x="0" y="${H + 13}">${esc(from.toLocaleString())}</text><text x="${W}" y="${H + 13}" text-anchor="end">${esc(to.toLocaleString())}</text></svg>
+    ${timelineSVG('timeline', u, from, to, knownFromMs)}${zoom}
     <p class="legend"><span><i class="l-online"></i>online</span><span><i class="l-disconnected"></i>disconnected</span>
       <span><i class="l-node_lost"></i>node lost</span><span><i class="l-offline"></i>offline</span><span><i class="l-unknown"></i>unknown</span></p>
     <div class="scroll"><table id="outages"><thead><tr><th>from</th><th>to</th><th class="num">lasted</th><th>reason</th></tr></thead><tbody>
@@ -384,7 +400,10 @@ function renderPresence(u, from, to) {
 }
 
 function renderReports(reports, from, to) {
-  const N = 60, W = 1000, H = 120, t0 = from.getTime(), span = to.getTime() - t0;
+  // The chart starts at the oldest report shown, when that is in the window.
+  const oldest = reports.length ? new Date(reports[reports.length - 1].timestamp) : from;
+  if (oldest > from) from = new Date(oldest.getTime() - 1000);
+  const N = 60, W = 1000, H = 120, t0 = from.getTime(), span = Math.max(1, to.getTime() - t0);
   const buckets = new Array(N).fill(0);
   for (const r of reports) {
     const i = Math.floor(((new Date(r.timestamp).getTime() - t0) / span) * N);
@@ -459,7 +478,7 @@ function outboxPage() {
 
 const entryRow = (e, actions) => `<tr data-entry="${esc(e.id)}"><td>${esc(e.kind)}</td><td>${esc(e.machine_id)} <span class="muted">${esc(e.project)}</span></td>
   <td>${esc(e.status)}</td><td class="num">${e.attempts}</td><td class="wide">${esc((e.targets || []).join(', '))}</td>
-  <td class="wide">${esc(e.last_error || '')}</td><td>${ago(e.created_at)}</td>
+  <td class="wide clip" title="${esc(e.last_error || '')}">${esc(e.last_error || '')}</td><td>${ago(e.created_at)}</td>
   ${actions ? `<td><button data-action="retry" data-id="${esc(e.id)}">Retry</button> <button class="danger" data-action="drop" data-id="${esc(e.id)}">Drop</button></td>` : ''}</tr>`;
 const entryHead = (actions) => `<thead><tr><th>kind</th><th>machine</th><th>status</th><th class="num">attempts</th><th class="wide">targets</th>
   <th class="wide">last error</th><th>created</th>${actions ? '<th>admin</th>' : ''}</tr></thead>`;
