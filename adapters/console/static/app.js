@@ -61,6 +61,7 @@ const ago = (s) => {
   return Math.round(d / 86400) + ' d ago';
 };
 const dur = (sec) => {
+  if (sec < 10) return (Math.round(sec * 10) / 10) + ' s';
   if (sec < 60) return Math.round(sec) + ' s';
   if (sec < 3600) return Math.round(sec / 60) + ' min';
   if (sec < 86400) return (sec / 3600).toFixed(1) + ' h';
