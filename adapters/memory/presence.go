@@ -8,9 +8,17 @@ import (
 	"ddn/domain"
 )
 
-// recordPresence appends a change to key's history; the caller holds s.mu.
+// maxPresenceChanges caps one machine's history, as the Mongo adapter does.
+const maxPresenceChanges = 10000
+
+// recordPresence appends a change to key's history, its newest
+// maxPresenceChanges kept; the caller holds s.mu.
 func (s *Store) recordPresence(key domain.MachineKey, at time.Time, st domain.State, reason domain.OutageReason, nodeID string) {
-	s.presence[key] = append(s.presence[key], domain.PresenceChange{Key: key, At: at, State: st, Reason: reason, NodeID: nodeID})
+	h := append(s.presence[key], domain.PresenceChange{Key: key, At: at, State: st, Reason: reason, NodeID: nodeID})
+	if len(h) > maxPresenceChanges {
+		h = slices.Clone(h[len(h)-maxPresenceChanges:])
+	}
+	s.presence[key] = h
 }
 
 // prunePresence drops changes older than before; the caller holds s.mu.

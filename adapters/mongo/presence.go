@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,24 +33,75 @@ type presenceChange struct {
 	NodeID string    `bson:"node_id,omitempty"`
 }
 
+// maxPresenceChanges caps one machine's history (its newest changes are
+// kept): a machine that flaps all day must not grow its document past
+// MongoDB's 16 MB between two retention passes. 10,000 changes are ~1 MB
+// and cover a machine reconnecting every 5 minutes for a month.
+var maxPresenceChanges = 10000
+
 // presenceID is the _id of key's history: its three fields quoted, so no
 // two keys share one.
 func presenceID(k domain.MachineKey) string {
 	return strconv.Quote(k.Project) + "|" + strconv.Quote(k.MachineID) + "|" + strconv.Quote(k.ContainerID)
 }
 
+// presencePushes counts, per machine, the changes this store appended
+// since it last cut that machine's history; the zero value is ready.
+type presencePushes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// add counts one append to id and says whether the history is due a cut.
+func (p *presencePushes) add(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == nil {
+		p.n = map[string]int{}
+	}
+	p.n[id]++
+	if p.n[id] < max(1, maxPresenceChanges/10) {
+		return false
+	}
+	delete(p.n, id)
+	return true
+}
+
 // recordPresence appends a change to key's history. The transition is
 // already stored: a failure here is logged, not returned, so the presence
-// of the machine never depends on its history.
+// of the machine never depends on its history. Every cap/10 changes this
+// store appended to a machine, the history is cut to its newest
+// maxPresenceChanges (a read and a $set by _id: the embedded store ignores
+// $push's $slice), so a flapping machine's document stays bounded (by the
+// cap plus a tenth of it per node).
 func (s *Store) recordPresence(ctx context.Context, key domain.MachineKey, at time.Time, st domain.State, reason domain.OutageReason, nodeID string) {
 	c := presenceChange{At: at, State: string(st), Reason: string(reason), NodeID: nodeID}
-	_, err := s.presence.UpdateOne(ctx, bson.D{{Key: "_id", Value: presenceID(key)}}, bson.D{
+	id := presenceID(key)
+	_, err := s.presence.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
 		{Key: "$push", Value: bson.D{{Key: "changes", Value: c}}},
 		{Key: "$setOnInsert", Value: bson.D{{Key: "machine", Value: keyOf(key)}}},
 	}, options.UpdateOne().SetUpsert(true))
+	if err == nil && s.presencePushes.add(id) {
+		err = s.trimPresence(ctx, key)
+	}
 	if err != nil {
 		s.log.Warn("presence history not recorded", zap.Stringer("machine", key), zap.String("state", string(st)), zap.Error(err))
 	}
+}
+
+// trimPresence keeps the newest maxPresenceChanges changes of key's history.
+func (s *Store) trimPresence(ctx context.Context, key domain.MachineKey) error {
+	var d presenceDoc
+	id := bson.D{{Key: "_id", Value: presenceID(key)}}
+	if err := s.presence.FindOne(ctx, id).Decode(&d); err != nil {
+		return fmt.Errorf("mongo: read presence history of %s to cap it: %w", key, err)
+	}
+	slices.SortStableFunc(d.Changes, func(a, b presenceChange) int { return a.At.Compare(b.At) })
+	kept := d.Changes[max(0, len(d.Changes)-maxPresenceChanges):]
+	if _, err := s.presence.UpdateOne(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "changes", Value: kept}}}}); err != nil {
+		return fmt.Errorf("mongo: cap presence history of %s: %w", key, err)
+	}
+	return nil
 }
 
 // MarkOnline implements ports.MachineStore and records the change.

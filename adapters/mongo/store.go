@@ -71,6 +71,8 @@ type Store struct {
 	log         *zap.Logger
 	// ids is nil unless machine _ids are cached (Options.CacheMachineIDs).
 	ids *machineIDs
+	// presencePushes paces the cap of presence histories (presence.go).
+	presencePushes presencePushes
 }
 
 var _ ports.Store = (*Store)(nil)
