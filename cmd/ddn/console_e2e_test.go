@@ -410,3 +410,71 @@ func TestConsoleAdminActionWithoutTokenIsRefused(t *testing.T) {
 	waitJS(t, ctx, 10*time.Second, `document.querySelector('#outbox-msg').innerText.includes(': done')`, show)
 	screenshot(t, ctx, "outbox.png")
 }
+
+// TestUptimeAPIOnARealNode: a machine that goes offline (past a 1 s grace
+// period) and comes back has one outage of reason offline and one
+// reconnect, from the presence history the real node recorded.
+func TestUptimeAPIOnARealNode(t *testing.T) {
+	node := consoleNode(t, "DDN_OFFLINEGRACEPERIOD=1s", "DDN_SWEEPINTERVAL=200ms")
+	base := "http://" + node.Addr
+	fleet := newAgents(t)
+	machineURL := base + "/api/v0/machines/deeplink/uptime-m1"
+	var m struct {
+		Machine struct {
+			State string `json:"state"`
+		} `json:"machine"`
+	}
+	state := func(want string) {
+		t.Helper()
+		if !ddnproc.Eventually(20*time.Second, 100*time.Millisecond, func() bool {
+			return apiGet(t, machineURL, consoleReadToken, &m) == 200 && m.Machine.State == want
+		}) {
+			t.Fatalf("machine never %s: %+v", want, m)
+		}
+	}
+	from := time.Now().Add(-time.Minute)
+	fleet.start(node.Addr, "deeplink", "uptime-m1", "NVIDIA GeForce RTX 4090")
+	state("online")
+	onlineAt := time.Now()
+	time.Sleep(2 * time.Second) // online for a while: only the history knows since when
+	fleet.stop("uptime-m1")
+	state("offline")
+	fleet.start(node.Addr, "deeplink", "uptime-m1", "NVIDIA GeForce RTX 4090")
+	state("online")
+	var u struct {
+		Uptime struct {
+			Uptime       float64 `json:"uptime"`
+			KnownSeconds float64 `json:"known_seconds"`
+			Reconnects   int     `json:"reconnects"`
+			Outages      []struct {
+				Reason    string    `json:"reason"`
+				From      time.Time `json:"from"`
+				To        time.Time `json:"to"`
+				OfflineAt time.Time `json:"offline_at"`
+				Ongoing   bool      `json:"ongoing"`
+			} `json:"outages"`
+		} `json:"uptime"`
+	}
+	if code := apiGet(t, fmt.Sprintf("%s/uptime?from=%d", machineURL, from.UnixMilli()), consoleReadToken, &u); code != 200 {
+		t.Fatalf("uptime = %d", code)
+	}
+	if u.Uptime.Reconnects != 1 || len(u.Uptime.Outages) != 1 || u.Uptime.Outages[0].Reason != "offline" ||
+		u.Uptime.Outages[0].OfflineAt.IsZero() || u.Uptime.Outages[0].Ongoing || u.Uptime.Uptime <= 0 || u.Uptime.Uptime >= 1 {
+		t.Fatalf("uptime = %+v; want one finished offline outage, one reconnect, a fraction in (0, 1)", u.Uptime)
+	}
+	// Known since the first online, which only the recorded history has
+	// (the machine's record keeps its last online, after the outage).
+	if since := time.Since(onlineAt).Seconds(); u.Uptime.KnownSeconds < since-0.5 {
+		t.Fatalf("known for %.1f s, want at least the %.1f s since the first online", u.Uptime.KnownSeconds, since)
+	}
+	var rank struct {
+		Machines []struct {
+			MachineID string  `json:"machine_id"`
+			Uptime    float64 `json:"uptime"`
+		} `json:"machines"`
+	}
+	if code := apiGet(t, fmt.Sprintf("%s/api/v0/uptime?project=deeplink&from=%d", base, from.UnixMilli()), consoleReadToken, &rank); code != 200 ||
+		len(rank.Machines) != 1 || rank.Machines[0].MachineID != "uptime-m1" {
+		t.Fatalf("ranking = %d %+v", code, rank)
+	}
+}
