@@ -160,6 +160,7 @@ function loadFleet(onPage) {
   if (fleet.loading) return fleet.loading;
   fleet.machines = [];
   fleet.done = false;
+  fleet.error = null;
   fleet.loading = (async () => {
     let after = '';
     let first = true;
