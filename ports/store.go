@@ -102,6 +102,7 @@ type Store interface {
 	LegacyStore
 	LocationStore
 	ReportStore
+	PresenceStore
 	OutboxStore
 	MailboxStore
 	QueryStore

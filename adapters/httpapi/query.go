@@ -25,6 +25,7 @@ type FleetStore interface {
 	GetConnection(ctx context.Context, key domain.MachineKey) (domain.Connection, error)
 	ports.ReportStore
 	ports.QueryStore
+	ports.PresenceStore
 }
 
 // Page limits of the query API.
@@ -45,6 +46,7 @@ func registerQuery(mux *routeMux, o Options) {
 	mux.HandleFunc("GET /api/v0/machines/{project}/{machine_id}/reports", read(listReportsHandler(o)))
 	mux.HandleFunc("GET /api/v0/stats", read(statsHandler(o)))
 	mux.HandleFunc("GET /api/v0/machines/incomplete", read(incompleteHandler(o)))
+	registerUptime(mux, o)
 }
 
 // incompleteMachine is one entry of GET /api/v0/machines/incomplete, the

@@ -68,6 +68,8 @@ type Options struct {
 	BodyMaxBytes, ImportMaxBytes int64
 	// Now is the clock of "last hour" and default time windows; nil is time.Now.
 	Now func() time.Time
+	// Console serves the web console at / and /console/ (on AdminAddr too).
+	Console http.Handler
 	// AdminSeparate leaves metrics and /api/v0/admin/* off this handler:
 	// they are served by NewAdmin on AdminAddr.
 	AdminSeparate bool
@@ -128,18 +130,11 @@ func registerPublic(mux *routeMux, o Options) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.HandleFunc("GET /api/v0/cluster/nodes", func(w http.ResponseWriter, r *http.Request) {
-		nodes, err := o.ClusterNodes(r.Context())
-		if err != nil {
-			o.Logger.Error("list cluster nodes", zap.Error(err))
-			writeError(w, http.StatusServiceUnavailable, domain.CodeOf(err), "store unreachable")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "nodes": nodes})
-	})
+	mux.HandleFunc("GET /api/v0/cluster/nodes", clusterNodesHandler(o))
 	registerGeo(mux, o)
 	registerQuery(mux, o)
 	mux.HandleFunc("GET /api/openapi.json", openAPIHandler)
+	registerConsole(mux, o)
 }
 
 func healthz(o Options) http.HandlerFunc {

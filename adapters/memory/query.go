@@ -59,6 +59,7 @@ func (s *Store) DeleteMachine(_ context.Context, key domain.MachineKey) (domain.
 	delete(s.machines, key)
 	_, d.Connection = s.connections[key]
 	delete(s.connections, key)
+	delete(s.presence, key)
 	kept := s.reports[:0]
 	for _, r := range s.reports {
 		if r.Key == key {

@@ -27,6 +27,7 @@ type Store struct {
 	claims      map[string]string
 	claimedAt   map[string]time.Time
 	mailbox     []domain.Command
+	presence    map[domain.MachineKey][]domain.PresenceChange
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }
@@ -42,6 +43,7 @@ func NewStore() *Store {
 		outbox:      map[string]domain.OutboxEntry{},
 		claims:      map[string]string{},
 		claimedAt:   map[string]time.Time{},
+		presence:    map[domain.MachineKey][]domain.PresenceChange{},
 	}
 }
 
@@ -192,6 +194,7 @@ func (s *Store) MarkOnline(_ context.Context, key domain.MachineKey, st domain.S
 	}
 	m.StakingType, m.State, m.NodeID, m.LastOnlineTime = st, domain.StateOnline, nodeID, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateOnline, "", nodeID)
 	return cloneMachine(prev), found, nil
 }
 
@@ -202,6 +205,7 @@ func (s *Store) MarkDisconnected(_ context.Context, key domain.MachineKey, at, l
 		if !lastReport.IsZero() {
 			m.LastReportTime = lastReport
 		}
+		s.recordPresence(key, at, domain.StateDisconnected, domain.ReasonDisconnected, m.NodeID)
 	})
 }
 
@@ -217,6 +221,7 @@ func (s *Store) MarkDisconnectedBy(_ context.Context, key domain.MachineKey, nod
 	}
 	m.State, m.LastDisconnectTime = domain.StateDisconnected, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateDisconnected, domain.ReasonNodeLost, nodeID)
 	return true, nil
 }
 
@@ -232,6 +237,7 @@ func (s *Store) MarkOffline(_ context.Context, key domain.MachineKey, since, at 
 	}
 	m.State, m.LastOfflineTime = domain.StateOffline, at
 	s.machines[key] = m
+	s.recordPresence(key, at, domain.StateOffline, domain.ReasonOffline, "")
 	return true, nil
 }
 
@@ -284,16 +290,22 @@ func (s *Store) ListMachines(_ context.Context, f domain.MachineFilter) ([]domai
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []domain.Machine
+	var keys []domain.MachineKey
 	for _, m := range s.machines {
 		if (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) &&
 			(f.After == nil || compareKeys(m.Key, *f.After) > 0) {
-			out = append(out, cloneMachine(m))
+			keys = append(keys, m.Key)
 		}
 	}
-	slices.SortFunc(out, func(a, b domain.Machine) int { return compareKeys(a.Key, b.Key) })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
+	slices.SortFunc(keys, compareKeys)
+	if f.Limit > 0 && len(keys) > f.Limit {
+		keys = keys[:f.Limit]
+	}
+	// Only the page is copied: a page of 100 of 10,000 machines sorts keys,
+	// not whole records.
+	out := make([]domain.Machine, len(keys))
+	for i, k := range keys {
+		out[i] = cloneMachine(s.machines[k])
 	}
 	return out, nil
 }
@@ -343,6 +355,7 @@ func (s *Store) PruneReports(_ context.Context, before time.Time) (int64, error)
 	}
 	n := int64(len(s.reports) - len(kept))
 	s.reports = kept
+	s.prunePresence(before)
 	return n, nil
 }
 

@@ -22,9 +22,9 @@ func (s *Store) GetMachine(ctx context.Context, key domain.MachineKey) (domain.M
 	return d.domain(), nil
 }
 
-// MarkOnline implements ports.MachineStore: one findAndModify that upserts
+// markOnline implements MarkOnline: one findAndModify that upserts
 // and returns the document as it was (by _id when it is remembered).
-func (s *Store) MarkOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (domain.Machine, bool, error) {
+func (s *Store) markOnline(ctx context.Context, key domain.MachineKey, st domain.StakingType, nodeID string, at time.Time) (domain.Machine, bool, error) {
 	update := bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "stakingtype", Value: int64(st)}, {Key: "state", Value: string(domain.StateOnline)},
@@ -85,8 +85,8 @@ func (s *Store) MarkOnline(ctx context.Context, key domain.MachineKey, st domain
 	return d.domain(), true, nil
 }
 
-// MarkDisconnected implements ports.MachineStore.
-func (s *Store) MarkDisconnected(ctx context.Context, key domain.MachineKey, at, lastReport time.Time) error {
+// markDisconnected implements MarkDisconnected.
+func (s *Store) markDisconnected(ctx context.Context, key domain.MachineKey, at, lastReport time.Time) error {
 	set := bson.D{{Key: "state", Value: string(domain.StateDisconnected)}, {Key: "last_disconnect_time", Value: at}}
 	if !lastReport.IsZero() {
 		set = append(set, bson.E{Key: "last_report_time", Value: lastReport})
@@ -94,8 +94,8 @@ func (s *Store) MarkDisconnected(ctx context.Context, key domain.MachineKey, at,
 	return s.set(ctx, "mark disconnected", key, set)
 }
 
-// MarkDisconnectedBy implements ports.MachineStore with one conditional update.
-func (s *Store) MarkDisconnectedBy(ctx context.Context, key domain.MachineKey, nodeID string, at time.Time) (bool, error) {
+// markDisconnectedBy implements MarkDisconnectedBy with one conditional update.
+func (s *Store) markDisconnectedBy(ctx context.Context, key domain.MachineKey, nodeID string, at time.Time) (bool, error) {
 	filter := append(keyFilter(key), bson.E{Key: "state", Value: string(domain.StateOnline)}, bson.E{Key: "node_id", Value: nodeID})
 	res, err := s.machines.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "state", Value: string(domain.StateDisconnected)}, {Key: "last_disconnect_time", Value: at}}}})
@@ -105,12 +105,12 @@ func (s *Store) MarkDisconnectedBy(ctx context.Context, key domain.MachineKey, n
 	return res.ModifiedCount == 1, nil
 }
 
-// MarkOffline implements ports.MachineStore. The winner of a transition is
+// markOffline implements MarkOffline. The winner of a transition is
 // decided by a unique insert into `transitions` keyed by the machine and the
 // disconnect time: the embedded engine does not make a conditional update
 // atomic against a concurrent one (measured: 4 sweepers won 41 flips of 30
 // machines), but it does enforce unique keys.
-func (s *Store) MarkOffline(ctx context.Context, key domain.MachineKey, since, at time.Time) (bool, error) {
+func (s *Store) markOffline(ctx context.Context, key domain.MachineKey, since, at time.Time) (bool, error) {
 	id := fmt.Sprintf("offline|%s|%s|%s|%d", key.Project, key.MachineID, key.ContainerID, since.UnixMilli())
 	if _, err := s.transitions.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "at", Value: at}}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {

@@ -100,6 +100,9 @@ func (s *Store) DeleteMachine(ctx context.Context, key domain.MachineKey) (domai
 		return d, fmt.Errorf("mongo: delete connection of %s: %w", key, err)
 	}
 	d.Connection = conn.DeletedCount == 1
+	if _, err := s.presence.DeleteOne(ctx, bson.D{{Key: "_id", Value: presenceID(key)}}); err != nil {
+		return d, fmt.Errorf("mongo: delete presence history of %s: %w", key, err)
+	}
 	return d, nil
 }
 

@@ -73,5 +73,8 @@ func (s *Store) PruneReports(ctx context.Context, before time.Time) (int64, erro
 	if _, err := s.transitions.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}); err != nil {
 		return res.DeletedCount, fmt.Errorf("mongo: prune transitions before %s: %w", before.Format(time.RFC3339), err)
 	}
+	if err := s.prunePresence(ctx, before); err != nil {
+		return res.DeletedCount, err
+	}
 	return res.DeletedCount, nil
 }

@@ -31,6 +31,7 @@ const (
 	collOutbox      = "outbox"
 	collClaims      = "outbox_claims"
 	collCommands    = "node_commands"
+	collPresence    = "presence_history"
 )
 
 // Options configure the adapter.
@@ -65,10 +66,13 @@ type Store struct {
 	outbox      *mongo.Collection
 	claims      *mongo.Collection
 	commands    *mongo.Collection
+	presence    *mongo.Collection
 	timeSeries  bool
 	log         *zap.Logger
 	// ids is nil unless machine _ids are cached (Options.CacheMachineIDs).
 	ids *machineIDs
+	// presencePushes paces the cap of presence histories (presence.go).
+	presencePushes presencePushes
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -111,6 +115,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		outbox:      db.Collection(collOutbox),
 		claims:      db.Collection(collClaims),
 		commands:    db.Collection(collCommands),
+		presence:    db.Collection(collPresence),
 		log:         o.Logger,
 	}
 	if err := s.Ping(ctx); err != nil {

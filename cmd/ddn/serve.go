@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"ddn/adapters/console"
 	"ddn/adapters/embedded"
 	"ddn/adapters/httpapi"
 	"ddn/adapters/memory"
@@ -263,6 +264,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Logger:        log.Named("http"),
 		AdminSeparate: cfg.AdminAddr != "",
 		BodyMaxBytes:  cfg.Limits.MaxBodyBytes,
+		Console:       console.Handler(),
 	})
 	if err := secureHTTP(cfg, &httpOpts, log); err != nil {
 		return err

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 		{"Ping", func(t *testing.T, s ports.Store) { must(t, s.Ping(context.Background())) }},
 	}
 	tests = append(tests, queryTests...)
+	tests = append(tests, presenceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
