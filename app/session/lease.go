@@ -118,7 +118,7 @@ func (s *Service) Fenced() bool {
 }
 
 func (s *Service) fencedLocked(now time.Time) bool {
-	return !s.lease.renewedAt.IsZero() && now.Sub(s.lease.renewedAt) > s.cfg.FenceAfter
+	return !s.cfg.Alone && !s.lease.renewedAt.IsZero() && now.Sub(s.lease.renewedAt) > s.cfg.FenceAfter
 }
 
 // refuseIfFenced is the online's check: a fenced node claims nothing, since

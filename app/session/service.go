@@ -48,6 +48,11 @@ type Config struct {
 	// NodeExpiry - RenewInterval (halfway between the two when that is not
 	// longer than RenewInterval).
 	FenceAfter time.Duration
+	// Alone says the store is this process's own (memory://, the in-process
+	// embedded store): no other node can take this node's machines over,
+	// so it never fences itself, however late a renewal (a node saturated
+	// by a storm of 20,000 agents would otherwise close them all).
+	Alone bool
 	// Liveness judges the other nodes' leases; share one with the sweeper.
 	// Nil: the service keeps its own.
 	Liveness *liveness.Tracker

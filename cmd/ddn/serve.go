@@ -145,7 +145,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		NodeExpiry: cfg.NodeLeaseExpiry, RenewInterval: cfg.NodeLeaseRenew, Liveness: tracker,
 		Effects: effects, ReplaceDuplicates: cfg.DuplicateSession == "replace",
 		Catalog: geoParts.catalog, StrictInfo: cfg.Score.StrictInfo, Locator: geoParts.sessionLocator(),
-		Registry: chainSide.registry,
+		Registry: chainSide.registry, Alone: cfg.StoreKind() == "memory" || cfg.StoreKind() == "embedded",
 	}, store, batcher, clock, logTransitions(log))
 	if err != nil {
 		return err
