@@ -196,37 +196,13 @@ func pathKey(r *http.Request) domain.MachineKey {
 // listMachinesHandler serves GET /api/v0/machines?project=&state=&limit=&after=.
 func listMachinesHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		f := domain.MachineFilter{Project: q.Get("project"), State: domain.State(q.Get("state"))}
-		switch f.State {
-		case domain.StateUnknown, domain.StateOnline, domain.StateDisconnected, domain.StateOffline:
-		default:
-			badParam(w, "state", "must be one of online, disconnected, offline")
+		f, ok := machineFilter(w, r)
+		if !ok {
 			return
 		}
-		limit, err := queryLimit(r, defaultMachinesLimit, maxMachinesLimit)
-		if err != nil {
-			badParam(w, "limit", err.Error())
+		ms, next, ok := machinePage(w, r, o, f)
+		if !ok {
 			return
-		}
-		if s := q.Get("after"); s != "" {
-			k, err := decodeCursor(s)
-			if err != nil {
-				badParam(w, "after", err.Error())
-				return
-			}
-			f.After = &k
-		}
-		f.Limit = limit + 1 // one more tells whether there is a next page
-		ms, err := o.Fleet.ListMachines(r.Context(), f)
-		if err != nil {
-			storeFailed(w, o, "list machines", err)
-			return
-		}
-		next := ""
-		if len(ms) > limit {
-			ms = ms[:limit]
-			next = encodeCursor(ms[limit-1].Key)
 		}
 		views := make([]machineView, len(ms))
 		for i, m := range ms {
@@ -234,6 +210,50 @@ func listMachinesHandler(o Options) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"code": domain.CodeOK, "message": "ok", "machines": views, "next": next})
 	}
+}
+
+// machineFilter reads project= and state= of a machine list; an unknown
+// state is answered 400.
+func machineFilter(w http.ResponseWriter, r *http.Request) (domain.MachineFilter, bool) {
+	q := r.URL.Query()
+	f := domain.MachineFilter{Project: q.Get("project"), State: domain.State(q.Get("state"))}
+	switch f.State {
+	case domain.StateUnknown, domain.StateOnline, domain.StateDisconnected, domain.StateOffline:
+		return f, true
+	}
+	badParam(w, "state", "must be one of online, disconnected, offline")
+	return f, false
+}
+
+// machinePage reads one page of machines matching f, after limit= and
+// after= (bad ones are answered 400, a failing store 503), and returns it
+// with the cursor of the next page ("" on the last).
+func machinePage(w http.ResponseWriter, r *http.Request, o Options, f domain.MachineFilter) ([]domain.Machine, string, bool) {
+	limit, err := queryLimit(r, defaultMachinesLimit, maxMachinesLimit)
+	if err != nil {
+		badParam(w, "limit", err.Error())
+		return nil, "", false
+	}
+	if s := r.URL.Query().Get("after"); s != "" {
+		k, err := decodeCursor(s)
+		if err != nil {
+			badParam(w, "after", err.Error())
+			return nil, "", false
+		}
+		f.After = &k
+	}
+	f.Limit = limit + 1 // one more tells whether there is a next page
+	ms, err := o.Fleet.ListMachines(r.Context(), f)
+	if err != nil {
+		storeFailed(w, o, "list machines", err)
+		return nil, "", false
+	}
+	next := ""
+	if len(ms) > limit {
+		ms = ms[:limit]
+		next = encodeCursor(ms[limit-1].Key)
+	}
+	return ms, next, true
 }
 
 // getMachineHandler serves GET /api/v0/machines/{project}/{machine_id}?container_id=.

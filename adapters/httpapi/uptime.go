@@ -135,41 +135,17 @@ func machineUptimeHandler(o Options) http.HandlerFunc {
 // and one history per machine of the page, never the reports.
 func rankUptimeHandler(o Options) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		f := domain.MachineFilter{Project: q.Get("project"), State: domain.State(q.Get("state"))}
-		switch f.State {
-		case domain.StateUnknown, domain.StateOnline, domain.StateDisconnected, domain.StateOffline:
-		default:
-			badParam(w, "state", "must be one of online, disconnected, offline")
+		f, ok := machineFilter(w, r)
+		if !ok {
 			return
 		}
 		from, to, ok := uptimeWindow(w, r, o)
 		if !ok {
 			return
 		}
-		limit, err := queryLimit(r, defaultMachinesLimit, maxMachinesLimit)
-		if err != nil {
-			badParam(w, "limit", err.Error())
+		ms, next, ok := machinePage(w, r, o, f)
+		if !ok {
 			return
-		}
-		if s := q.Get("after"); s != "" {
-			k, err := decodeCursor(s)
-			if err != nil {
-				badParam(w, "after", err.Error())
-				return
-			}
-			f.After = &k
-		}
-		f.Limit = limit + 1
-		ms, err := o.Fleet.ListMachines(r.Context(), f)
-		if err != nil {
-			storeFailed(w, o, "list machines", err)
-			return
-		}
-		next := ""
-		if len(ms) > limit {
-			ms = ms[:limit]
-			next = encodeCursor(ms[limit-1].Key)
 		}
 		views := make([]uptimeView, 0, len(ms))
 		for _, m := range ms {
