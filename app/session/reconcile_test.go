@@ -34,6 +34,46 @@ func TestReconcileReleasesAClaimWhoseCloseTheStoreMissed(t *testing.T) {
 	}
 }
 
+// lostDelete deletes claims but answers with an error, as a write whose
+// answer timed out does.
+type lostDelete struct {
+	ports.Store
+	lose bool
+}
+
+func (s *lostDelete) DeleteConnection(ctx context.Context, key domain.MachineKey, connID string) (bool, error) {
+	ok, err := s.Store.DeleteConnection(ctx, key, connID)
+	if s.lose && err == nil {
+		return ok, errors.New("client timed out waiting for server response")
+	}
+	return ok, err
+}
+
+// A close whose claim delete was done but answered with an error (a node
+// waking from a stall past its operation timeouts) leaves no claim to
+// release: the disconnect is owed, and the reconciler writes it, so the
+// machine does not stay online with no socket anywhere.
+func TestReconcileWritesTheDisconnectOfADeleteWhoseAnswerWasLost(t *testing.T) {
+	f := newFixture(t, "node-a")
+	store := &lostDelete{Store: f.store, lose: true}
+	svc := f.serviceOver(t, "node-b", store)
+	ss := svc.Open("ip")
+	online(t, ss, keyA)
+	if err := ss.Close(ctx); domain.CodeOf(err) != domain.CodeDatabase {
+		t.Fatalf("close with the delete's answer lost: %v", err)
+	}
+	if _, err := f.store.GetConnection(ctx, keyA); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("claim still there (%v); the test wants the delete done", err)
+	}
+	store.lose = false
+	if _, err := svc.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.machine(t, keyA); m.State != domain.StateDisconnected || !m.LastDisconnectTime.Equal(t0) {
+		t.Fatalf("machine = %+v, want disconnected since the close", m)
+	}
+}
+
 // failDisconnect fails MarkDisconnected only.
 type failDisconnect struct {
 	ports.Store

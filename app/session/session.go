@@ -295,7 +295,11 @@ func (ss *Session) Close(ctx context.Context) error {
 	defer unlock()
 	deleted, err := s.store.DeleteConnection(ctx, ss.key, ss.connID)
 	if err != nil {
-		s.nudgeReconcile() // the claim outlives the session: the reconciler releases it
+		// Either the claim outlives the session (the reconciler releases
+		// it) or the delete was done and its answer lost, leaving no claim
+		// to find: the disconnect is owed in both cases (a no-op once the
+		// machine is no longer online on this node).
+		s.owe(ss.key, s.clock.Now())
 		return fmt.Errorf("disconnect %s: %w: %w", ss.key, domain.ErrStore, err)
 	}
 	if !deleted {
