@@ -57,8 +57,10 @@ func (s *Store) DeleteMachine(_ context.Context, key domain.MachineKey) (domain.
 	var d domain.MachineDeletion
 	_, d.Found = s.machines[key]
 	delete(s.machines, key)
+	s.machineOrder.Delete(key)
 	_, d.Connection = s.connections[key]
 	delete(s.connections, key)
+	s.connOrder.Delete(key)
 	delete(s.presence, key)
 	kept := s.reports[:0]
 	for _, r := range s.reports {
@@ -79,6 +81,7 @@ func (s *Store) PutMachine(_ context.Context, m domain.Machine) error {
 	}
 	defer s.mu.Unlock()
 	s.machines[m.Key] = cloneMachine(m)
+	s.machineOrder.ReplaceOrInsert(m.Key)
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/btree"
+
 	"ddn/domain"
 	"ddn/ports"
 )
@@ -21,13 +23,18 @@ type Store struct {
 	connections map[domain.MachineKey]domain.Connection
 	nodes       map[string]domain.Node
 	machines    map[domain.MachineKey]domain.Machine
-	reports     []domain.Report
-	outbox      map[string]domain.OutboxEntry
-	outboxIdx   outboxIndex
-	claims      map[string]string
-	claimedAt   map[string]time.Time
-	mailbox     []domain.Command
-	presence    map[domain.MachineKey][]domain.PresenceChange
+	// connOrder and machineOrder hold the keys of connections and machines
+	// in key order, so that listings (the reconciler's every few seconds,
+	// a page of the machine list) need no sort of the whole fleet.
+	connOrder    *btree.BTreeG[domain.MachineKey]
+	machineOrder *btree.BTreeG[domain.MachineKey]
+	reports      []domain.Report
+	outbox       map[string]domain.OutboxEntry
+	outboxIdx    outboxIndex
+	claims       map[string]string
+	claimedAt    map[string]time.Time
+	mailbox      []domain.Command
+	presence     map[domain.MachineKey][]domain.PresenceChange
 	// failWith, when set, makes every call fail (store-down tests).
 	failWith error
 }
@@ -37,13 +44,15 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		connections: map[domain.MachineKey]domain.Connection{},
-		nodes:       map[string]domain.Node{},
-		machines:    map[domain.MachineKey]domain.Machine{},
-		outbox:      map[string]domain.OutboxEntry{},
-		claims:      map[string]string{},
-		claimedAt:   map[string]time.Time{},
-		presence:    map[domain.MachineKey][]domain.PresenceChange{},
+		connections:  map[domain.MachineKey]domain.Connection{},
+		nodes:        map[string]domain.Node{},
+		machines:     map[domain.MachineKey]domain.Machine{},
+		connOrder:    btree.NewG(btreeDegree, lessKey),
+		machineOrder: btree.NewG(btreeDegree, lessKey),
+		outbox:       map[string]domain.OutboxEntry{},
+		claims:       map[string]string{},
+		claimedAt:    map[string]time.Time{},
+		presence:     map[domain.MachineKey][]domain.PresenceChange{},
 	}
 }
 
@@ -75,6 +84,7 @@ func (s *Store) InsertConnection(_ context.Context, c domain.Connection) error {
 		return fmt.Errorf("insert connection %s: %w", c.Key, domain.ErrMachineHeld)
 	}
 	s.connections[c.Key] = c
+	s.connOrder.ReplaceOrInsert(c.Key)
 	return nil
 }
 
@@ -102,6 +112,7 @@ func (s *Store) DeleteConnection(_ context.Context, key domain.MachineKey, connI
 		return false, nil
 	}
 	delete(s.connections, key)
+	s.connOrder.Delete(key)
 	return true, nil
 }
 
@@ -111,13 +122,13 @@ func (s *Store) ListConnections(_ context.Context, nodeID string) ([]domain.Conn
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []domain.Connection
-	for _, c := range s.connections {
-		if nodeID == "" || c.NodeID == nodeID {
+	out := make([]domain.Connection, 0, len(s.connections))
+	s.connOrder.Ascend(func(key domain.MachineKey) bool {
+		if c := s.connections[key]; nodeID == "" || c.NodeID == nodeID {
 			out = append(out, c)
 		}
-	}
-	slices.SortFunc(out, func(a, b domain.Connection) int { return compareKeys(a.Key, b.Key) })
+		return true
+	})
 	return out, nil
 }
 
@@ -191,6 +202,7 @@ func (s *Store) MarkOnline(_ context.Context, key domain.MachineKey, st domain.S
 	m := cloneMachine(prev)
 	if !found {
 		m = domain.Machine{Key: key, RegisterTime: at}
+		s.machineOrder.ReplaceOrInsert(key)
 	}
 	m.StakingType, m.State, m.NodeID, m.LastOnlineTime = st, domain.StateOnline, nodeID, at
 	s.machines[key] = m
@@ -278,6 +290,7 @@ func (s *Store) update(key domain.MachineKey, change func(*domain.Machine)) erro
 	m, ok := s.machines[key]
 	if !ok {
 		m = domain.Machine{Key: key}
+		s.machineOrder.ReplaceOrInsert(key)
 	}
 	change(&m)
 	s.machines[key] = m
@@ -291,15 +304,32 @@ func (s *Store) ListMachines(_ context.Context, f domain.MachineFilter) ([]domai
 	}
 	defer s.mu.Unlock()
 	var keys []domain.MachineKey
-	for _, m := range s.machines {
-		if (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) &&
-			(f.After == nil || compareKeys(m.Key, *f.After) > 0) {
-			keys = append(keys, m.Key)
-		}
+	match := func(m domain.Machine) bool {
+		return (f.Project == "" || m.Key.Project == f.Project) && (f.State == "" || m.State == f.State) &&
+			(f.After == nil || compareKeys(m.Key, *f.After) > 0)
 	}
-	slices.SortFunc(keys, compareKeys)
-	if f.Limit > 0 && len(keys) > f.Limit {
-		keys = keys[:f.Limit]
+	if f.Limit <= 0 && f.After == nil {
+		// A whole listing (the reconciler's disconnected machines, the
+		// fleet snapshot): one pass over the map, then the matches sorted.
+		for _, m := range s.machines {
+			if match(m) {
+				keys = append(keys, m.Key)
+			}
+		}
+		slices.SortFunc(keys, compareKeys)
+	} else {
+		// A page: walk the keys in order from the cursor until it is full.
+		visit := func(key domain.MachineKey) bool {
+			if match(s.machines[key]) {
+				keys = append(keys, key)
+			}
+			return f.Limit <= 0 || len(keys) < f.Limit
+		}
+		if f.After != nil {
+			s.machineOrder.AscendGreaterOrEqual(*f.After, visit)
+		} else {
+			s.machineOrder.Ascend(visit)
+		}
 	}
 	// Only the page is copied: a page of 100 of 10,000 machines sorts keys,
 	// not whole records.
@@ -370,6 +400,8 @@ func (s *Store) Ping(context.Context) error {
 
 // Close implements ports.Store.
 func (s *Store) Close(context.Context) error { return nil }
+
+func lessKey(a, b domain.MachineKey) bool { return compareKeys(a, b) < 0 }
 
 func compareKeys(a, b domain.MachineKey) int {
 	return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.MachineID, b.MachineID), cmp.Compare(a.ContainerID, b.ContainerID))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,16 +222,34 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("reconcile: list claims of node %s: %w: %w", s.cfg.NodeID, domain.ErrStore, err)
 	}
+	// The common pass finds every claim backed by its live session and
+	// every session by its claim; it only counts them (thousands of
+	// sessions, every few seconds: no copy of the session table).
+	var stale []domain.Connection
+	var unclaimed []liveSession
 	s.mu.Lock()
-	bound := maps.Clone(s.bound)
-	s.mu.Unlock()
-	var errs []error
-	held := map[string]bool{}
+	held := 0
 	for _, c := range claims {
-		if b, ok := bound[c.ConnID]; ok && b.key == c.Key {
-			held[c.ConnID] = true
+		if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key {
+			held++
 			continue
 		}
+		stale = append(stale, c)
+	}
+	if held < len(s.bound) {
+		claimed := make(map[string]bool, held)
+		for _, c := range claims {
+			claimed[c.ConnID] = true
+		}
+		for connID, b := range s.bound {
+			if !claimed[connID] {
+				unclaimed = append(unclaimed, liveSession{connID, b})
+			}
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range stale {
 		released, err := s.releaseClaim(ctx, c)
 		if err != nil {
 			errs = append(errs, err)
@@ -238,11 +257,9 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			res.Released++
 		}
 	}
-	for _, connID := range slices.Sorted(maps.Keys(bound)) {
-		if held[connID] {
-			continue
-		}
-		reclaimed, closed, err := s.restore(ctx, connID, bound[connID])
+	slices.SortFunc(unclaimed, func(a, b liveSession) int { return strings.Compare(a.connID, b.connID) })
+	for _, l := range unclaimed {
+		reclaimed, closed, err := s.restore(ctx, l.connID, l.session)
 		switch {
 		case err != nil:
 			errs = append(errs, err)
@@ -252,12 +269,18 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 			res.Closed++
 		}
 	}
-	repaired, err := s.repair(ctx, bound, held)
+	repaired, err := s.repair(ctx, claims, held)
 	res.Repaired += repaired
 	if err != nil {
 		errs = append(errs, err)
 	}
 	return res, errors.Join(errs...)
+}
+
+// liveSession is a bound session of this node, by its connection id.
+type liveSession struct {
+	connID  string
+	session boundSession
 }
 
 // releaseClaim releases claim c of this node if no live session of this
@@ -354,16 +377,12 @@ func (s *Service) restore(ctx context.Context, connID string, b boundSession) (r
 // repair writes the disconnects the store owes, and sets online again the
 // machines of live sessions holding their claim that a disconnect racing
 // their reconnect left disconnected.
-func (s *Service) repair(ctx context.Context, bound map[string]boundSession, held map[string]bool) (int, error) {
+func (s *Service) repair(ctx context.Context, claims []domain.Connection, held int) (int, error) {
 	repaired := 0
 	var errs []error
 	s.lease.mu.Lock()
 	owed := maps.Clone(s.lease.owed)
 	s.lease.mu.Unlock()
-	byKey := map[domain.MachineKey]string{}
-	for connID, b := range bound {
-		byKey[b.key] = connID
-	}
 	for key, at := range owed {
 		done, err := s.payOwed(ctx, key, at)
 		if err != nil {
@@ -372,19 +391,31 @@ func (s *Service) repair(ctx context.Context, bound map[string]boundSession, hel
 			repaired++
 		}
 	}
-	if len(held) == 0 {
+	if held == 0 {
 		return repaired, errors.Join(errs...)
 	}
 	machines, err := s.store.ListMachines(ctx, domain.MachineFilter{State: domain.StateDisconnected})
 	if err != nil {
 		return repaired, errors.Join(append(errs, fmt.Errorf("reconcile: list disconnected machines: %w: %w", domain.ErrStore, err))...)
 	}
+	if len(machines) == 0 {
+		return repaired, errors.Join(errs...)
+	}
+	disconnected := make(map[domain.MachineKey]bool, len(machines))
 	for _, m := range machines {
-		connID, ok := byKey[m.Key]
-		if !ok || !held[connID] {
-			continue
+		disconnected[m.Key] = true
+	}
+	// The sessions whose claim the pass found held, of those machines.
+	var racing []liveSession
+	s.mu.Lock()
+	for _, c := range claims {
+		if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key && disconnected[c.Key] {
+			racing = append(racing, liveSession{c.ConnID, b})
 		}
-		done, err := s.setOnlineAgain(ctx, connID, bound[connID])
+	}
+	s.mu.Unlock()
+	for _, l := range racing {
+		done, err := s.setOnlineAgain(ctx, l.connID, l.session)
 		if err != nil {
 			errs = append(errs, err)
 		} else if done {
