@@ -66,15 +66,23 @@ func requestBody(r request) ([]byte, error) {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil
 	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, errParseRequest(fmt.Errorf("body is not a valid JSON string: %w", err))
+		// The envelope's decoding validated the string: one of plain ASCII
+		// without escapes (what every encoder writes for base64) is its own
+		// contents; any other is unquoted by encoding/json.
+		s := raw[1 : len(raw)-1]
+		if !plainASCII(s) {
+			var str string
+			if err := json.Unmarshal(raw, &str); err != nil {
+				return nil, errParseRequest(fmt.Errorf("body is not a valid JSON string: %w", err))
+			}
+			s = []byte(str)
 		}
-		b, err := base64.StdEncoding.DecodeString(s)
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+		n, err := base64.StdEncoding.Decode(b, s)
 		if err != nil {
 			return nil, errParseRequest(fmt.Errorf("body is not valid base64: %w", err))
 		}
-		return b, nil
+		return b[:n], nil
 	case raw[0] == '{' || raw[0] == '[':
 		return raw, nil
 	}
@@ -106,4 +114,14 @@ func decodeBody(body []byte, failed string, v any) error {
 		return paramError("%s: %v", failed, err)
 	}
 	return nil
+}
+
+// plainASCII tells whether s holds only ASCII bytes and no backslash.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,10 @@
 package websocket
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"ddn/domain"
@@ -21,6 +24,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"id":3,"type":4,"body":"` + base64.StdEncoding.EncodeToString([]byte(`{"cpu_cores":1,"memory_total":2,"hdd":50,"bandwidth":10,"wallet":"w"}`)) + `"}`,
 		`{"version":0,`, `[]`, `null`, `"str"`, `{"id":-1}`, `{"type":"1"}`, `{"body":"%%%"}`, `{"body":42}`,
 		`{"id":1e400}`, `{"type":1,"body":"e30="}`, "{\"type\":1,\"body\":\"\xff\xfe\"}",
+		`{"type":1,"body":"e30\u003d"}`, `{"type":1,"body":"e3\/0="}`, "{\"type\":1,\"body\":\"e30=\xc3\xa9\"}", `{"body":" e30= "}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -33,6 +37,9 @@ func FuzzDecodeRequest(f *testing.F) {
 			return
 		}
 		body, err := requestBody(req)
+		if want, wantErr := referenceBody(req); !bytes.Equal(body, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("body %q, %v; encoding/json and base64 decode %q, %v", body, err, want, wantErr)
+		}
 		if err != nil {
 			if code, _ := describe(err); code != domain.CodeParse && code != domain.CodeParameter {
 				t.Fatalf("body error %v mapped to code %d", err, code)
@@ -101,4 +108,22 @@ func BenchmarkDecodeReport(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// referenceBody is requestBody written the plain way (unquote with
+// encoding/json, then decode the base64): the fast path must answer the same.
+func referenceBody(r request) ([]byte, error) {
+	raw := bytes.TrimSpace(r.Body)
+	if len(raw) == 0 || raw[0] != '"' {
+		return requestBody(r)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, errParseRequest(fmt.Errorf("body is not a valid JSON string: %w", err))
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errParseRequest(fmt.Errorf("body is not valid base64: %w", err))
+	}
+	return b, nil
 }
