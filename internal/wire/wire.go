@@ -52,13 +52,24 @@ type Envelope struct {
 	Body      string `json:"body"`
 }
 
-// EncodeRequest is the frame of a request with body (JSON, then base64).
+// EncodeRequest is the frame of a request with body (JSON, then base64):
+// the bytes json.Marshal writes for its Envelope, appended without
+// reflection (the load generator sends tens of thousands a second).
 func EncodeRequest(id uint64, typ uint32, timestampMS int64, body any) ([]byte, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(Envelope{Timestamp: timestampMS, ID: id, Type: typ, Body: base64.StdEncoding.EncodeToString(raw)})
+	dst := make([]byte, 0, 96+base64.StdEncoding.EncodedLen(len(raw)))
+	dst = append(dst, `{"version":0,"timestamp":`...)
+	dst = strconv.AppendInt(dst, timestampMS, 10)
+	dst = append(dst, `,"id":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	dst = append(dst, `,"type":`...)
+	dst = strconv.AppendUint(dst, uint64(typ), 10)
+	dst = append(dst, `,"pub_key":"","sign":"","body":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, raw)
+	return append(dst, `"}`...), nil
 }
 
 // Response is a server envelope.
