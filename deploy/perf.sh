@@ -17,6 +17,8 @@
 # descriptor limit does not allow it). PERF_PROFILE=1 records a CPU profile
 # of the node over each window with perf(1) into PERF_OUT. PERF_NODE_ENV
 # adds VAR=value words to the node's environment only (GOMAXPROCS=1, ...).
+# PERF_PIN=1 gives the node CPU 0 and the generators CPU 1 (taskset), so
+# that the node's figures are those of one core of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,10 @@ fi
 PER_GEN=$(( HARD == 0 ? 10000 : (HARD - 64 < 15000 ? HARD - 64 : 15000) ))
 [ "$HARD" = unlimited ] && PER_GEN=15000
 CLK=$(getconf CLK_TCK)
+NODE_PIN=() GEN_PIN=()
+if [ "${PERF_PIN:-0}" = 1 ]; then
+	NODE_PIN=(taskset -c 0) GEN_PIN=(taskset -c 1)
+fi
 
 node=
 gens=()
@@ -67,7 +73,7 @@ start_node() {
 	fi
 	env "${env[@]}" DDN_ADDR=$ADDR DDN_LOGLEVEL=warn DDN_NODEID=perf \
 		DDN_LIMITS_MAXCONNECTIONS=0 DDN_LIMITS_MAXCONNECTIONSPERIP=0 DDN_LIMITS_MAXANONYMOUS=0 DDN_LIMITS_MESSAGERATE=0 \
-		${PERF_NODE_ENV:-} ./bin/ddn >"$log" 2>&1 &
+		${PERF_NODE_ENV:-} "${NODE_PIN[@]}" ./bin/ddn >"$log" 2>&1 &
 	node=$!
 	for _ in $(seq 200); do
 		./bin/ddn healthcheck -addr $ADDR -path /readyz -timeout 1s >/dev/null 2>&1 && return 0
@@ -100,7 +106,7 @@ run_one() {
 		for ((g = 0; g < ngen; g++)); do
 			per=$(( agents / ngen + (g < agents % ngen ? 1 : 0) ))
 			# shellcheck disable=SC2086
-			./bin/ddn-bench -url $ADDR -agents "$per" -prefix "perf-$name-$run-$g" -json -progress 0 $WARM \
+			"${GEN_PIN[@]}" ./bin/ddn-bench -url $ADDR -agents "$per" -prefix "perf-$name-$run-$g" -json -progress 0 $WARM \
 				>"$base.warm$g.json" 2>&1 &
 			gens+=($!)
 		done
@@ -110,7 +116,7 @@ run_one() {
 	fi
 	for ((g = 0; g < ngen; g++)); do
 		per=$(( agents / ngen + (g < agents % ngen ? 1 : 0) ))
-		./bin/ddn-bench -url $ADDR -agents "$per" -prefix "perf-$name-$run-$g" -json -progress 0 "$@" \
+		"${GEN_PIN[@]}" ./bin/ddn-bench -url $ADDR -agents "$per" -prefix "perf-$name-$run-$g" -json -progress 0 "$@" \
 			>"$base.gen$g.json" 2>"$base.gen$g.err" &
 		gens+=($!)
 	done
