@@ -239,7 +239,9 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	if held < len(s.bound) {
 		claimed := make(map[string]bool, held)
 		for _, c := range claims {
-			claimed[c.ConnID] = true
+			if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key {
+				claimed[c.ConnID] = true
+			}
 		}
 		for connID, b := range s.bound {
 			if !claimed[connID] {
