@@ -36,7 +36,8 @@ type Config struct {
 	// PendingAfter is how old a pending entry must be before it is checked
 	// against the store as the leftover of a crash (30s).
 	PendingAfter time.Duration
-	// BatchSize caps the entries one pass delivers (100).
+	// BatchSize caps the entries one pass delivers (100); Run follows a
+	// full pass with the next at once.
 	BatchSize int
 	// Concurrency is how many entries one pass delivers at once (1). The
 	// entries of one machine are still delivered one after the other, in
@@ -164,6 +165,8 @@ func (o *Outbox) Cancel(ctx context.Context, entry domain.OutboxEntry) error {
 // Pass counts what one dispatch pass did.
 type Pass struct {
 	Recovered, Cancelled, Delivered, Retried, Dead int
+	// Full says the pass found BatchSize entries due: more may be waiting.
+	Full bool
 }
 
 // Dispatch settles stale pending entries, then delivers due ones.
@@ -174,8 +177,25 @@ func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
 	if err != nil {
 		return p, errors.Join(errRecover, fmt.Errorf("outbox: list due: %w", err))
 	}
+	p.Full = len(due) >= o.cfg.BatchSize
 	errs := o.deliverAll(ctx, due, &p)
 	return p, errors.Join(append(errs, errRecover)...)
+}
+
+// drain runs passes back to back while each finds a full batch and settles
+// some of it, handing each to observe: a backlog (the onlines of a storm)
+// goes at the targets' own pace, not BatchSize an interval. A full batch of
+// entries all busy elsewhere (another node's claims) ends it.
+func (o *Outbox) drain(ctx context.Context, observe func(Pass, error)) {
+	for {
+		p, err := o.Dispatch(ctx)
+		if observe != nil && ctx.Err() == nil {
+			observe(p, err)
+		}
+		if !p.Full || p.Delivered+p.Retried+p.Dead == 0 || ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // deliverAll runs one attempt of each due entry: one after the other with
@@ -484,12 +504,8 @@ func (o *Outbox) backoff(n int) time.Duration {
 	return time.Duration(float64(d) * o.jitter())
 }
 
-// Run dispatches every interval until ctx ends.
+// Run dispatches every interval until ctx ends; a pass that finds a full
+// batch is followed by the next at once (drain).
 func (o *Outbox) Run(ctx context.Context, every time.Duration, observe func(Pass, error)) {
-	periodic.Run(ctx, every, func(ctx context.Context) {
-		p, err := o.Dispatch(ctx)
-		if observe != nil && ctx.Err() == nil {
-			observe(p, err)
-		}
-	})
+	periodic.Run(ctx, every, func(ctx context.Context) { o.drain(ctx, observe) })
 }

@@ -230,3 +230,52 @@ func TestConcurrentDispatchersDeliverEachEntryOnce(t *testing.T) {
 		t.Fatalf("deliveries: log %d, webhook %d; want 40 each", f.log.count(), f.hook.count())
 	}
 }
+
+// TestABacklogDrainsInOneTick: with more entries due than a pass takes, the
+// passes of one tick follow each other until the backlog is gone (not one
+// batch an interval); a full batch that this node cannot settle ends them.
+func TestABacklogDrainsInOneTick(t *testing.T) {
+	f := newFixture("n1")
+	ob := New(Config{NodeID: "n1", Targets: []string{"log"}, BatchSize: 2}, f.store, f.clock, map[string]ports.Deliverer{"log": f.log})
+	for i := range 5 {
+		e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprintf("m%d", i), Project: "deeplink"}, At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Confirm(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var passes []Pass
+	ob.drain(ctx, func(p Pass, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		passes = append(passes, p)
+	})
+	want := []Pass{{Delivered: 2, Full: true}, {Delivered: 2, Full: true}, {Delivered: 1}}
+	if !slices.Equal(passes, want) || f.log.count() != 5 {
+		t.Fatalf("passes %+v (want %+v), %d delivered", passes, want, f.log.count())
+	}
+
+	// Two more due, both claimed by another node for this attempt: one
+	// full pass that settles nothing, then the tick is over.
+	for i := range 2 {
+		e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprintf("busy%d", i), Project: "deeplink"}, At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Confirm(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		epoch := f.clock.Now().UnixNano() / int64(30*time.Second)
+		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, epoch, "n2"); err != nil || !won {
+			t.Fatal(won, err)
+		}
+	}
+	passes = nil
+	ob.drain(ctx, func(p Pass, _ error) { passes = append(passes, p) })
+	if want := []Pass{{Full: true}}; !slices.Equal(passes, want) {
+		t.Fatalf("passes over entries busy elsewhere: %+v, want %+v", passes, want)
+	}
+}
