@@ -60,16 +60,24 @@ func EncodeRequest(id uint64, typ uint32, timestampMS int64, body any) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	dst := make([]byte, 0, 96+base64.StdEncoding.EncodedLen(len(raw)))
-	dst = append(dst, `{"version":0,"timestamp":`...)
+	dst := appendHeader(make([]byte, 0, 96+base64.StdEncoding.EncodedLen(len(raw))), 0, timestampMS, id, typ)
+	dst = append(dst, `,"body":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, raw)
+	return append(dst, `"}`...), nil
+}
+
+// appendHeader opens an envelope with the header fields both directions
+// share, up to the empty pub_key and sign.
+func appendHeader(dst []byte, version uint32, timestampMS int64, id uint64, typ uint32) []byte {
+	dst = append(dst, `{"version":`...)
+	dst = strconv.AppendUint(dst, uint64(version), 10)
+	dst = append(dst, `,"timestamp":`...)
 	dst = strconv.AppendInt(dst, timestampMS, 10)
 	dst = append(dst, `,"id":`...)
 	dst = strconv.AppendUint(dst, id, 10)
 	dst = append(dst, `,"type":`...)
 	dst = strconv.AppendUint(dst, uint64(typ), 10)
-	dst = append(dst, `,"pub_key":"","sign":"","body":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, raw)
-	return append(dst, `"}`...), nil
+	return append(dst, `,"pub_key":"","sign":""`...)
 }
 
 // Response is a server envelope.
@@ -86,15 +94,8 @@ type Response struct {
 // AppendResponse writes r in the field order of PROTOCOL.md, with pub_key
 // and sign as empty strings and body as base64.
 func AppendResponse(dst []byte, r Response) []byte {
-	dst = append(dst, `{"version":`...)
-	dst = strconv.AppendUint(dst, uint64(r.Version), 10)
-	dst = append(dst, `,"timestamp":`...)
-	dst = strconv.AppendInt(dst, r.Timestamp, 10)
-	dst = append(dst, `,"id":`...)
-	dst = strconv.AppendUint(dst, r.ID, 10)
-	dst = append(dst, `,"type":`...)
-	dst = strconv.AppendUint(dst, uint64(r.Type), 10)
-	dst = append(dst, `,"pub_key":"","sign":"","code":`...)
+	dst = appendHeader(dst, r.Version, r.Timestamp, r.ID, r.Type)
+	dst = append(dst, `,"code":`...)
 	dst = strconv.AppendUint(dst, uint64(r.Code), 10)
 	dst = append(dst, `,"message":`...)
 	msg, _ := json.Marshal(r.Message) // a string always marshals
