@@ -230,7 +230,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	s.mu.Lock()
 	held := 0
 	for _, c := range claims {
-		if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key {
+		if _, ok := s.backedLocked(c); ok {
 			held++
 			continue
 		}
@@ -239,7 +239,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	if held < len(s.bound) {
 		claimed := make(map[string]bool, held)
 		for _, c := range claims {
-			if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key {
+			if _, ok := s.backedLocked(c); ok {
 				claimed[c.ConnID] = true
 			}
 		}
@@ -279,6 +279,13 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// backedLocked gives the live session claim c belongs to: the session of
+// its connection, bound to its machine. The caller holds s.mu.
+func (s *Service) backedLocked(c domain.Connection) (boundSession, bool) {
+	b, ok := s.bound[c.ConnID]
+	return b, ok && b.key == c.Key
+}
+
 // liveSession is a bound session of this node, by its connection id.
 type liveSession struct {
 	connID  string
@@ -293,9 +300,9 @@ func (s *Service) releaseClaim(ctx context.Context, c domain.Connection) (bool, 
 	since := s.clock.Now()
 	if s.ownBoot(c.ConnID) {
 		s.mu.Lock()
-		b, ok := s.bound[c.ConnID]
+		_, ok := s.backedLocked(c)
 		s.mu.Unlock()
-		if ok && b.key == c.Key {
+		if ok {
 			return false, nil // bound since the list was read
 		}
 	} else {
@@ -411,7 +418,7 @@ func (s *Service) repair(ctx context.Context, claims []domain.Connection, held i
 	var racing []liveSession
 	s.mu.Lock()
 	for _, c := range claims {
-		if b, ok := s.bound[c.ConnID]; ok && b.key == c.Key && disconnected[c.Key] {
+		if b, ok := s.backedLocked(c); ok && disconnected[c.Key] {
 			racing = append(racing, liveSession{c.ConnID, b})
 		}
 	}
