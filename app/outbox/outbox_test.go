@@ -238,13 +238,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 	f := newFixture("n1")
 	ob := New(Config{NodeID: "n1", Targets: []string{"log"}, BatchSize: 2}, f.store, f.clock, map[string]ports.Deliverer{"log": f.log})
 	for i := range 5 {
-		e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprintf("m%d", i), Project: "deeplink"}, At: t0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Confirm(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		confirmOnline(t, ob, fmt.Sprintf("m%d", i))
 	}
 	var passes []Pass
 	ob.drain(ctx, func(p Pass, err error) {
@@ -261,13 +255,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 	// Two more due, both claimed by another node for this attempt: one
 	// full pass that settles nothing, then the tick is over.
 	for i := range 2 {
-		e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: fmt.Sprintf("busy%d", i), Project: "deeplink"}, At: t0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Confirm(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+		e := confirmOnline(t, ob, fmt.Sprintf("busy%d", i))
 		epoch := f.clock.Now().UnixNano() / int64(30*time.Second)
 		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, epoch, "n2"); err != nil || !won {
 			t.Fatal(won, err)
@@ -278,4 +266,17 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 	if want := []Pass{{Full: true}}; !slices.Equal(passes, want) {
 		t.Fatalf("passes over entries busy elsewhere: %+v, want %+v", passes, want)
 	}
+}
+
+// confirmOnline records and confirms an online of machine id: an entry due now.
+func confirmOnline(t *testing.T, ob *Outbox, id string) domain.OutboxEntry {
+	t.Helper()
+	e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: id, Project: "deeplink"}, At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Confirm(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
