@@ -133,35 +133,63 @@ func dropDatabase(t *testing.T, uri, db string) {
 	}
 }
 
-func TestTimeSeriesFallbackOnEmbeddedStore(t *testing.T) {
+// indexesOf lists a collection's indexes as "name unique?" lines.
+func indexesOf(t *testing.T, raw *driver.Database, coll string) []string {
+	t.Helper()
 	ctx := context.Background()
-	db := freshDatabase()
-	s := open(t, embeddedURI, db)
-	if s.TimeSeries() {
-		t.Fatal("the embedded store cannot hold time series; want the plain fallback")
-	}
-	cur, err := rawDatabase(t, embeddedURI, db).Collection("machine_tm").Indexes().List(ctx)
+	cur, err := raw.Collection(coll).Indexes().List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var idx []struct {
-		Key bson.D `bson:"key"`
+		Name   string `bson:"name"`
+		Unique bool   `bson:"unique"`
 	}
 	if err := cur.All(ctx, &idx); err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	var out []string
 	for _, ix := range idx {
-		var names []string
-		for _, e := range ix.Key {
-			names = append(names, e.Key)
-		}
-		if slices.Equal(names, []string{"machine.machine_id", "machine.project", "machine.container_id", "timestamp"}) {
-			found = true
+		out = append(out, fmt.Sprintf("%s unique=%v", ix.Name, ix.Unique))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestEmbeddedStoreKeepsOnlyConstraints: the embedded engine reads no
+// index but the one on _id, so the store makes only those that are
+// constraints (unique keys) there, and drops the others an older ddn made.
+func TestEmbeddedStoreKeepsOnlyConstraints(t *testing.T) {
+	ctx := context.Background()
+	db := freshDatabase()
+	raw := rawDatabase(t, embeddedURI, db)
+	// What an older ddn left: the non-unique indexes it used to make.
+	old := map[string]bson.D{
+		"machine_info":       {{Key: "state", Value: 1}},
+		"machine_connection": {{Key: "node_id", Value: 1}},
+		"outbox":             {{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}},
+		"machine_tm": {{Key: "machine.machine_id", Value: 1}, {Key: "machine.project", Value: 1},
+			{Key: "machine.container_id", Value: 1}, {Key: "timestamp", Value: 1}},
+	}
+	for coll, keys := range old {
+		if _, err := raw.Collection(coll).Indexes().CreateOne(ctx, driver.IndexModel{Keys: keys}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !found {
-		t.Fatalf("no (machine, timestamp) index on the fallback machine_tm: %v", idx)
+	s := open(t, embeddedURI, db)
+	if s.TimeSeries() {
+		t.Fatal("the embedded store cannot hold time series; want the plain fallback")
+	}
+	want := map[string][]string{
+		"machine_info":       {"_id_ unique=false", "machine_id_1_project_1_container_id_1 unique=true"},
+		"machine_connection": {"_id_ unique=false", "machine_id_1_project_1_container_id_1 unique=true"},
+		"outbox":             {"_id_ unique=false"},
+		"machine_tm":         {"_id_ unique=false"},
+	}
+	for coll, w := range want {
+		if got := indexesOf(t, raw, coll); !slices.Equal(got, w) {
+			t.Errorf("%s indexes = %v, want %v", coll, got, w)
+		}
 	}
 	open(t, embeddedURI, db) // opening an existing database again is fine
 }
