@@ -69,7 +69,20 @@ type Outbox struct {
 	OnDelivery func(target string, e domain.Event, err error)
 	// jitter returns a factor in [0.5, 1) applied to backoff delays.
 	jitter func() float64
+
+	// mu guards next and polled: what Run knows without asking the store.
+	mu sync.Mutex
+	// next is the earliest time an entry this node confirmed, scheduled or
+	// retried is due (zero: none known).
+	next time.Time
+	// polled is when the last pass asked the store.
+	polled time.Time
 }
+
+// pollEvery is how many intervals Run lets pass, at most, without asking
+// the store when this node knows of nothing due: entries it did not touch
+// (another node's left behind, a crash's leftover) are found within that.
+const pollEvery = 10
 
 // New returns an outbox delivering to the given targets.
 func New(cfg Config, store ports.Store, clock ports.Clock, deliverers map[string]ports.Deliverer) *Outbox {
@@ -138,6 +151,7 @@ func (o *Outbox) Schedule(ctx context.Context, e domain.Event, at time.Time) err
 		}
 		return fmt.Errorf("schedule %s: %w: %w", entry.ID, domain.ErrStore, err)
 	}
+	o.expect(entry)
 	return nil
 }
 
@@ -150,7 +164,61 @@ func (o *Outbox) Confirm(ctx context.Context, entry domain.OutboxEntry) error {
 	if err := o.store.UpdateOutbox(ctx, entry); err != nil {
 		return fmt.Errorf("confirm %s: %w: %w", entry.ID, domain.ErrStore, err)
 	}
+	o.expect(entry)
 	return nil
+}
+
+// expect notes when a ready entry this node wrote is due, so that Run
+// passes then without waiting for its next poll of the store.
+func (o *Outbox) expect(e domain.OutboxEntry) {
+	if e.Status == domain.OutboxReady {
+		o.expectAt(e.NextAttemptAt)
+	}
+}
+
+// watched is an outbox store whose writes tell the outbox of the entries
+// they make due.
+type watched struct {
+	ports.OutboxStore
+	o *Outbox
+}
+
+// Watch returns store such that an entry made due through it (an
+// operator's retry, on the admin API) is delivered at this node's next
+// interval, not at its next poll.
+func (o *Outbox) Watch(store ports.OutboxStore) ports.OutboxStore { return watched{store, o} }
+
+// UpdateOutbox implements ports.OutboxStore.
+func (w watched) UpdateOutbox(ctx context.Context, e domain.OutboxEntry) error {
+	if err := w.OutboxStore.UpdateOutbox(ctx, e); err != nil {
+		return err
+	}
+	w.o.expect(e)
+	return nil
+}
+
+// expectAt makes Run pass at the first interval from at.
+func (o *Outbox) expectAt(at time.Time) {
+	o.mu.Lock()
+	if o.next.IsZero() || at.Before(o.next) {
+		o.next = at
+	}
+	o.mu.Unlock()
+}
+
+// passDue tells whether a pass is due at now: something this node wrote
+// is due, or the store was not asked for pollEvery intervals. It counts a
+// yes as the pass starting, so that what is noted meanwhile stays for the
+// next one.
+func (o *Outbox) passDue(now time.Time, every time.Duration) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	known := !o.next.IsZero() && !now.Before(o.next)
+	if !known && !o.polled.IsZero() && now.Sub(o.polled) < pollEvery*every {
+		return false
+	}
+	o.next, o.polled = time.Time{}, now
+	return true
 }
 
 // Cancel drops a recorded entry: its state change did not happen.
@@ -431,6 +499,7 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	if err := o.store.UpdateOutbox(ctx, cur); err != nil {
 		return fmt.Errorf("outbox: save attempt of %s: %w", cur.ID, err)
 	}
+	o.expect(cur)
 	return nil
 }
 
@@ -504,8 +573,28 @@ func (o *Outbox) backoff(n int) time.Duration {
 	return time.Duration(float64(d) * o.jitter())
 }
 
-// Run dispatches every interval until ctx ends; a pass that finds a full
+// Run dispatches until ctx ends: at each interval when something this node
+// confirmed, scheduled or retried is due, and at least every pollEvery
+// intervals whatever it knows (the store's scan of the outbox is not free:
+// on the embedded store it reads every entry). A pass that finds a full
 // batch is followed by the next at once (drain).
 func (o *Outbox) Run(ctx context.Context, every time.Duration, observe func(Pass, error)) {
-	periodic.Run(ctx, every, func(ctx context.Context) { o.drain(ctx, observe) })
+	periodic.Run(ctx, every, func(ctx context.Context) { o.tick(ctx, every, observe) })
+}
+
+// tick is one interval of Run.
+func (o *Outbox) tick(ctx context.Context, every time.Duration, observe func(Pass, error)) {
+	if !o.passDue(o.clock.Now(), every) {
+		return
+	}
+	o.drain(ctx, func(p Pass, err error) {
+		if err != nil {
+			// The store failed mid-pass: what the pass left is tried
+			// again at the next interval.
+			o.expectAt(o.clock.Now())
+		}
+		if observe != nil {
+			observe(p, err)
+		}
+	})
 }

@@ -280,3 +280,87 @@ func confirmOnline(t *testing.T, ob *Outbox, id string) domain.OutboxEntry {
 	}
 	return e
 }
+
+// TestRunAsksTheStoreOnlyWhenSomethingIsDue: an interval passes when an
+// entry this node confirmed, retried or scheduled is due, and otherwise
+// only every pollEvery intervals, which is how another node's entry is
+// found. An entry made due through Watch's store (the admin API's retry)
+// goes at the next interval. The first interval always asks.
+func TestRunAsksTheStoreOnlyWhenSomethingIsDue(t *testing.T) {
+	f := newFixture("n1")
+	const every = time.Second
+	passes := 0
+	tick := func() int {
+		t.Helper()
+		before := passes
+		f.ob.tick(ctx, every, func(_ Pass, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			passes++
+		})
+		f.clock.Advance(every)
+		return passes - before
+	}
+	if tick() != 1 {
+		t.Fatal("the first interval did not ask the store")
+	}
+	if tick() != 0 {
+		t.Fatal("an interval with nothing due asked the store")
+	}
+
+	// Confirmed here: the next interval delivers it.
+	confirmOnline(t, f.ob, "a")
+	if tick() != 1 || f.log.count() != 1 {
+		t.Fatalf("a confirmed entry: %d delivered", f.log.count())
+	}
+
+	// A webhook that fails once: retried when its backoff (1 s) is up.
+	f.hook.mu.Lock()
+	f.hook.failing = 1
+	f.hook.mu.Unlock()
+	confirmOnline(t, f.ob, "b")
+	if tick() != 1 || f.hook.count() != 1 {
+		t.Fatalf("first attempt: %d webhook deliveries", f.hook.count())
+	}
+	if tick() != 1 || f.hook.count() != 2 {
+		t.Fatalf("retry: %d webhook deliveries", f.hook.count())
+	}
+
+	// Scheduled 3 s ahead: the intervals before it do not ask.
+	if err := f.ob.Schedule(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: "c", Project: "deeplink"}, At: t0}, f.clock.Now().Add(3*every)); err != nil {
+		t.Fatal(err)
+	}
+	if got := []int{tick(), tick(), tick(), tick()}; !slices.Equal(got, []int{0, 0, 0, 1}) || f.log.count() != 3 {
+		t.Fatalf("scheduled: passes %v, %d delivered", got, f.log.count())
+	}
+
+	// Written by another node: found by the poll, pollEvery intervals
+	// after the last pass asked.
+	other := domain.OutboxEntry{ID: "other", Event: domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: "d", Project: "deeplink"}, At: t0},
+		Targets: []string{"log"}, Status: domain.OutboxReady, CreatedAt: f.clock.Now(), NextAttemptAt: f.clock.Now()}
+	if err := f.store.InsertOutbox(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for range pollEvery {
+		got = append(got, tick())
+	}
+	if want := append(make([]int, pollEvery-1), 1); !slices.Equal(got, want) || f.log.count() != 4 {
+		t.Fatalf("another node's entry: passes %v (want %v), %d delivered", got, want, f.log.count())
+	}
+
+	// An operator's retry through the watched store: the next interval.
+	dead := other
+	dead.ID, dead.Status, dead.Event.Key.MachineID = "dead", domain.OutboxDead, "e"
+	if err := f.store.InsertOutbox(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	dead.Status, dead.NextAttemptAt = domain.OutboxReady, f.clock.Now()
+	if err := f.ob.Watch(f.store).UpdateOutbox(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	if tick() != 1 || f.log.count() != 5 {
+		t.Fatalf("an operator's retry: %d delivered", f.log.count())
+	}
+}

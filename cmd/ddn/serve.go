@@ -250,7 +250,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 		Ready:        store.Ping,
 		ClusterNodes: func(ctx context.Context) (any, error) { return svc.ClusterNodes(ctx) },
 		Sessions:     func() any { return svc.Sessions() },
-		Outbox:       store,
+		Outbox:       effects.Watch(store),
 		Notify: func(ctx context.Context, key domain.MachineKey) (string, error) {
 			return svc.Notify(ctx, key, session.UnregisterNotice)
 		},
