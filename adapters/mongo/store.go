@@ -206,6 +206,13 @@ func (s *Store) ensure(ctx context.Context, db *mongo.Database, expire time.Dura
 			}
 		}
 	}
+	// Every collection exists from the start, so that the embedded store's
+	// indexer (adapters/embedded) can index its _id before the first write.
+	for _, c := range []*mongo.Collection{s.machines, s.connections, s.nodes, s.transitions, s.outbox, s.claims, s.commands, s.presence} {
+		if err := db.CreateCollection(ctx, c.Name()); err != nil && !isNamespaceExists(err) {
+			return fmt.Errorf("mongo: create %s: %w", c.Name(), err)
+		}
+	}
 	type index struct {
 		coll   *mongo.Collection
 		keys   bson.D

@@ -374,6 +374,11 @@ func openStore(ctx context.Context, cfg *config.Config, log *zap.Logger, observe
 			_ = srv.Close()
 			return nil, nil, err
 		}
+		// The collections the store just created, indexed before the first
+		// write rather than at the indexer's next pass.
+		if err := srv.IndexIDs(ctx); err != nil {
+			log.Warn("index _id of the embedded store (writes by _id scan until the next pass)", zap.Error(err))
+		}
 		return embedded.Throttle(st, embedded.WriteSlots), func() { closeMongo(st, log); _ = srv.Close() }, nil
 	default:
 		st, err := openMongo(ctx, cfg, cfg.MongoDB.URI, log, observe)
