@@ -180,6 +180,9 @@ type Config struct {
 		// Concurrency is how many entries a node delivers at once; 0: one
 		// per chain key (Chain.PrivateKeys), 1 without a chain.
 		Concurrency int
+		// Keep is how long delivered and cancelled entries stay listed; 0:
+		// see OutboxKeep.
+		Keep time.Duration
 	}
 
 	// CORS are the cross-origin headers of the HTTP API (the original's by
@@ -275,6 +278,7 @@ var defaults = map[string]any{
 	"Outbox.BaseBackoff":                        "1s",
 	"Outbox.MaxBackoff":                         "5m",
 	"Outbox.Concurrency":                        0,
+	"Outbox.Keep":                               "0s",
 }
 
 // Load reads path (none when "") and the environment, and validates.
@@ -371,6 +375,20 @@ func (c *Config) StoreKind() string {
 
 func (c *Config) hasSecrets() bool {
 	return c.Chain.PrivateKey != "" || len(c.Chain.PrivateKeys) > 0 || c.Admin.Token != "" || c.Admin.ReadToken != "" || c.InternalSecret != ""
+}
+
+// OutboxKeep is Outbox.Keep, or when it is 0: an hour on the embedded
+// store, whose engine reads every outbox entry for each dispatch pass (a
+// month of them would make each pass take seconds), else as long as the
+// reports (MongoDB.ExpireTime; 0 keeps them for ever).
+func (c *Config) OutboxKeep() time.Duration {
+	switch {
+	case c.Outbox.Keep > 0:
+		return c.Outbox.Keep
+	case c.StoreKind() == "embedded":
+		return time.Hour
+	}
+	return time.Duration(c.MongoDB.ExpireTime) * time.Second
 }
 
 // EffectiveSweepInterval is SweepInterval, or a tenth of the grace period

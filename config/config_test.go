@@ -114,6 +114,7 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_PROMETHEUS_FLEETREFRESH", "0s", "Prometheus.FleetRefresh"},
 		{"DDN_OUTBOX_MAXATTEMPTS", "0", "Outbox.MaxAttempts"},
 		{"DDN_OUTBOX_MAXBACKOFF", "1ms", "Outbox.MaxBackoff"},
+		{"DDN_OUTBOX_KEEP", "-1h", "Outbox.Keep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -248,5 +249,31 @@ func TestOriginalBehaviourDefaults(t *testing.T) {
 				t.Fatalf("error = %v, want one naming %s", err, key)
 			}
 		})
+	}
+}
+
+// TestOutboxKeepFollowsTheStore: finished outbox entries stay an hour on
+// the embedded store, as long as the reports elsewhere, and Outbox.Keep
+// when it is set.
+func TestOutboxKeepFollowsTheStore(t *testing.T) {
+	for _, tt := range []struct {
+		uri, keep string
+		want      time.Duration
+	}{
+		{"", "", time.Hour},
+		{"memory://", "", 30 * 24 * time.Hour},
+		{"mongodb://127.0.0.1:27017/", "", 30 * 24 * time.Hour},
+		{"", "6h", 6 * time.Hour},
+		{"mongodb://127.0.0.1:27017/", "48h", 48 * time.Hour},
+	} {
+		t.Setenv("DDN_MONGODB_URI", tt.uri)
+		t.Setenv("DDN_OUTBOX_KEEP", tt.keep)
+		c, err := Load("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.OutboxKeep(); got != tt.want {
+			t.Errorf("URI %q, Outbox.Keep %q: OutboxKeep() = %s, want %s", tt.uri, tt.keep, got, tt.want)
+		}
 	}
 }

@@ -63,6 +63,7 @@ func (c *Config) validate() error {
 	check(c.Outbox.MaxBackoff >= c.Outbox.BaseBackoff, "Outbox.MaxBackoff", "must be at least Outbox.BaseBackoff (%s), got %s", c.Outbox.BaseBackoff, c.Outbox.MaxBackoff)
 	check(c.Outbox.MaxAttempts >= 1, "Outbox.MaxAttempts", "must be at least 1, got %d", c.Outbox.MaxAttempts)
 	check(c.InfoRequestInterval >= 0, "InfoRequestInterval", "must not be negative (0: never), got %s", c.InfoRequestInterval)
+	check(c.Outbox.Keep >= 0, "Outbox.Keep", "must not be negative (0: an hour on the embedded store, else MongoDB.ExpireTime), got %s", c.Outbox.Keep)
 	check(c.Outbox.Concurrency >= 0, "Outbox.Concurrency", "must not be negative (0: one per chain key), got %d", c.Outbox.Concurrency)
 	check(c.NodeLeaseRenew < c.NodeLeaseExpiry, "NodeLeaseRenew", "must be shorter than NodeLeaseExpiry (%s), got %s", c.NodeLeaseExpiry, c.NodeLeaseRenew)
 	check(c.MaxMessageBytes >= 1024 && c.MaxMessageBytes <= 16<<20, "MaxMessageBytes", "must be between 1024 and 16777216, got %d", c.MaxMessageBytes)

@@ -174,13 +174,14 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	}
 	log.Info("joined the cluster", zap.String("node_id", cfg.NodeID), zap.String("boot_id", svc.BootID()))
 	work.Go(func() {
-		keep := time.Duration(cfg.MongoDB.ExpireTime) * time.Second
+		keep := retention.Keep{Reports: time.Duration(cfg.MongoDB.ExpireTime) * time.Second, Outbox: cfg.OutboxKeep()}
 		retention.Run(workCtx, store, clock, keep, cfg.MongoDB.RetentionInterval, func(r retention.Result, err error) {
 			if err != nil {
 				log.Error("retention", zap.Error(err))
 			}
 			log.Info("retention", zap.Int64("reports_removed", r.Reports), zap.Int64("outbox_entries_removed", r.OutboxEntries),
-				zap.Int64("stale_commands_removed", r.Commands), zap.Duration("older_than", keep))
+				zap.Int64("stale_commands_removed", r.Commands), zap.Duration("reports_older_than", keep.Reports),
+				zap.Duration("outbox_older_than", keep.Outbox))
 		})
 	})
 
