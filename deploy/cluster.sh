@@ -11,7 +11,7 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 pids+=($!)
 sleep 1
 for i in 1 2 3; do
-	DDN_MONGODB_URI=mongodb://127.0.0.1:27017/ DDN_ADDR=127.0.0.1:952$i DDN_NODEID=node-$i ./bin/ddn &
+	DDN_MONGODB_URI=mongodb://127.0.0.1:27017/ DDN_OUTBOX_KEEP=1h DDN_ADDR=127.0.0.1:952$i DDN_NODEID=node-$i ./bin/ddn &
 	pids+=($!)
 done
 echo "cluster: ws://127.0.0.1:9521/websocket, :9522, :9523; curl -s 127.0.0.1:9521/api/v0/cluster/nodes"
