@@ -75,13 +75,13 @@ type Outbox struct {
 	// next is the earliest time an entry this node confirmed, scheduled or
 	// retried is due (zero: none known).
 	next time.Time
-	// polled is when the last pass asked the store.
+	// polled is when Run last polled the store.
 	polled time.Time
 }
 
-// pollEvery is how many intervals Run lets pass, at most, without asking
-// the store when this node knows of nothing due: entries it did not touch
-// (another node's left behind, a crash's leftover) are found within that.
+// pollEvery is how many intervals apart Run polls the store whatever this
+// node knows: entries it did not touch (another node's left behind, a
+// crash's leftover) are found within that.
 const pollEvery = 10
 
 // New returns an outbox delivering to the given targets.
@@ -206,19 +206,23 @@ func (o *Outbox) expectAt(at time.Time) {
 	o.mu.Unlock()
 }
 
-// passDue tells whether a pass is due at now: something this node wrote
-// is due, or the store was not asked for pollEvery intervals. It counts a
-// yes as the pass starting, so that what is noted meanwhile stays for the
-// next one.
-func (o *Outbox) passDue(now time.Time, every time.Duration) bool {
+// passDue tells whether a pass is due at now (something this node wrote
+// is due) and whether it is a poll (the last was pollEvery intervals ago):
+// only a poll looks for stale pending entries, since this node settles its
+// own as it records them. It counts a pass as starting, so that what is
+// noted meanwhile stays for the next one.
+func (o *Outbox) passDue(now time.Time, every time.Duration) (pass, poll bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	known := !o.next.IsZero() && !now.Before(o.next)
-	if !known && !o.polled.IsZero() && now.Sub(o.polled) < pollEvery*every {
-		return false
+	poll = o.polled.IsZero() || now.Sub(o.polled) >= pollEvery*every
+	if !poll && (o.next.IsZero() || now.Before(o.next)) {
+		return false, false
 	}
-	o.next, o.polled = time.Time{}, now
-	return true
+	o.next = time.Time{}
+	if poll {
+		o.polled = now
+	}
+	return true, poll
 }
 
 // Cancel drops a recorded entry: its state change did not happen.
@@ -238,9 +242,16 @@ type Pass struct {
 }
 
 // Dispatch settles stale pending entries, then delivers due ones.
-func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
+func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) { return o.dispatch(ctx, true) }
+
+// dispatch is Dispatch, settling stale pending entries first only when
+// recover is set.
+func (o *Outbox) dispatch(ctx context.Context, recover bool) (Pass, error) {
 	var p Pass
-	errRecover := o.recover(ctx, &p)
+	var errRecover error
+	if recover {
+		errRecover = o.recover(ctx, &p)
+	}
 	due, err := o.store.DueOutbox(ctx, o.clock.Now(), o.cfg.BatchSize)
 	if err != nil {
 		return p, errors.Join(errRecover, fmt.Errorf("outbox: list due: %w", err))
@@ -253,10 +264,12 @@ func (o *Outbox) Dispatch(ctx context.Context) (Pass, error) {
 // drain runs passes back to back while each finds a full batch and settles
 // some of it, handing each to observe: a backlog (the onlines of a storm)
 // goes at the targets' own pace, not BatchSize an interval. A full batch of
-// entries all busy elsewhere (another node's claims) ends it.
-func (o *Outbox) drain(ctx context.Context, observe func(Pass, error)) {
+// entries all busy elsewhere (another node's claims) ends it. With recover,
+// the first pass also settles stale pending entries.
+func (o *Outbox) drain(ctx context.Context, recover bool, observe func(Pass, error)) {
 	for {
-		p, err := o.Dispatch(ctx)
+		p, err := o.dispatch(ctx, recover)
+		recover = false
 		if observe != nil && ctx.Err() == nil {
 			observe(p, err)
 		}
@@ -574,20 +587,22 @@ func (o *Outbox) backoff(n int) time.Duration {
 }
 
 // Run dispatches until ctx ends: at each interval when something this node
-// confirmed, scheduled or retried is due, and at least every pollEvery
-// intervals whatever it knows (the store's scan of the outbox is not free:
-// on the embedded store it reads every entry). A pass that finds a full
-// batch is followed by the next at once (drain).
+// confirmed, scheduled or retried is due, and every pollEvery intervals
+// whatever it knows, that pass also settling stale pending entries (the
+// store's scans of the outbox are not free: on the embedded store each
+// reads every entry). A pass that finds a full batch is followed by the
+// next at once (drain).
 func (o *Outbox) Run(ctx context.Context, every time.Duration, observe func(Pass, error)) {
 	periodic.Run(ctx, every, func(ctx context.Context) { o.tick(ctx, every, observe) })
 }
 
 // tick is one interval of Run.
 func (o *Outbox) tick(ctx context.Context, every time.Duration, observe func(Pass, error)) {
-	if !o.passDue(o.clock.Now(), every) {
+	pass, poll := o.passDue(o.clock.Now(), every)
+	if !pass {
 		return
 	}
-	o.drain(ctx, func(p Pass, err error) {
+	o.drain(ctx, poll, func(p Pass, err error) {
 		if err != nil {
 			// The store failed mid-pass: what the pass left is tried
 			// again at the next interval.

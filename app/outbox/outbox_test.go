@@ -241,7 +241,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 		confirmOnline(t, ob, fmt.Sprintf("m%d", i))
 	}
 	var passes []Pass
-	ob.drain(ctx, func(p Pass, err error) {
+	ob.drain(ctx, true, func(p Pass, err error) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 		}
 	}
 	passes = nil
-	ob.drain(ctx, func(p Pass, _ error) { passes = append(passes, p) })
+	ob.drain(ctx, true, func(p Pass, _ error) { passes = append(passes, p) })
 	if want := []Pass{{Full: true}}; !slices.Equal(passes, want) {
 		t.Fatalf("passes over entries busy elsewhere: %+v, want %+v", passes, want)
 	}
@@ -282,22 +282,25 @@ func confirmOnline(t *testing.T, ob *Outbox, id string) domain.OutboxEntry {
 }
 
 // TestRunAsksTheStoreOnlyWhenSomethingIsDue: an interval passes when an
-// entry this node confirmed, retried or scheduled is due, and otherwise
-// only every pollEvery intervals, which is how another node's entry is
-// found. An entry made due through Watch's store (the admin API's retry)
-// goes at the next interval. The first interval always asks.
+// entry this node confirmed, retried or scheduled is due, and every
+// pollEvery intervals in any case: the poll is how another node's entry
+// is found, and the only pass that settles stale pending entries. An
+// entry made due through Watch's store (the admin API's retry) goes at
+// the next interval. The first interval polls.
 func TestRunAsksTheStoreOnlyWhenSomethingIsDue(t *testing.T) {
 	f := newFixture("n1")
 	const every = time.Second
 	passes := 0
+	var settled Pass // what the passes settled, added up
 	tick := func() int {
 		t.Helper()
 		before := passes
-		f.ob.tick(ctx, every, func(_ Pass, err error) {
+		f.ob.tick(ctx, every, func(p Pass, err error) {
 			if err != nil {
 				t.Fatal(err)
 			}
 			passes++
+			settled.add(p)
 		})
 		f.clock.Advance(every)
 		return passes - before
@@ -335,8 +338,17 @@ func TestRunAsksTheStoreOnlyWhenSomethingIsDue(t *testing.T) {
 		t.Fatalf("scheduled: passes %v, %d delivered", got, f.log.count())
 	}
 
-	// Written by another node: found by the poll, pollEvery intervals
-	// after the last pass asked.
+	// The poll, pollEvery intervals after the first: it passes with nothing due.
+	for f.clock.Now().Before(t0.Add(pollEvery * every)) {
+		if tick() != 0 {
+			t.Fatal("an interval with nothing due asked the store")
+		}
+	}
+	if tick() != 1 {
+		t.Fatal("no poll pollEvery intervals after the last")
+	}
+
+	// Written by another node: found by the next poll.
 	other := domain.OutboxEntry{ID: "other", Event: domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: "d", Project: "deeplink"}, At: t0},
 		Targets: []string{"log"}, Status: domain.OutboxReady, CreatedAt: f.clock.Now(), NextAttemptAt: f.clock.Now()}
 	if err := f.store.InsertOutbox(ctx, other); err != nil {
@@ -362,5 +374,24 @@ func TestRunAsksTheStoreOnlyWhenSomethingIsDue(t *testing.T) {
 	}
 	if tick() != 1 || f.log.count() != 5 {
 		t.Fatalf("an operator's retry: %d delivered", f.log.count())
+	}
+
+	// A stale pending entry (a crash's leftover; its transition never
+	// happened): a pass for this node's own entry leaves it, the poll
+	// cancels it.
+	stale := domain.OutboxEntry{ID: "stale", Event: domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: "f", Project: "deeplink"}, At: t0},
+		Targets: []string{"log"}, Status: domain.OutboxPending, CreatedAt: f.clock.Now().Add(-time.Hour), NextAttemptAt: f.clock.Now().Add(-time.Hour)}
+	if err := f.store.InsertOutbox(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	confirmOnline(t, f.ob, "g")
+	if tick() != 1 || settled.Cancelled != 0 {
+		t.Fatalf("a pass for this node's entry: %+v settled", settled)
+	}
+	for range pollEvery {
+		tick()
+	}
+	if settled.Cancelled != 1 {
+		t.Fatalf("the poll did not settle the stale pending entry: %+v", settled)
 	}
 }
