@@ -56,6 +56,7 @@ func (g *gathering) Deliver(ctx context.Context, e domain.Event) error {
 	}
 }
 
+// recordConfirmed records e and confirms it: an entry due now.
 func recordConfirmed(t *testing.T, ob *Outbox, e domain.Event) domain.OutboxEntry {
 	t.Helper()
 	entry, err := ob.Record(ctx, e)

@@ -271,14 +271,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 // confirmOnline records and confirms an online of machine id: an entry due now.
 func confirmOnline(t *testing.T, ob *Outbox, id string) domain.OutboxEntry {
 	t.Helper()
-	e, err := ob.Record(ctx, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: id, Project: "deeplink"}, At: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ob.Confirm(ctx, e); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return recordConfirmed(t, ob, domain.Event{Kind: domain.EventOnline, Key: domain.MachineKey{MachineID: id, Project: "deeplink"}, At: t0})
 }
 
 // TestRunAsksTheStoreOnlyWhenSomethingIsDue: an interval passes when an

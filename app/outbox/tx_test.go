@@ -45,25 +45,13 @@ func txOutbox(t *testing.T, chain *txLead, hook *recorder, maxAttempts int) (*Ou
 	return ob, store, clock
 }
 
-func record(t *testing.T, ob *Outbox, e domain.Event) domain.OutboxEntry {
-	t.Helper()
-	entry, err := ob.Record(ctx, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ob.Confirm(ctx, entry); err != nil {
-		t.Fatal(err)
-	}
-	return entry
-}
-
 // The transaction the chain target sent reaches the webhook that follows
 // it, also when the webhook is delivered in a later attempt (the hash is
 // kept in the entry).
 func TestFollowerGetsTheLeadsTransaction(t *testing.T) {
 	chain, hook := &txLead{hash: "0xfeed"}, &recorder{failing: 1}
 	ob, store, clock := txOutbox(t, chain, hook, 5)
-	entry := record(t, ob, domain.Event{Kind: domain.EventOffline, Key: keyA, At: t0})
+	entry := recordConfirmed(t, ob, domain.Event{Kind: domain.EventOffline, Key: keyA, At: t0})
 	for range 2 {
 		if _, err := ob.Dispatch(ctx); err != nil {
 			t.Fatal(err)
@@ -91,7 +79,7 @@ func TestFollowerToldRegardlessOnceTheLeadIsGivenUp(t *testing.T) {
 		t.Run(string(tt.kind), func(t *testing.T) {
 			chain, hook := &txLead{failing: 100, hash: "0xfeed"}, &recorder{}
 			ob, store, clock := txOutbox(t, chain, hook, 3)
-			entry := record(t, ob, domain.Event{Kind: tt.kind, Key: keyA, At: t0})
+			entry := recordConfirmed(t, ob, domain.Event{Kind: tt.kind, Key: keyA, At: t0})
 			for range 6 {
 				if _, err := ob.Dispatch(ctx); err != nil {
 					t.Fatal(err)
@@ -119,7 +107,7 @@ func TestFollowerToldRegardlessOnceTheLeadIsGivenUp(t *testing.T) {
 func TestFollowerToldRegardlessRetries(t *testing.T) {
 	chain, hook := &txLead{failing: 100}, &recorder{failing: 1}
 	ob, store, clock := txOutbox(t, chain, hook, 2)
-	entry := record(t, ob, domain.Event{Kind: domain.EventOffline, Key: keyA, At: t0})
+	entry := recordConfirmed(t, ob, domain.Event{Kind: domain.EventOffline, Key: keyA, At: t0})
 	for range 8 {
 		if _, err := ob.Dispatch(ctx); err != nil {
 			t.Fatal(err)
