@@ -55,6 +55,9 @@ type Config struct {
 	NodeLeaseRenew      time.Duration
 	ReportBatchSize     int
 	ReportBatchDelay    time.Duration
+	// MinHeapBytes is the heap size below which the Go garbage collector
+	// does not start a cycle (0: the runtime's own pacing, GOGC alone).
+	MinHeapBytes int64
 
 	MongoDB struct {
 		URI      string
@@ -219,6 +222,7 @@ var defaults = map[string]any{
 	"NodeLeaseRenew":                            "5s",
 	"ReportBatchSize":                           256,
 	"ReportBatchDelay":                          "5ms",
+	"MinHeapBytes":                              64 << 20,
 	"MongoDB.URI":                               "",
 	"MongoDB.Database":                          "health_monitoring",
 	"MongoDB.ExpireTime":                        30 * 24 * 3600,

@@ -42,7 +42,8 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	}
 	if c.Addr != "0.0.0.0:9521" || c.StoreKind() != "embedded" || c.DataDir != "./ddn-data" || c.HeartbeatTimeout != 30*time.Second ||
 		c.MaxMessageBytes != 65536 || c.OfflineGracePeriod != 5*time.Minute || c.MongoDB.Database != "health_monitoring" ||
-		c.LogLevel != "info" || c.NodeID == "" || c.Chain.Rpc != "" || c.EffectiveSweepInterval() != 30*time.Second {
+		c.LogLevel != "info" || c.NodeID == "" || c.Chain.Rpc != "" || c.EffectiveSweepInterval() != 30*time.Second ||
+		c.MinHeapBytes != 64<<20 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -115,6 +116,7 @@ func TestInvalidValuesNameTheirKey(t *testing.T) {
 		{"DDN_OUTBOX_MAXATTEMPTS", "0", "Outbox.MaxAttempts"},
 		{"DDN_OUTBOX_MAXBACKOFF", "1ms", "Outbox.MaxBackoff"},
 		{"DDN_OUTBOX_KEEP", "-1h", "Outbox.Keep"},
+		{"DDN_MINHEAPBYTES", "-1", "MinHeapBytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {

@@ -68,6 +68,7 @@ func (c *Config) validate() error {
 	check(c.NodeLeaseRenew < c.NodeLeaseExpiry, "NodeLeaseRenew", "must be shorter than NodeLeaseExpiry (%s), got %s", c.NodeLeaseExpiry, c.NodeLeaseRenew)
 	check(c.MaxMessageBytes >= 1024 && c.MaxMessageBytes <= 16<<20, "MaxMessageBytes", "must be between 1024 and 16777216, got %d", c.MaxMessageBytes)
 	check(c.Admin.ImportMaxBytes >= 1<<20, "Admin.ImportMaxBytes", "must be at least 1048576, got %d", c.Admin.ImportMaxBytes)
+	check(c.MinHeapBytes >= 0, "MinHeapBytes", "must not be negative (0: the Go runtime's own pacing), got %d", c.MinHeapBytes)
 	check(c.ReportBatchSize >= 1 && c.ReportBatchSize <= 10000, "ReportBatchSize", "must be between 1 and 10000, got %d", c.ReportBatchSize)
 	check(c.MongoDB.ExpireTime >= 0, "MongoDB.ExpireTime", "must be a number of seconds >= 0, got %d", c.MongoDB.ExpireTime)
 	check(c.MongoDB.RetentionInterval > 0, "MongoDB.RetentionInterval", "must be positive, got %q", c.MongoDB.RetentionInterval.String())

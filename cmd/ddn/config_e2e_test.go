@@ -158,3 +158,33 @@ func TestCurrentOriginalConfigFileStartsTheNode(t *testing.T) {
 		}
 	}
 }
+
+// TestMinHeapBytesRaisesGOGCForASmallHeap runs the binary on the embedded
+// store, whose start alone runs collections with a heap of a few MiB: with
+// the default MinHeapBytes the GC percent it exposes rises above GOGC's 100
+// (the goal held at 64 MiB); with 0 it stays at 100.
+func TestMinHeapBytesRaisesGOGCForASmallHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin := buildBinary(t)
+	gogc := func(addr string) string {
+		for _, l := range strings.Split(getBody(t, "http://"+addr+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(l, "go_gc_gogc_percent "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	floored := ddnproc.FreeAddr(t)
+	startNode(t, bin, t.TempDir(), floored, "GOGC=")
+	var got string
+	if !ddnproc.Eventually(10*time.Second, 50*time.Millisecond, func() bool { got = gogc(floored); return got != "" && got != "100" }) {
+		t.Fatalf("go_gc_gogc_percent with the default MinHeapBytes = %q, want above 100", got)
+	}
+	plain := ddnproc.FreeAddr(t)
+	startNode(t, bin, t.TempDir(), plain, "GOGC=", "DDN_MINHEAPBYTES=0")
+	if got := gogc(plain); got != "100" {
+		t.Fatalf("go_gc_gogc_percent with MinHeapBytes 0 = %q, want GOGC's 100", got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 func TestHelpOfEveryCommand(t *testing.T) {
 	var s1, s2, a, d, c1, c2 string
 	var b, dry bool
+	var mh uint64
 	var h healthcheckOptions
 	for _, c := range []struct {
 		args []string
@@ -19,8 +20,8 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	}{
 		{[]string{"-help"}, nodeFlags(&s1, &b)},
 		{[]string{"--help"}, nodeFlags(&s2, &b)},
-		{[]string{"store", "-help"}, storeFlags(&a, &d)},
-		{[]string{"store", "--help"}, storeFlags(&a, &d)},
+		{[]string{"store", "-help"}, storeFlags(&a, &d, &mh)},
+		{[]string{"store", "--help"}, storeFlags(&a, &d, &mh)},
 		{[]string{"store", "duplicates", "-help"}, storeToolFlags("duplicates", &c1, &dry)},
 		{[]string{"store", "merge", "-help"}, storeToolFlags("merge", &c2, &dry)},
 		{[]string{"healthcheck", "-help"}, healthcheckFlags(&h)},

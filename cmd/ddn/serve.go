@@ -33,6 +33,7 @@ import (
 	"ddn/app/sweep"
 	"ddn/config"
 	"ddn/domain"
+	"ddn/internal/heapfloor"
 	"ddn/ports"
 )
 
@@ -50,6 +51,7 @@ func serve(ctx context.Context, configPath string, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	defer heapfloor.Keep(uint64(cfg.MinHeapBytes))()
 	log.Info("starting ddn", zap.String("version", version), zap.String("node_id", cfg.NodeID),
 		zap.String("addr", cfg.Addr), zap.String("store", cfg.StoreKind()), zap.Any("config", cfg.LogFields()))
 

@@ -10,13 +10,14 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/adapters/embedded"
+	"ddn/internal/heapfloor"
 )
 
 const storeUsage = `NAME
   ddn store - serve the embedded store for several local nodes
 
 SYNOPSIS
-  ddn store [-addr 127.0.0.1:27017] [-dir ./ddn-data]
+  ddn store [-addr 127.0.0.1:27017] [-dir ./ddn-data] [-min-heap-bytes N]
   ddn store duplicates [-config FILE]          (ddn store duplicates -help)
   ddn store merge [-config FILE] [-dry-run]
 
@@ -49,10 +50,11 @@ EXIT STATUS
 `
 
 // storeFlags declares the flags of ddn store.
-func storeFlags(addr, dir *string) *flag.FlagSet {
+func storeFlags(addr, dir *string, minHeap *uint64) *flag.FlagSet {
 	fs := flag.NewFlagSet("ddn store", flag.ContinueOnError)
 	fs.StringVar(addr, "addr", "127.0.0.1:27017", "loopback `address` to serve the Mongo wire protocol on")
 	fs.StringVar(dir, "dir", "./ddn-data", "`directory` of the SQLite files")
+	fs.Uint64Var(minHeap, "min-heap-bytes", 64<<20, "heap `size` below which the garbage collector starts no cycle, as the node's MinHeapBytes (0: GOGC alone)")
 	return fs
 }
 
@@ -62,8 +64,8 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && (args[0] == "duplicates" || args[0] == "merge") {
 		return runStoreTool(ctx, args[0], args[1:], stdout, stderr)
 	}
-	addr, dir := new(string), new(string)
-	fs := storeFlags(addr, dir)
+	addr, dir, minHeap := new(string), new(string), new(uint64)
+	fs := storeFlags(addr, dir, minHeap)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,7 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer closeLog()
+	defer heapfloor.Keep(*minHeap)()
 	srv, err := embedded.Start(ctx, embedded.Options{Dir: *dir, Addr: *addr, Logger: log.Named("embedded")})
 	if err != nil {
 		fmt.Fprintf(stderr, "ddn store: %v\n", err)
