@@ -202,6 +202,9 @@ type Config struct {
 	Warnings []string `mapstructure:"-"`
 }
 
+// DefaultMinHeapBytes is MinHeapBytes' default, shared with ddn store's flag.
+const DefaultMinHeapBytes = 64 << 20
+
 // defaults of every key; registering each one is also what lets viper see
 // its DDN_* environment variable.
 var defaults = map[string]any{
@@ -222,7 +225,7 @@ var defaults = map[string]any{
 	"NodeLeaseRenew":                            "5s",
 	"ReportBatchSize":                           256,
 	"ReportBatchDelay":                          "5ms",
-	"MinHeapBytes":                              64 << 20,
+	"MinHeapBytes":                              DefaultMinHeapBytes,
 	"MongoDB.URI":                               "",
 	"MongoDB.Database":                          "health_monitoring",
 	"MongoDB.ExpireTime":                        30 * 24 * 3600,

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"ddn/adapters/embedded"
+	"ddn/config"
 	"ddn/internal/heapfloor"
 )
 
@@ -54,7 +55,7 @@ func storeFlags(addr, dir *string, minHeap *uint64) *flag.FlagSet {
 	fs := flag.NewFlagSet("ddn store", flag.ContinueOnError)
 	fs.StringVar(addr, "addr", "127.0.0.1:27017", "loopback `address` to serve the Mongo wire protocol on")
 	fs.StringVar(dir, "dir", "./ddn-data", "`directory` of the SQLite files")
-	fs.Uint64Var(minHeap, "min-heap-bytes", 64<<20, "heap `size` below which the garbage collector starts no cycle, as the node's MinHeapBytes (0: GOGC alone)")
+	fs.Uint64Var(minHeap, "min-heap-bytes", config.DefaultMinHeapBytes, "heap `size` below which the garbage collector starts no cycle, as the node's MinHeapBytes (0: GOGC alone)")
 	return fs
 }
 

@@ -57,12 +57,12 @@ func Keep(floor uint64) (stop func()) {
 	return k.stop
 }
 
-// Percent is the GC percent that puts the next goal at floor for a live
+// percent is the GC percent that puts the next goal at floor for a live
 // heap of live bytes and roots bytes of stacks and globals, and never less
 // than base. For a heap so small that the runtime's minimum goal (which
 // grows with the percent) would pass the floor, it is the percent whose
 // minimum is the floor.
-func Percent(live, roots, floor uint64, base int) int {
+func percent(live, roots, floor uint64, base int) int {
 	if live == 0 || live >= floor {
 		return base
 	}
@@ -93,7 +93,7 @@ func (k *keeper) tune() {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	debug.SetGCPercent(Percent(v[0], v[1]+v[2], k.floor, k.base))
+	debug.SetGCPercent(percent(v[0], v[1]+v[2], k.floor, k.base))
 }
 
 func (k *keeper) stop() {

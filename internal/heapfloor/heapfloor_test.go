@@ -24,8 +24,8 @@ func TestPercent(t *testing.T) {
 		{mib, 0, 8 * mib, 50, 200},              // the same with a small floor: 4 MiB × 2
 	}
 	for _, tt := range tests {
-		if got := Percent(tt.live, tt.roots, tt.floor, tt.base); got != tt.want {
-			t.Errorf("Percent(%d, %d, %d, %d) = %d, want %d", tt.live, tt.roots, tt.floor, tt.base, got, tt.want)
+		if got := percent(tt.live, tt.roots, tt.floor, tt.base); got != tt.want {
+			t.Errorf("percent(%d, %d, %d, %d) = %d, want %d", tt.live, tt.roots, tt.floor, tt.base, got, tt.want)
 		}
 	}
 }
