@@ -118,24 +118,27 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		presence:    db.Collection(collPresence),
 		log:         o.Logger,
 	}
-	if err := s.Ping(ctx); err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	ferret, err := s.isFerretDB(ctx)
-	if err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	if err := s.ensure(ctx, db, o.ExpireAfter, ferret); err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	if err := s.cacheIDs(ctx, o.CacheMachineIDs || ferret); err != nil {
+	if err := s.prepare(ctx, db, o); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepare checks the server, then makes what the store relies on: the
+// collections and indexes, and the machine _id cache (asked, or on FerretDB).
+func (s *Store) prepare(ctx context.Context, db *mongo.Database, o Options) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	ferret, err := s.isFerretDB(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.ensure(ctx, db, o.ExpireAfter, ferret); err != nil {
+		return err
+	}
+	return s.cacheIDs(ctx, o.CacheMachineIDs || ferret)
 }
 
 // cacheIDs turns the machine _id cache on (asked, or the server is
@@ -172,7 +175,8 @@ func (s *Store) Close(ctx context.Context) error {
 	return nil
 }
 
-// ensure creates machine_tm and the indexes the node's queries rely on.
+// ensure creates machine_tm, every other collection and the indexes the
+// node's queries rely on.
 // On FerretDB (the embedded store) it creates only the unique ones: its
 // SQLite backend answers every filter but one on _id alone by scanning the
 // collection, so an index that is not a constraint is never read and only
