@@ -58,8 +58,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("embedded store dir: %w", err)
 	}
 	// FerretDB reports every refused command at WARN; only its errors matter here.
-	logger := slog.New(zapslog.NewHandler(o.Logger.Core(), zapslog.WithName("ferretdb")))
-	logger = slog.New(levelFilter{logger.Handler(), slog.LevelError})
+	logger := slog.New(errorsOnly(zapslog.NewHandler(o.Logger.Core(), zapslog.WithName("ferretdb"))))
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: o.Addr},
 		Handler:   "sqlite",
@@ -131,22 +130,4 @@ func (s *Server) Close() error {
 		<-s.done
 	})
 	return nil
-}
-
-// levelFilter drops records below min.
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (l levelFilter) Enabled(ctx context.Context, lv slog.Level) bool {
-	return lv >= l.min && l.Handler.Enabled(ctx, lv)
-}
-
-func (l levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFilter{l.Handler.WithAttrs(as), l.min}
-}
-
-func (l levelFilter) WithGroup(n string) slog.Handler {
-	return levelFilter{l.Handler.WithGroup(n), l.min}
 }
