@@ -19,9 +19,11 @@ type OutboxStore interface {
 	ListOutbox(ctx context.Context, f domain.OutboxFilter) ([]domain.OutboxEntry, error)
 	// DueOutbox lists ready entries with NextAttemptAt <= now, oldest first.
 	DueOutbox(ctx context.Context, now time.Time, limit int) ([]domain.OutboxEntry, error)
-	// ClaimOutbox makes owner the only node to run one attempt of an entry
-	// (attempt and epoch name it) and reports whether it won.
-	ClaimOutbox(ctx context.Context, id string, attempt int, epoch int64, owner string) (bool, error)
+	// ClaimOutbox makes owner the only node to run one try of an entry
+	// (attempt and round name it; the caller derives round from the entry)
+	// and reports whether it won: the first claim of (id, attempt, round)
+	// wins, no later one, the same owner's neither.
+	ClaimOutbox(ctx context.Context, id string, attempt int, round int64, owner string) (bool, error)
 	// CountOutbox counts entries by status.
 	CountOutbox(ctx context.Context) (map[domain.OutboxStatus]int64, error)
 	// PruneOutbox deletes entries done or cancelled before `before` (dead

@@ -224,12 +224,12 @@ func (s *Store) DueOutbox(_ context.Context, now time.Time, limit int) ([]domain
 }
 
 // ClaimOutbox implements ports.OutboxStore.
-func (s *Store) ClaimOutbox(_ context.Context, id string, attempt int, epoch int64, owner string) (bool, error) {
+func (s *Store) ClaimOutbox(_ context.Context, id string, attempt int, round int64, owner string) (bool, error) {
 	if err := s.lock(); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
-	claim := fmt.Sprintf("%s|%d|%d", id, attempt, epoch)
+	claim := fmt.Sprintf("%s|%d|%d", id, attempt, round)
 	if _, taken := s.claims[claim]; taken {
 		return false, nil
 	}

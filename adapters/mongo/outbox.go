@@ -129,8 +129,8 @@ func (s *Store) listOutbox(ctx context.Context, filter bson.D, limit int) ([]dom
 
 // ClaimOutbox implements ports.OutboxStore with a unique insert, which the
 // embedded engine makes atomic where it does not make updates so.
-func (s *Store) ClaimOutbox(ctx context.Context, id string, attempt int, epoch int64, owner string) (bool, error) {
-	claim := fmt.Sprintf("%s|%d|%d", id, attempt, epoch)
+func (s *Store) ClaimOutbox(ctx context.Context, id string, attempt int, round int64, owner string) (bool, error) {
+	claim := fmt.Sprintf("%s|%d|%d", id, attempt, round)
 	_, err := s.claims.InsertOne(ctx, bson.D{{Key: "_id", Value: claim}, {Key: "owner", Value: owner}, {Key: "at", Value: time.Now()}})
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil

@@ -28,6 +28,24 @@ type gathering struct {
 	once     sync.Once
 }
 
+// awaitInFlight waits until n calls are in flight.
+func (g *gathering) awaitInFlight(t *testing.T, n int) {
+	t.Helper()
+	guard := time.Now().Add(10 * time.Second) // a guard against a hang, not a measurement
+	for {
+		g.mu.Lock()
+		now := g.now
+		g.mu.Unlock()
+		if now >= n {
+			return
+		}
+		if time.Now().After(guard) {
+			t.Fatalf("%d calls in flight, want %d", now, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func newGathering(want int) *gathering {
 	return &gathering{want: want, inFlight: map[domain.MachineKey]int{}, order: map[domain.MachineKey][]domain.EventKind{}, all: make(chan struct{})}
 }
@@ -118,35 +136,70 @@ func (d *deadline) Deliver(ctx context.Context, _ domain.Event) error {
 	return fmt.Errorf("busy: %w", domain.ErrNotNow)
 }
 
+// An attempt may run one ClaimLease from its claim. A node that finds the
+// try claimed runs it only once it has seen the claim taken for a whole
+// ClaimLease on its own clock (the claimant crashed mid-way), whatever its
+// clock reads against the claimant's, and then only once.
 func TestAnAttemptEndsWithItsClaim(t *testing.T) {
-	for _, tt := range []struct {
-		offset   time.Duration // into a 30 s claim epoch
-		min, max time.Duration
-	}{
-		{5 * time.Second, 15 * time.Second, 25 * time.Second},  // the rest of this epoch: 25 s
-		{20 * time.Second, 30 * time.Second, 40 * time.Second}, // and the next one: 40 s
-	} {
+	for _, skew := range []time.Duration{0, 20 * time.Second, time.Hour} {
 		f := newFixture("n1")
-		f.clock = memory.NewClock(t0.Add(tt.offset))
 		d := &deadline{}
 		targets := map[string]ports.Deliverer{"chain": d}
 		ob := New(Config{NodeID: "n1", Targets: []string{"chain"}}, f.store, f.clock, targets)
 		e := recordConfirmed(t, ob, domain.Event{Kind: domain.EventOnline, Key: keyA, At: t0})
-		dispatch(t, ob)
-		if d.left <= tt.min || d.left > tt.max {
-			t.Fatalf("offset %s: the attempt may run %s, want in (%s, %s]", tt.offset, d.left, tt.min, tt.max)
+		// n1 claims the try and crashes: its claim stays, the entry does not change.
+		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n1"); err != nil || !won {
+			t.Fatal(won, err)
 		}
-		// Another node, later in the hold, cannot run the same attempt.
-		f.clock.Advance(tt.max - time.Second)
-		other := New(Config{NodeID: "n2", Targets: []string{"chain"}}, f.store, f.clock, targets)
-		cur := f.entry(t, e.ID)
-		cur.NextAttemptAt = f.clock.Now()
-		if err := f.store.UpdateOutbox(ctx, cur); err != nil {
-			t.Fatal(err)
+		clock := memory.NewClock(t0.Add(skew))
+		other := New(Config{NodeID: "n2", Targets: []string{"chain"}}, f.store, clock, targets)
+		dispatch(t, other)
+		clock.Advance(30*time.Second - time.Millisecond)
+		dispatch(t, other)
+		if d.calls != 0 {
+			t.Fatalf("clock %s ahead: n2 ran the try %d times within a lease of seeing n1's claim", skew, d.calls)
 		}
+		clock.Advance(time.Millisecond)
 		dispatch(t, other)
 		if d.calls != 1 {
-			t.Fatalf("offset %s: %d calls, want the attempt run once while n1 holds it", tt.offset, d.calls)
+			t.Fatalf("clock %s ahead: %d calls a lease after n2 saw n1's claim, want 1", skew, d.calls)
+		}
+		if d.left <= 29*time.Second || d.left > 30*time.Second {
+			t.Fatalf("the attempt may run %s, want its claim lease of 30s", d.left)
+		}
+		// Its attempt was put off (ErrNotNow): a new try, due a lease later.
+		if cur := f.entry(t, e.ID); cur.Attempts != 0 || !cur.NextAttemptAt.Equal(clock.Now().Add(30*time.Second)) {
+			t.Fatalf("entry after the put-off attempt = %+v", cur)
+		}
+	}
+}
+
+// Two nodes whose clocks disagree by more than a claim lease, at every
+// point of a lease: while one runs a try, the other does not run it too.
+func TestClocksThatDisagreeRunATryOnce(t *testing.T) {
+	for _, skew := range []time.Duration{20 * time.Second, 40 * time.Second, time.Hour} {
+		for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 29 * time.Second} {
+			f := newFixture("n1")
+			f.clock = memory.NewClock(t0.Add(at))
+			g := newGathering(2)
+			targets := map[string]ports.Deliverer{"chain": g}
+			first := New(Config{NodeID: "n1", Targets: []string{"chain"}}, f.store, f.clock, targets)
+			second := New(Config{NodeID: "n2", Targets: []string{"chain"}}, f.store, memory.NewClock(t0.Add(at+skew)), targets)
+			recordConfirmed(t, first, domain.Event{Kind: domain.EventOnline, Key: keyA, At: t0})
+			done := make(chan Pass)
+			go func() {
+				p, _ := first.Dispatch(ctx)
+				done <- p
+			}()
+			g.awaitInFlight(t, 1)
+			dispatch(t, second)
+			g.once.Do(func() { close(g.all) }) // n1's call returns
+			if p := <-done; p.Delivered != 1 {
+				t.Fatalf("skew %s at %s: n1's pass = %+v, want its delivery", skew, at, p)
+			}
+			if n := len(g.order[keyA]); n != 1 || len(g.overlap) != 0 {
+				t.Fatalf("skew %s at %s: the try ran %d times (at once for %v), want once", skew, at, n, g.overlap)
+			}
 		}
 	}
 }

@@ -31,7 +31,8 @@ type Config struct {
 	MaxAttempts int
 	// BaseBackoff and MaxBackoff bound the exponential retry delay (1s, 5m).
 	BaseBackoff, MaxBackoff time.Duration
-	// ClaimLease is how long one node owns an attempt before another may retry it (30s).
+	// ClaimLease is how long one node owns an attempt before another may
+	// retry it (30s), each timing it on its own clock.
 	ClaimLease time.Duration
 	// PendingAfter is how old a pending entry must be before it is checked
 	// against the store as the leftover of a crash (30s).
@@ -77,6 +78,18 @@ type Outbox struct {
 	next time.Time
 	// polled is when Run last polled the store.
 	polled time.Time
+
+	// claimsMu guards seen.
+	claimsMu sync.Mutex
+	// seen is, by try, the last claim round this node found taken and
+	// when it first found it so, on its own clock.
+	seen map[string]seenClaim
+}
+
+// seenClaim is a claim round of one try and when this node first met it.
+type seenClaim struct {
+	round int
+	since time.Time
 }
 
 // pollEvery is how many intervals apart Run polls the store whatever this
@@ -108,7 +121,7 @@ func New(cfg Config, store ports.Store, clock ports.Clock, deliverers map[string
 		cfg.Concurrency = 1
 	}
 	return &Outbox{cfg: cfg, store: store, clock: clock, deliverers: deliverers,
-		jitter: func() float64 { return 0.5 + rand.Float64()/2 }}
+		jitter: func() float64 { return 0.5 + rand.Float64()/2 }, seen: map[string]seenClaim{}}
 }
 
 // EntryID is the identity of a transition's side effects: recording it twice
@@ -404,34 +417,40 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 }
 
 // deliver runs one attempt of an entry if this node wins its claim.
+//
+// A claim names one try of the entry: its attempt count and the
+// NextAttemptAt the store holds, which every node reads alike, plus a
+// round. Round 0 is anyone's to claim; round n+1 only for a node that has
+// seen round n taken for a whole ClaimLease on its own clock (its
+// claimant crashed or lost the store), while a claimant's attempt ends
+// one ClaimLease after its claim on its own clock. No wall-clock reading
+// is compared across nodes, so clocks that disagree by any amount never
+// let two nodes run the same try; only their rates must agree. Every
+// outcome of a try writes a new NextAttemptAt or attempt count (or ends
+// the entry), so the next try starts again at round 0.
 func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) error {
 	now := o.clock.Now()
-	lease := int64(o.cfg.ClaimLease)
-	epoch := now.UnixNano() / lease
-	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, epoch, o.cfg.NodeID)
-	if err != nil || !won {
+	try := fmt.Sprintf("%s|%d|%d", e.ID, e.Attempts, e.NextAttemptAt.UnixMilli())
+	round, ok := o.turn(try, now)
+	if !ok {
+		return nil // another node's claim, not yet a ClaimLease old here
+	}
+	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, claimRound(e, round), o.cfg.NodeID)
+	if err != nil {
 		return err
 	}
-	// The claim holds until its epoch ends; with less than half of it left,
-	// the next epoch is claimed too. The attempt ends when the hold does,
-	// so that no other node runs it while this one may still be at it (with
-	// several chain keys, the sender lease of one key no longer stops a
-	// second node's transaction).
-	holdEnd := (epoch + 1) * lease
-	if holdEnd-now.UnixNano() < lease/2 {
-		if ok, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, epoch+1, o.cfg.NodeID); err == nil && ok {
-			holdEnd += lease
-		}
+	o.taken(try, round, now)
+	if !won {
+		return nil
 	}
-	held := time.Unix(0, holdEnd)
-	dctx, cancel := context.WithTimeout(ctx, held.Sub(now))
+	dctx, cancel := context.WithTimeout(ctx, o.cfg.ClaimLease)
 	defer cancel()
-	// Another node may have finished this attempt in an earlier claim epoch.
+	// Another node may have finished this try under an earlier round.
 	cur, err := o.store.GetOutbox(ctx, e.ID)
 	if err != nil {
 		return fmt.Errorf("outbox: reread %s: %w", e.ID, err)
 	}
-	if cur.Status != domain.OutboxReady || cur.Attempts != e.Attempts {
+	if cur.Status != domain.OutboxReady || cur.Attempts != e.Attempts || !cur.NextAttemptAt.Equal(e.NextAttemptAt) {
 		return nil
 	}
 	var failures []string
@@ -481,13 +500,10 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 		p.Delivered++
 	case deferred:
 		// Another node is doing it (e.g. holds the chain sender lease): not
-		// an attempt that failed. The same attempt can be claimed again in
-		// the next claim epoch, by any node.
+		// an attempt that failed. The same attempt is tried again a
+		// ClaimLease later, by any node (a new NextAttemptAt: a new try).
 		cur.LastError = strings.Join(failures, "; ")
 		cur.NextAttemptAt = now.Add(o.cfg.ClaimLease)
-		if cur.NextAttemptAt.Before(held) {
-			cur.NextAttemptAt = held // this node holds the claim until then
-		}
 		p.Retried++
 	default:
 		cur.Attempts++
@@ -514,6 +530,52 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	}
 	o.expect(cur)
 	return nil
+}
+
+// maxRounds bounds the claim rounds of one try (claimRound packs the round
+// under the try's millisecond): a thousand claimants that each crashed
+// holding it, 8 hours at the default ClaimLease.
+const maxRounds = 1000
+
+// claimRound is the number ClaimOutbox names round `round` of e's try by,
+// with e's attempt count: its NextAttemptAt in milliseconds (what the
+// store keeps of a time), then the round.
+func claimRound(e domain.OutboxEntry, round int) int64 {
+	return e.NextAttemptAt.UnixMilli()*maxRounds + int64(round)
+}
+
+// turn gives the round of try this node may claim at now: 0 for a try it
+// has not seen claimed, the next round once the last one it saw taken has
+// been so for a ClaimLease on this node's clock; ok is false meanwhile.
+func (o *Outbox) turn(try string, now time.Time) (round int, ok bool) {
+	o.claimsMu.Lock()
+	defer o.claimsMu.Unlock()
+	s, seen := o.seen[try]
+	switch {
+	case !seen:
+		return 0, true
+	case now.Sub(s.since) >= o.cfg.ClaimLease && s.round+1 < maxRounds:
+		return s.round + 1, true
+	}
+	return 0, false
+}
+
+// taken notes that round of try was claimed (by this node or another) at
+// now, keeping the first time each round was met; it forgets the tries
+// seen more than a few leases ago (a forgotten one only waits again).
+func (o *Outbox) taken(try string, round int, now time.Time) {
+	o.claimsMu.Lock()
+	defer o.claimsMu.Unlock()
+	if s, seen := o.seen[try]; !seen || s.round < round {
+		o.seen[try] = seenClaim{round: round, since: now}
+	}
+	if len(o.seen) > 4*o.cfg.BatchSize {
+		for t, s := range o.seen {
+			if now.Sub(s.since) > 4*o.cfg.ClaimLease {
+				delete(o.seen, t)
+			}
+		}
+	}
 }
 
 // deliverTo runs one target's delivery of the entry's event; a target

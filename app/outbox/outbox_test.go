@@ -256,8 +256,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 	// full pass that settles nothing, then the tick is over.
 	for i := range 2 {
 		e := confirmOnline(t, ob, fmt.Sprintf("busy%d", i))
-		epoch := f.clock.Now().UnixNano() / int64(30*time.Second)
-		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, epoch, "n2"); err != nil || !won {
+		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n2"); err != nil || !won {
 			t.Fatal(won, err)
 		}
 	}

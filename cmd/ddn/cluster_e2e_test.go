@@ -52,6 +52,9 @@ type testCluster struct {
 type webhookReceiver struct {
 	mu    sync.Mutex
 	calls []map[string]any
+	// hold keeps each answer back until another call arrives or hold has
+	// passed (0: answers at once): a slow backend.
+	hold time.Duration
 }
 
 func (w *webhookReceiver) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -59,8 +62,24 @@ func (w *webhookReceiver) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	_ = json.NewDecoder(r.Body).Decode(&body)
 	w.mu.Lock()
 	w.calls = append(w.calls, body)
+	seen, hold := len(w.calls), w.hold
 	w.mu.Unlock()
+	for end := time.Now().Add(hold); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		w.mu.Lock()
+		more := len(w.calls) > seen
+		w.mu.Unlock()
+		if more {
+			break
+		}
+	}
 	_, _ = rw.Write([]byte(`{"code":1,"msg":"ok","success":true,"is_rented":false}`))
+}
+
+// slow makes the backend hold each answer (see hold).
+func (w *webhookReceiver) slow(hold time.Duration) {
+	w.mu.Lock()
+	w.hold = hold
+	w.mu.Unlock()
 }
 
 // count says how many calls told the backend machine went online (or offline).

@@ -326,3 +326,29 @@ func TestNodeWithAnOffsetClock(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowWebhookWithClocksAMinuteApartIsCalledOnce: node-0's clock is a
+// minute behind, node-1's a minute ahead, and the backend holds each
+// answer for 6 s (or until a second call comes). node-1 polls the outbox
+// every 2 s, finds node-0's online entry due by its own clock while
+// node-0's call is in flight, and must leave the try to node-0's claim:
+// one call. (Claims by slices of each node's wall clock let node-1 run
+// the same try in its own slice: two calls.)
+func TestSlowWebhookWithClocksAMinuteApartIsCalledOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three processes")
+	}
+	c := startClusterOf(t, 2, truthEnv, map[int][]string{0: {"DDN_TEST_CLOCK_OFFSET=-1m"}, 1: {"DDN_TEST_CLOCK_OFFSET=1m"}})
+	c.hook.slow(6 * time.Second)
+	f := newFleet(t)
+	id := "slowhook-0"
+	f.start(id, c.addrs[0])
+	await(t, 30*time.Second, "the machine online on node-0", func() bool { return f.on(c.addrs[0], []string{id}) == 1 })
+	await(t, 30*time.Second, "its online entry done", func() bool {
+		es := c.outbox("online", id)
+		return len(es) == 1 && es[0].Status == "done"
+	})
+	if n := c.hook.count(id, true); n != 1 {
+		t.Fatalf("the backend heard of the online %d times, want once", n)
+	}
+}

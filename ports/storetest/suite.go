@@ -531,10 +531,13 @@ func outboxClaimHasOneWinner(t *testing.T, s ports.Store) {
 	}
 	for _, c := range []struct {
 		attempt int
-		epoch   int64
+		round   int64
 	}{{1, 7}, {0, 8}} {
-		if ok, err := s.ClaimOutbox(ctx, "e1", c.attempt, c.epoch, "n"); err != nil || !ok {
-			t.Fatalf("attempt %d epoch %d not claimable: %v, %v", c.attempt, c.epoch, ok, err)
+		if ok, err := s.ClaimOutbox(ctx, "e1", c.attempt, c.round, "n"); err != nil || !ok {
+			t.Fatalf("attempt %d round %d not claimable: %v, %v", c.attempt, c.round, ok, err)
+		}
+		if ok, err := s.ClaimOutbox(ctx, "e1", c.attempt, c.round, "n"); err != nil || ok {
+			t.Fatalf("attempt %d round %d claimed again by its owner: %v, %v", c.attempt, c.round, ok, err)
 		}
 	}
 }
