@@ -203,3 +203,38 @@ func TestClocksThatDisagreeRunATryOnce(t *testing.T) {
 		}
 	}
 }
+
+// A node forgets, once a lease, the claimed tries it met more than four
+// leases ago; one still due then waits a lease again before taking over.
+func TestClaimsMetLongAgoAreForgotten(t *testing.T) {
+	f := newFixture("n1")
+	d := &deadline{}
+	targets := map[string]ports.Deliverer{"chain": d}
+	ob := New(Config{NodeID: "n1", Targets: []string{"chain"}}, f.store, f.clock, targets)
+	var entries []domain.OutboxEntry
+	for i := range 3 {
+		e := confirmOnline(t, ob, fmt.Sprint("held", i))
+		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n2"); err != nil || !won {
+			t.Fatal(won, err)
+		}
+		entries = append(entries, e)
+	}
+	dispatch(t, ob)
+	if len(ob.seen) != 3 || d.calls != 0 {
+		t.Fatalf("after one pass: %d tries met claimed, %d calls; want 3 and none", len(ob.seen), d.calls)
+	}
+	f.clock.Advance(4*30*time.Second + time.Second)
+	ob.taken("another try", 0, f.clock.Now())
+	if len(ob.seen) != 1 {
+		t.Fatalf("%d tries remembered four leases on, want only the one just met", len(ob.seen))
+	}
+	dispatch(t, ob) // met again: a lease to wait
+	if d.calls != 0 {
+		t.Fatalf("%d calls right after forgetting, want none", d.calls)
+	}
+	f.clock.Advance(30 * time.Second)
+	dispatch(t, ob)
+	if d.calls != len(entries) {
+		t.Fatalf("%d calls a lease later, want %d", d.calls, len(entries))
+	}
+}

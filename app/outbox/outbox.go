@@ -79,11 +79,13 @@ type Outbox struct {
 	// polled is when Run last polled the store.
 	polled time.Time
 
-	// claimsMu guards seen.
+	// claimsMu guards seen and pruned.
 	claimsMu sync.Mutex
 	// seen is, by try, the last claim round this node found taken and
 	// when it first found it so, on its own clock.
 	seen map[string]seenClaim
+	// pruned is when seen was last rid of old tries.
+	pruned time.Time
 }
 
 // seenClaim is a claim round of one try and when this node first met it.
@@ -439,8 +441,8 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 	if err != nil {
 		return err
 	}
-	o.taken(try, round, now)
 	if !won {
+		o.taken(try, round, now)
 		return nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, o.cfg.ClaimLease)
@@ -560,16 +562,17 @@ func (o *Outbox) turn(try string, now time.Time) (round int, ok bool) {
 	return 0, false
 }
 
-// taken notes that round of try was claimed (by this node or another) at
-// now, keeping the first time each round was met; it forgets the tries
-// seen more than a few leases ago (a forgotten one only waits again).
+// taken notes that round of try was found claimed at now, keeping the
+// first time each round was met. Once a lease it forgets the tries met
+// more than four leases ago: one still due only waits a lease again.
 func (o *Outbox) taken(try string, round int, now time.Time) {
 	o.claimsMu.Lock()
 	defer o.claimsMu.Unlock()
 	if s, seen := o.seen[try]; !seen || s.round < round {
 		o.seen[try] = seenClaim{round: round, since: now}
 	}
-	if len(o.seen) > 4*o.cfg.BatchSize {
+	if now.Sub(o.pruned) >= o.cfg.ClaimLease {
+		o.pruned = now
 		for t, s := range o.seen {
 			if now.Sub(s.since) > 4*o.cfg.ClaimLease {
 				delete(o.seen, t)
