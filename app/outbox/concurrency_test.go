@@ -148,9 +148,7 @@ func TestAnAttemptEndsWithItsClaim(t *testing.T) {
 		ob := New(Config{NodeID: "n1", Targets: []string{"chain"}}, f.store, f.clock, targets)
 		e := recordConfirmed(t, ob, domain.Event{Kind: domain.EventOnline, Key: keyA, At: t0})
 		// n1 claims the try and crashes: its claim stays, the entry does not change.
-		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n1"); err != nil || !won {
-			t.Fatal(won, err)
-		}
+		f.claim(t, e.ID, "n1")
 		clock := memory.NewClock(t0.Add(skew))
 		other := New(Config{NodeID: "n2", Targets: []string{"chain"}}, f.store, clock, targets)
 		dispatch(t, other)
@@ -214,9 +212,7 @@ func TestClaimsMetLongAgoAreForgotten(t *testing.T) {
 	var entries []domain.OutboxEntry
 	for i := range 3 {
 		e := confirmOnline(t, ob, fmt.Sprint("held", i))
-		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n2"); err != nil || !won {
-			t.Fatal(won, err)
-		}
+		f.claim(t, e.ID, "n2")
 		entries = append(entries, e)
 	}
 	dispatch(t, ob)
@@ -224,7 +220,7 @@ func TestClaimsMetLongAgoAreForgotten(t *testing.T) {
 		t.Fatalf("after one pass: %d tries met claimed, %d calls; want 3 and none", len(ob.seen), d.calls)
 	}
 	f.clock.Advance(4*30*time.Second + time.Second)
-	ob.taken("another try", 0, f.clock.Now())
+	ob.taken(tryKey{id: "another entry"}, 0, f.clock.Now())
 	if len(ob.seen) != 1 {
 		t.Fatalf("%d tries remembered four leases on, want only the one just met", len(ob.seen))
 	}

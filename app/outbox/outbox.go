@@ -83,7 +83,7 @@ type Outbox struct {
 	claimsMu sync.Mutex
 	// seen is, by try, the last claim round this node found taken and
 	// when it first found it so, on its own clock.
-	seen map[string]seenClaim
+	seen map[tryKey]seenClaim
 	// pruned is when seen was last rid of old tries.
 	pruned time.Time
 }
@@ -123,7 +123,7 @@ func New(cfg Config, store ports.Store, clock ports.Clock, deliverers map[string
 		cfg.Concurrency = 1
 	}
 	return &Outbox{cfg: cfg, store: store, clock: clock, deliverers: deliverers,
-		jitter: func() float64 { return 0.5 + rand.Float64()/2 }, seen: map[string]seenClaim{}}
+		jitter: func() float64 { return 0.5 + rand.Float64()/2 }, seen: map[tryKey]seenClaim{}}
 }
 
 // EntryID is the identity of a transition's side effects: recording it twice
@@ -432,12 +432,12 @@ func (o *Outbox) happened(ctx context.Context, e domain.Event) (bool, error) {
 // the entry), so the next try starts again at round 0.
 func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) error {
 	now := o.clock.Now()
-	try := fmt.Sprintf("%s|%d|%d", e.ID, e.Attempts, e.NextAttemptAt.UnixMilli())
+	try := tryOf(e)
 	round, ok := o.turn(try, now)
 	if !ok {
 		return nil // another node's claim, not yet a ClaimLease old here
 	}
-	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, claimRound(e, round), o.cfg.NodeID)
+	won, err := o.store.ClaimOutbox(ctx, e.ID, e.Attempts, try.claimRound(round), o.cfg.NodeID)
 	if err != nil {
 		return err
 	}
@@ -539,17 +539,26 @@ func (o *Outbox) deliver(ctx context.Context, e domain.OutboxEntry, p *Pass) err
 // holding it, 8 hours at the default ClaimLease.
 const maxRounds = 1000
 
-// claimRound is the number ClaimOutbox names round `round` of e's try by,
-// with e's attempt count: its NextAttemptAt in milliseconds (what the
-// store keeps of a time), then the round.
-func claimRound(e domain.OutboxEntry, round int) int64 {
-	return e.NextAttemptAt.UnixMilli()*maxRounds + int64(round)
+// tryKey names one try of an entry: its attempt count and its
+// NextAttemptAt in milliseconds (what the store keeps of a time).
+type tryKey struct {
+	id      string
+	attempt int
+	dueMs   int64
 }
+
+func tryOf(e domain.OutboxEntry) tryKey {
+	return tryKey{id: e.ID, attempt: e.Attempts, dueMs: e.NextAttemptAt.UnixMilli()}
+}
+
+// claimRound is the number ClaimOutbox names round `round` of the try by,
+// with its attempt count: the try's millisecond, then the round.
+func (k tryKey) claimRound(round int) int64 { return k.dueMs*maxRounds + int64(round) }
 
 // turn gives the round of try this node may claim at now: 0 for a try it
 // has not seen claimed, the next round once the last one it saw taken has
 // been so for a ClaimLease on this node's clock; ok is false meanwhile.
-func (o *Outbox) turn(try string, now time.Time) (round int, ok bool) {
+func (o *Outbox) turn(try tryKey, now time.Time) (round int, ok bool) {
 	o.claimsMu.Lock()
 	defer o.claimsMu.Unlock()
 	s, seen := o.seen[try]
@@ -565,7 +574,7 @@ func (o *Outbox) turn(try string, now time.Time) (round int, ok bool) {
 // taken notes that round of try was found claimed at now, keeping the
 // first time each round was met. Once a lease it forgets the tries met
 // more than four leases ago: one still due only waits a lease again.
-func (o *Outbox) taken(try string, round int, now time.Time) {
+func (o *Outbox) taken(try tryKey, round int, now time.Time) {
 	o.claimsMu.Lock()
 	defer o.claimsMu.Unlock()
 	if s, seen := o.seen[try]; !seen || s.round < round {

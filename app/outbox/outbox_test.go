@@ -74,6 +74,16 @@ func (f *fixture) entry(t *testing.T, id string) domain.OutboxEntry {
 	return e
 }
 
+// claim makes node the claimant of round 0 of entry id's current try, as
+// another node that won it and is at it (or crashed) would be.
+func (f *fixture) claim(t *testing.T, id, node string) {
+	t.Helper()
+	e := f.entry(t, id)
+	if won, err := f.store.ClaimOutbox(ctx, e.ID, e.Attempts, tryOf(e).claimRound(0), node); err != nil || !won {
+		t.Fatalf("%s's claim of %s: %v, %v", node, id, won, err)
+	}
+}
+
 func dispatch(t *testing.T, ob *Outbox) Pass {
 	t.Helper()
 	p, err := ob.Dispatch(ctx)
@@ -256,9 +266,7 @@ func TestABacklogDrainsInOneTick(t *testing.T) {
 	// full pass that settles nothing, then the tick is over.
 	for i := range 2 {
 		e := confirmOnline(t, ob, fmt.Sprintf("busy%d", i))
-		if won, err := f.store.ClaimOutbox(ctx, e.ID, 0, claimRound(f.entry(t, e.ID), 0), "n2"); err != nil || !won {
-			t.Fatal(won, err)
-		}
+		f.claim(t, e.ID, "n2")
 	}
 	passes = nil
 	ob.drain(ctx, true, func(p Pass, _ error) { passes = append(passes, p) })
